@@ -1,0 +1,241 @@
+/* fkm.h: exact Lloyd k-means on NVIDIA GPUs (Flash-KMeans design) with a CPU reference engine.
+ *
+ * Conventions (see SPEC §5):
+ *  - Every fallible call returns fkm_status; FKM_OK is 0. Detail text of the innermost failure is
+ *    kept per context (fkm_ctx_last_error).
+ *  - Shapes: B independent problems ("batches") of N points of dimension D, row-major, contiguous:
+ *    points [B][N][D], centroids [B][K][D] (fp32), labels [B][N] (int32), inertia [B] (fp64).
+ *  - Threads: one fkm_ctx per thread. Process-wide state is only the driver/NVRTC function tables,
+ *    initialised once and thread-safe.
+ *  - The library never prints, exits or aborts on caller-caused conditions; it logs through the
+ *    callback set with fkm_log_set.
+ */
+#ifndef FKM_H
+#define FKM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FKM_BUILDING) && defined(__GNUC__)
+#define FKM_API __attribute__((visibility("default")))
+#else
+#define FKM_API
+#endif
+
+/* ---- status codes: values are append-only ---------------------------------------------------- */
+#define FKM_STATUS_LIST(X)                                                                          \
+  X(FKM_OK, 0, "success")                                                                           \
+  X(FKM_ERR_INVALID_ARG, 1, "invalid argument")                                                     \
+  X(FKM_ERR_NOMEM, 2, "out of host memory")                                                         \
+  X(FKM_ERR_UNSUPPORTED, 3, "not supported (yet)")                                                  \
+  X(FKM_ERR_NO_DRIVER, 4, "CUDA driver (libcuda.so.1) not found or unusable")                       \
+  X(FKM_ERR_NO_NVRTC, 5, "NVRTC (libnvrtc.so) not found or unusable")                               \
+  X(FKM_ERR_NO_DEVICE, 6, "no CUDA device")                                                         \
+  X(FKM_ERR_CUDA, 7, "CUDA driver call failed")                                                     \
+  X(FKM_ERR_COMPILE, 8, "kernel compilation failed")                                                \
+  X(FKM_ERR_REJECTED, 9, "kernel configuration rejected")                                           \
+  X(FKM_ERR_IO, 10, "file input/output failed")                                                     \
+  X(FKM_ERR_FORMAT, 11, "malformed file")                                                           \
+  X(FKM_ERR_NONFINITE, 12, "input holds NaN or Inf")                                                \
+  X(FKM_ERR_DEVICE_MEMORY, 13, "out of device memory")                                              \
+  X(FKM_ERR_CANCELLED, 14, "cancelled by the iteration callback")
+
+typedef enum fkm_status {
+#define FKM_STATUS_ENUM_(name, value, message) name = value,
+  FKM_STATUS_LIST(FKM_STATUS_ENUM_)
+#undef FKM_STATUS_ENUM_
+} fkm_status;
+
+/* Static strings, never NULL ("FKM_UNKNOWN_STATUS" for values outside the list). */
+FKM_API const char *fkm_status_name(fkm_status s);
+FKM_API const char *fkm_status_message(fkm_status s);
+
+/* Library version: "MAJOR.MINOR.PATCH" (static string) and MAJOR*10000 + MINOR*100 + PATCH. */
+FKM_API const char *fkm_version_string(void);
+FKM_API unsigned fkm_version(void);
+
+/* ---- enumerations ------------------------------------------------------------------------------ */
+typedef enum fkm_metric { FKM_METRIC_L2 = 0, FKM_METRIC_COSINE = 1, FKM_METRIC_DOT = 2 } fkm_metric;
+
+/* Element types. FKM_DTYPE_AUTO as a compute dtype means "the input's" (fp64 input computes in fp32
+ * on the GPU and in fp64 on the CPU). */
+typedef enum fkm_dtype {
+  FKM_DTYPE_AUTO = 0,
+  FKM_DTYPE_FP16 = 1,
+  FKM_DTYPE_BF16 = 2,
+  FKM_DTYPE_FP32 = 3,
+  FKM_DTYPE_FP64 = 4
+} fkm_dtype;
+
+typedef enum fkm_init { FKM_INIT_RANDOM = 0, FKM_INIT_KMEANSPP = 1, FKM_INIT_GIVEN = 2 } fkm_init;
+
+/* Empty clusters: KEEP leaves the centroid where it was; FARTHEST re-seeds them, in increasing
+ * cluster order, at the points farthest from their (old) centroid, farthest first, ties to the lower
+ * point index; a moved point leaves its old cluster's sum (scikit-learn's rule). */
+typedef enum fkm_empty_policy { FKM_EMPTY_KEEP = 0, FKM_EMPTY_FARTHEST = 1 } fkm_empty_policy;
+
+typedef enum fkm_engine { FKM_ENGINE_AUTO = 0, FKM_ENGINE_GPU = 1, FKM_ENGINE_CPU = 2 } fkm_engine;
+
+/* fp32 compute: DEFAULT keeps fp32 accuracy; TF32 is the opt-in tensor-core mode flash-kmeans uses. */
+typedef enum fkm_precision { FKM_PRECISION_DEFAULT = 0, FKM_PRECISION_TF32 = 1 } fkm_precision;
+
+typedef enum fkm_log_level { FKM_LOG_DEBUG = 0, FKM_LOG_INFO = 1, FKM_LOG_WARN = 2 } fkm_log_level;
+
+/* ---- context ----------------------------------------------------------------------------------- */
+typedef struct fkm_ctx fkm_ctx;
+
+/* Creates a context. *out is owned by the caller, released with fkm_ctx_free. Does not touch the
+ * GPU: devices are opened lazily by the first GPU call. */
+FKM_API fkm_status fkm_ctx_create(fkm_ctx **out);
+/* Releases the context and everything it holds (modules, device workspace). NULL is accepted. */
+FKM_API void fkm_ctx_free(fkm_ctx *ctx);
+/* Detail of the last failure on this context ("" if none). Borrowed until the next call on ctx. */
+FKM_API const char *fkm_ctx_last_error(const fkm_ctx *ctx);
+/* The NVRTC log of the last failed compile ("" if none). Borrowed until the next call on ctx. */
+FKM_API const char *fkm_ctx_compile_log(const fkm_ctx *ctx);
+
+/* Log callback; message is borrowed for the duration of the call. fn = NULL silences the context. */
+typedef void (*fkm_log_fn)(fkm_log_level level, const char *message, void *user);
+FKM_API void fkm_log_set(fkm_ctx *ctx, fkm_log_fn fn, void *user);
+
+/* ---- what this machine offers -------------------------------------------------------------------- */
+typedef struct fkm_runtime_info {
+  fkm_status driver;        /* FKM_OK or FKM_ERR_NO_DRIVER */
+  int driver_version;       /* e.g. 13000, 0 if no driver */
+  fkm_status nvrtc;         /* FKM_OK or FKM_ERR_NO_NVRTC */
+  int nvrtc_major, nvrtc_minor;
+  char nvrtc_path[256];     /* the library that was opened, "" if none */
+  int device_count;         /* 0 if no driver */
+  char device_name[256];    /* of options' device index 0, "" if none */
+  int sm;                   /* compute capability major*10+minor, 0 if none */
+  int multiprocessors;
+  size_t device_memory;     /* bytes */
+  fkm_status gpu;           /* FKM_OK if the GPU engine can run, else why not */
+} fkm_runtime_info;
+
+/* Fills *info (caller-owned). Never fails for missing pieces: they are reported in the fields. */
+FKM_API fkm_status fkm_runtime_query(fkm_ctx *ctx, fkm_runtime_info *info);
+
+/* ---- points ------------------------------------------------------------------------------------ */
+/* Describes B×N×D points; data is borrowed for the duration of the call. Host or device memory
+ * according to the entry point. dtype is the storage type (FP16, BF16, FP32 or FP64). */
+typedef struct fkm_points {
+  const void *data;
+  fkm_dtype dtype;
+  int64_t batches; /* B ≥ 1 */
+  int64_t n;       /* N ≥ 1 */
+  int64_t d;       /* D ≥ 1 */
+} fkm_points;
+
+/* ---- kernel configuration (Triton's vocabulary) -------------------------------------------------- */
+/* Zero fields mean "pick one" (model, tables or tuning records). num_stages is the depth of the
+ * centroid-tile pipeline (1 = none); block = 32·num_warps threads. */
+typedef struct fkm_config {
+  int BLOCK_N, BLOCK_K, BLOCK_D, num_warps, num_stages, num_ctas;
+} fkm_config;
+
+/* ---- per-iteration report ------------------------------------------------------------------------ */
+typedef struct fkm_iter_report {
+  int iteration;         /* 1-based */
+  double shift;          /* max over batches and clusters of ‖c_new − c_old‖₂ */
+  double inertia;        /* sum over batches, against the centroids used for this assignment */
+  int64_t changed;       /* labels that changed against the previous assignment */
+  int64_t empty;         /* empty clusters before the policy was applied */
+  double ms;             /* wall time of this iteration */
+} fkm_iter_report;
+
+/* Returns 0 to go on, non-zero to stop (fit then returns FKM_ERR_CANCELLED, outputs untouched).
+ * The report is borrowed for the call. Setting a callback makes the GPU engine read its state every
+ * iteration (slower). */
+typedef int (*fkm_iter_fn)(const fkm_iter_report *report, void *user);
+
+/* ---- options ------------------------------------------------------------------------------------- */
+typedef struct fkm_options {
+  int64_t k;                    /* clusters per batch, 1 ≤ K ≤ N */
+  fkm_metric metric;            /* default L2 */
+  fkm_dtype dtype;              /* compute dtype, default AUTO (the input's) */
+  fkm_precision precision;      /* default DEFAULT */
+  fkm_init init;                /* default RANDOM */
+  const float *init_centroids;  /* [B][K][D] fp32 for INIT_GIVEN; borrowed; host memory for host
+                                   entry points, device memory for device entry points */
+  uint64_t seed;                /* default 0 */
+  int max_iter;                 /* default 300, ≥ 0 (0: only the final assignment) */
+  double tol;                   /* default 1e-4; stop when shift < tol; ≤ 0 never stops early */
+  int tol_relative;             /* 1: tol × mean per-feature variance (scikit-learn); default 0 */
+  fkm_empty_policy empty;       /* default KEEP */
+  fkm_engine engine;            /* default AUTO */
+  int device;                   /* CUDA device index, default 0 */
+  int deterministic;            /* default 1: bitwise-identical results run to run */
+  int n_init;                   /* restarts keeping the lowest inertia, default 1 */
+  const float *sample_weight;   /* [B][N] or NULL; borrowed; same memory kind as the points */
+  size_t device_memory_budget;  /* bytes of device memory fit may use; 0 = as needed */
+  int tune;                     /* 1: autotune shapes without a tuning record; default 0 */
+  fkm_config config;            /* assign-kernel configuration override; zeros = automatic */
+  int check_every;              /* GPU: iterations between convergence-flag reads, default 8 */
+  fkm_iter_fn on_iter;          /* optional per-iteration report */
+  void *on_iter_user;
+} fkm_options;
+
+/* Fills *opts (caller-owned) with the defaults above; k is set to 0 and must be set. */
+FKM_API void fkm_options_init(fkm_options *opts);
+
+/* ---- results ------------------------------------------------------------------------------------- */
+/* Output buffers are owned by the caller and written by fit; host memory for host entry points,
+ * device memory for device entry points. labels and inertia may be NULL (not wanted). */
+typedef struct fkm_result {
+  float *centroids;      /* [B][K][D], required */
+  int32_t *labels;       /* [B][N]: nearest returned centroid for every point */
+  double *inertia;       /* [B]: sum of squared distances to the returned centroids (fp64) */
+  /* filled by fit (host memory, always): */
+  int iterations;        /* Lloyd iterations run */
+  fkm_engine engine;     /* the engine that ran */
+  double ms_compile;     /* kernel compile and load */
+  double ms_init;        /* initialisation */
+  double ms_iterations;  /* all iterations, device time on the GPU */
+} fkm_result;
+
+/* Lloyd k-means on host memory. Picks the engine per opts->engine (AUTO: the GPU when a device,
+ * driver and NVRTC exist, else the CPU with one log line saying why). Bad input returns
+ * FKM_ERR_INVALID_ARG (or FKM_ERR_NONFINITE) and writes nothing. */
+FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                           fkm_result *result);
+
+/* Labels (and inertia per batch if non-NULL) of host points against host centroids [B][K][D] fp32,
+ * with opts' metric, dtype and engine (opts->k = K). */
+FKM_API fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
+                               const fkm_options *opts, int32_t *labels, double *inertia);
+
+/* Device entry points: points, init_centroids, sample_weight and result buffers are device pointers
+ * (CUdeviceptr values cast to pointers) on opts->device; stream is a CUstream (NULL = the legacy
+ * default stream). Work is stream-ordered; fit synchronises the stream every check_every iterations
+ * to read the convergence flag, and once at the end to fill result->iterations. */
+FKM_API fkm_status fkm_fit_device(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                                  fkm_result *result, void *stream);
+FKM_API fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points,
+                                      const float *centroids, const fkm_options *opts,
+                                      int32_t *labels, double *inertia, void *stream);
+
+/* Device workspace bytes fit_device needs for these points and options (it is allocated by the
+ * context and kept for reuse). */
+FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
+                                      const fkm_options *opts, size_t *bytes);
+
+/* ---- tuning, cache and bundles (SPEC §4) ------------------------------------------------------- */
+/* Tunes the assign kernel for these shapes on the device, persists the record and returns the
+ * winner in *best (caller-owned). */
+FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                            fkm_config *best);
+/* Cache maintenance on the cache root ($FKM_CACHE_DIR, $XDG_CACHE_HOME/fkm or ~/.cache/fkm). */
+FKM_API fkm_status fkm_cache_export(fkm_ctx *ctx, const char *bundle_path);
+FKM_API fkm_status fkm_cache_import(fkm_ctx *ctx, const char *bundle_path);
+FKM_API fkm_status fkm_cache_verify(fkm_ctx *ctx, size_t *bad_entries);
+FKM_API fkm_status fkm_cache_clear(fkm_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FKM_H */

@@ -1,0 +1,80 @@
+/* Public entry points: check arguments, pick the engine, dispatch. */
+#include "internal.h"
+
+/* Resolves AUTO: the GPU when it can run (compute dtype permitting), else the CPU with one log line.
+ * An explicit GPU request that cannot run is an error. */
+static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                              fkm_engine *out) {
+  if (o->engine == FKM_ENGINE_CPU) {
+    *out = FKM_ENGINE_CPU;
+    return FKM_OK;
+  }
+  fkm_status s = fkm__gpu_available(ctx, o->device);
+  if (s == FKM_OK && fkm__compute_dtype(p, o, 0) == FKM_DTYPE_FP64 && o->dtype == FKM_DTYPE_FP64)
+    s = fkm__error(ctx, FKM_ERR_UNSUPPORTED, "the GPU engine does not compute in fp64");
+  if (s == FKM_OK) {
+    *out = FKM_ENGINE_GPU;
+    return FKM_OK;
+  }
+  if (o->engine == FKM_ENGINE_GPU) return s;
+  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
+  fkm__clear_error(ctx);
+  *out = FKM_ENGINE_CPU;
+  return FKM_OK;
+}
+
+fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                   fkm_result *result) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm_status s = fkm__check_fit(ctx, points, opts, result, 1);
+  fkm_engine engine = FKM_ENGINE_CPU;
+  if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
+  if (s != FKM_OK) return s;
+  if (engine == FKM_ENGINE_GPU) return fkm__gpu_fit(ctx, points, opts, result, 0, NULL);
+  return fkm__cpu_fit(ctx, points, opts, result);
+}
+
+fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
+                       const fkm_options *opts, int32_t *labels, double *inertia) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm_status s = fkm__check_predict(ctx, points, centroids, opts, labels, 1);
+  fkm_engine engine = FKM_ENGINE_CPU;
+  if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
+  if (s != FKM_OK) return s;
+  if (engine == FKM_ENGINE_GPU)
+    return fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 0, NULL);
+  return fkm__cpu_predict(ctx, points, opts->init_centroids ? opts->init_centroids : centroids,
+                          opts, labels, inertia);
+}
+
+static fkm_status require_gpu_engine(fkm_ctx *ctx, const fkm_options *o) {
+  if (o->engine == FKM_ENGINE_CPU)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "device entry points run on the GPU engine only");
+  if (o->tol_relative && o->tol > 0)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
+                      "tol_relative on device points is not implemented yet (issue 7)");
+  return fkm__gpu_available(ctx, o->device);
+}
+
+fkm_status fkm_fit_device(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                          fkm_result *result, void *stream) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
+  if (s == FKM_OK) s = require_gpu_engine(ctx, opts);
+  if (s != FKM_OK) return s;
+  return fkm__gpu_fit(ctx, points, opts, result, 1, stream);
+}
+
+fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
+                              const fkm_options *opts, int32_t *labels, double *inertia,
+                              void *stream) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm_status s = fkm__check_predict(ctx, points, centroids, opts, labels, 0);
+  if (s == FKM_OK) s = require_gpu_engine(ctx, opts);
+  if (s != FKM_OK) return s;
+  return fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 1, stream);
+}

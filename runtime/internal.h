@@ -1,0 +1,86 @@
+/* Internal declarations shared across the library (symbols prefixed fkm__). Not installed. */
+#ifndef FKM_INTERNAL_H
+#define FKM_INTERNAL_H
+
+#include "fkm.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FKM__ERR_LEN 2048
+
+struct fkm__gpu; /* GPU engine state of a context (runtime/gpu_*.c) */
+
+struct fkm_ctx {
+  char err[FKM__ERR_LEN];  /* detail of the innermost failure */
+  char *compile_log;       /* owned; NVRTC log of the last failed compile, or NULL */
+  fkm_log_fn log_fn;
+  void *log_user;
+  struct fkm__gpu *gpu;    /* owned; created on the first GPU call */
+};
+
+/* Records detail text for status s (the first error recorded since fkm__clear_error wins, so the
+ * innermost failure's text survives while callers unwind) and returns s. */
+fkm_status fkm__error(fkm_ctx *ctx, fkm_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fkm__clear_error(fkm_ctx *ctx);
+/* Replaces the stored compile log with a copy of log (NULL clears). */
+void fkm__set_compile_log(fkm_ctx *ctx, const char *log);
+void fkm__log(fkm_ctx *ctx, fkm_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Bytes of one element of a storage dtype (0 for AUTO). */
+size_t fkm__dtype_size(fkm_dtype t);
+const char *fkm__dtype_name(fkm_dtype t);
+const char *fkm__metric_name(fkm_metric m);
+
+/* Host conversions (round to nearest even). */
+float fkm__half_to_float(uint16_t h);
+uint16_t fkm__float_to_half(float f);
+float fkm__bf16_to_float(uint16_t h);
+uint16_t fkm__float_to_bf16(float f);
+/* Element i of a host array of storage dtype t, as double. */
+double fkm__load_element(const void *data, fkm_dtype t, size_t i);
+/* x rounded to what compute dtype t can hold (identity for FP32 input to FP64 etc.). */
+double fkm__round_to_dtype(double x, fkm_dtype t);
+
+/* The compute dtype an engine uses for these points and options (AUTO resolved). gpu = 1 maps
+ * FP64 to FP32. */
+fkm_dtype fkm__compute_dtype(const fkm_points *p, const fkm_options *o, int gpu);
+
+/* Checks points, options and result for fit (result may be NULL for predict checks) and returns
+ * FKM_OK or FKM_ERR_INVALID_ARG / FKM_ERR_UNSUPPORTED with detail. host = 1: the buffers are host
+ * memory and are scanned for NaN/Inf (FKM_ERR_NONFINITE). */
+fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                          const fkm_result *r, int host);
+fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
+                              const fkm_options *o, const int32_t *labels, int host);
+
+/* Counter-based random init: writes K distinct point indices in [0, N) for batch b, in pick order.
+ * Depends only on (seed, b, N, K): both engines use it, so they pick the same points. */
+fkm_status fkm__random_init_indices(uint64_t seed, int64_t b, int64_t n, int64_t k, int64_t *out);
+/* SplitMix64 of a counter: the generator behind the picks. */
+uint64_t fkm__mix64(uint64_t x);
+
+/* Tolerance in absolute units: tol, or tol × mean per-feature variance when tol_relative. */
+double fkm__absolute_tol(const fkm_points *p, const fkm_options *o);
+
+/* CPU reference engine (runtime/cpu_*.c): arguments already checked. */
+fkm_status fkm__cpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r);
+fkm_status fkm__cpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
+                            const fkm_options *o, int32_t *labels, double *inertia);
+
+/* GPU engine (runtime/gpu_*.c): arguments already checked. device = 1: buffers are device memory. */
+fkm_status fkm__gpu_available(fkm_ctx *ctx, int device);
+fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,
+                        int device, void *stream);
+fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
+                            const fkm_options *o, int32_t *labels, double *inertia, int device,
+                            void *stream);
+void fkm__gpu_free(struct fkm__gpu *g);
+
+/* Milliseconds from a monotonic clock. */
+double fkm__now_ms(void);
+
+#endif

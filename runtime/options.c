@@ -1,0 +1,142 @@
+/* Option defaults and argument checks shared by every entry point. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+void fkm_options_init(fkm_options *o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  o->metric = FKM_METRIC_L2;
+  o->dtype = FKM_DTYPE_AUTO;
+  o->init = FKM_INIT_RANDOM;
+  o->max_iter = 300;
+  o->tol = 1e-4;
+  o->engine = FKM_ENGINE_AUTO;
+  o->deterministic = 1;
+  o->n_init = 1;
+  o->check_every = 8;
+}
+
+static int storage_dtype_ok(fkm_dtype t) { return t >= FKM_DTYPE_FP16 && t <= FKM_DTYPE_FP64; }
+
+static fkm_status check_points(fkm_ctx *ctx, const fkm_points *p) {
+  if (!p || !p->data) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "points: NULL");
+  if (!storage_dtype_ok(p->dtype))
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "points: dtype %d is not fp16, bf16, fp32 or fp64",
+                      (int)p->dtype);
+  if (p->batches < 1 || p->n < 1 || p->d < 1)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                      "points: shape (B=%lld, N=%lld, D=%lld) must be positive",
+                      (long long)p->batches, (long long)p->n, (long long)p->d);
+  double elems = (double)p->batches * (double)p->n * (double)p->d;
+  if (elems * 8.0 > 9.0e18)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "points: B×N×D = %.3g elements is too large", elems);
+  return FKM_OK;
+}
+
+static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  if (!o) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: NULL");
+  if (o->k < 1 || o->k > p->n)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: k = %lld must be in [1, N = %lld]",
+                      (long long)o->k, (long long)p->n);
+  if ((unsigned)o->metric > FKM_METRIC_DOT)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown metric %d", (int)o->metric);
+  if (o->dtype != FKM_DTYPE_AUTO && !storage_dtype_ok(o->dtype))
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown dtype %d", (int)o->dtype);
+  if ((unsigned)o->precision > FKM_PRECISION_TF32)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown precision %d", (int)o->precision);
+  if ((unsigned)o->init > FKM_INIT_GIVEN)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown init %d", (int)o->init);
+  if ((unsigned)o->empty > FKM_EMPTY_FARTHEST)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown empty-cluster policy %d",
+                      (int)o->empty);
+  if ((unsigned)o->engine > FKM_ENGINE_CPU)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: unknown engine %d", (int)o->engine);
+  if (o->max_iter < 0)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: max_iter = %d is negative", o->max_iter);
+  if (o->n_init < 1)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: n_init = %d must be ≥ 1", o->n_init);
+  if (isnan(o->tol)) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: tol is NaN");
+  if (o->device < 0)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device = %d is negative", o->device);
+  return FKM_OK;
+}
+
+/* Features still to come are refused by name rather than ignored. */
+static fkm_status check_implemented(fkm_ctx *ctx, const fkm_options *o) {
+  if (o->init == FKM_INIT_KMEANSPP)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "k-means++ init is not implemented yet (issue 7)");
+  if (o->sample_weight)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "sample weights are not implemented yet (issue 7)");
+  if (o->n_init > 1)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "n_init > 1 is not implemented yet (issue 7)");
+  if (o->tune)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "autotuning is not implemented yet (issue 5)");
+  return FKM_OK;
+}
+
+static fkm_status check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,
+                               const char *what) {
+  for (size_t i = 0; i < count; i++) {
+    if (!isfinite(fkm__load_element(data, t, i)))
+      return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, i);
+  }
+  return FKM_OK;
+}
+
+static size_t centroid_count(const fkm_points *p, const fkm_options *o) {
+  return (size_t)p->batches * (size_t)o->k * (size_t)p->d;
+}
+
+fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                          const fkm_result *r, int host) {
+  fkm_status s = check_points(ctx, p);
+  if (s == FKM_OK) s = check_options(ctx, p, o);
+  if (s == FKM_OK && (!r || !r->centroids))
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "result: centroids buffer is NULL");
+  if (s == FKM_OK && o->init == FKM_INIT_GIVEN && !o->init_centroids)
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: init = given needs init_centroids");
+  if (s == FKM_OK) s = check_implemented(ctx, o);
+  if (s == FKM_OK && host)
+    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+  if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
+    s = check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
+                     "init_centroids");
+  return s;
+}
+
+fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
+                              const fkm_options *o, const int32_t *labels, int host) {
+  fkm_status s = check_points(ctx, p);
+  if (s == FKM_OK) s = check_options(ctx, p, o);
+  if (s == FKM_OK && (!centroids || !labels))
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "predict: centroids and labels must not be NULL");
+  if (s == FKM_OK && host)
+    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+  if (s == FKM_OK && host)
+    s = check_finite(ctx, centroids, FKM_DTYPE_FP32, centroid_count(p, o), "centroids");
+  return s;
+}
+
+/* Mean over batches and features of the per-feature variance (host points only). */
+static double mean_feature_variance(const fkm_points *p) {
+  double total = 0.0;
+  for (int64_t b = 0; b < p->batches; b++) {
+    for (int64_t j = 0; j < p->d; j++) {
+      double mean = 0.0, m2 = 0.0;
+      for (int64_t i = 0; i < p->n; i++) { /* Welford: stable for large N */
+        double x = fkm__load_element(p->data, p->dtype, (size_t)((b * p->n + i) * p->d + j));
+        double delta = x - mean;
+        mean += delta / (double)(i + 1);
+        m2 += delta * (x - mean);
+      }
+      total += m2 / (double)p->n;
+    }
+  }
+  return total / (double)(p->batches * p->d);
+}
+
+double fkm__absolute_tol(const fkm_points *p, const fkm_options *o) {
+  return o->tol_relative && o->tol > 0 ? o->tol * mean_feature_variance(p) : o->tol;
+}

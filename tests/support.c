@@ -1,0 +1,62 @@
+/* Helpers shared by the test suites. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t fkm_test_seed(void) {
+  static uint64_t seed;
+  static int done;
+  if (!done) {
+    const char *env = getenv("FKM_TEST_SEED");
+    seed = env ? strtoull(env, NULL, 0) : mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+    fprintf(stderr, "test seed: FKM_TEST_SEED=%llu\n", (unsigned long long)seed);
+    done = 1;
+  }
+  return seed;
+}
+
+double fkm_test_uniform(uint64_t *state, double lo, double hi) {
+  *state = mix(*state);
+  return lo + (hi - lo) * (double)(*state >> 11) * 0x1p-53;
+}
+
+float *fkm_test_random(uint64_t *state, size_t count) {
+  float *x = malloc(count * sizeof(float));
+  for (size_t i = 0; i < count; i++) x[i] = (float)fkm_test_uniform(state, -1.0, 1.0);
+  return x;
+}
+
+float *fkm_test_blobs(uint64_t *state, int64_t b, int64_t n, int64_t d, int64_t k, double spread) {
+  float *x = malloc((size_t)(b * n * d) * sizeof(float));
+  double *centre = malloc((size_t)(k * d) * sizeof(double));
+  for (int64_t bi = 0; bi < b; bi++) {
+    for (int64_t i = 0; i < k * d; i++) centre[i] = fkm_test_uniform(state, -10.0, 10.0);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t c = i % k;
+      for (int64_t j = 0; j < d; j++)
+        x[(bi * n + i) * d + j] =
+            (float)(centre[c * d + j] + spread * fkm_test_uniform(state, -1.0, 1.0));
+    }
+  }
+  free(centre);
+  return x;
+}
+
+int fkm_test_run(Suite *s, int no_fork) {
+  SRunner *r = srunner_create(s);
+  if (no_fork) srunner_set_fork_status(r, CK_NOFORK);
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

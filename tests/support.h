@@ -1,0 +1,22 @@
+/* Helpers shared by the test suites: seeded data, reference checks, suite running. */
+#ifndef FKM_TEST_SUPPORT_H
+#define FKM_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fkm.h"
+
+/* Fresh seed per run (time and pid) unless FKM_TEST_SEED is set; printed once to stderr. */
+uint64_t fkm_test_seed(void);
+/* Uniform in [lo, hi) from a per-test generator state. */
+double fkm_test_uniform(uint64_t *state, double lo, double hi);
+/* B×N×D fp32 points around K well-separated centres (never all zero); caller frees. */
+float *fkm_test_blobs(uint64_t *state, int64_t b, int64_t n, int64_t d, int64_t k, double spread);
+/* Uniform random fp32 values in [-1, 1); caller frees. */
+float *fkm_test_random(uint64_t *state, size_t count);
+/* Runs the suite without forking when no_fork (GPU suites), returns the process exit code. */
+int fkm_test_run(Suite *s, int no_fork);
+
+#endif
