@@ -1,7 +1,9 @@
-# Writes OUT: one byte array per template in INPUTS plus a name -> text table.
+# Writes OUT: one byte array per template DIR/*.cu plus a name -> text table.
 set(body "/* Generated from templates/ by cmake/embed_templates.cmake. */\n#include <stddef.h>\n")
 set(table "")
 set(count 0)
+file(GLOB INPUTS ${DIR}/*.cu)
+list(SORT INPUTS)
 foreach(path ${INPUTS})
   get_filename_component(name ${path} NAME)
   file(READ ${path} hex HEX)

@@ -1,0 +1,78 @@
+/* Spec → CUDA C: a #define prelude for the compile-time constants, then the embedded templates. */
+#include "generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  const char *text;
+} fkm__template;
+extern const fkm__template fkm__templates[]; /* generated/fkm_templates.c, NULL-terminated */
+
+static const char *template_text(const char *name) {
+  for (const fkm__template *t = fkm__templates; t->name; t++)
+    if (strcmp(t->name, name) == 0) return t->text;
+  return NULL;
+}
+
+static const char *kind_template(const fkm__kernel_spec *s) {
+  switch (s->kind) {
+    case FKM_KIND_ASSIGN:
+      return fkm__spec_uses_mma(s) ? "assign_mma.cu" : "assign_simt.cu";
+    case FKM_KIND_NORMS:
+      return "norms.cu";
+    case FKM_KIND_UPDATE:
+      return "update.cu";
+    default:
+      return "finalize.cu";
+  }
+}
+
+static int dtype_code(fkm_dtype t) { return t == FKM_DTYPE_FP16 ? 1 : t == FKM_DTYPE_BF16 ? 2 : 3; }
+
+static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
+                         const fkm__spec_layout *l) {
+  char id[18], desc[256];
+  fkm__spec_id(s, id);
+  fkm__spec_describe(s, desc, sizeof desc);
+  int n = snprintf(out, len,
+                   "/* fkm generated kernel: %s */\n#define FKM_SPEC_ID %s\n#define FKM_METRIC %d\n"
+                   "#define FKM_DTYPE %d\n#define FKM_D %d\n#define FKM_DP %d\n#define FKM_THREADS %d\n",
+                   desc, id, (int)s->metric, dtype_code(s->dtype), s->d, fkm__padded_d(s->d),
+                   l->threads);
+  if (s->kind == FKM_KIND_ASSIGN)
+    n += snprintf(out + n, len - (size_t)n,
+                  "#define FKM_BLOCK_N %d\n#define FKM_BLOCK_K %d\n#define FKM_CHUNK %d\n"
+                  "#define FKM_D_CHUNKS %d\n#define FKM_NUM_STAGES %d\n#define FKM_WARPS_M %d\n"
+                  "#define FKM_WARPS_N %d\n",
+                  s->block_n, s->block_k, l->chunk, l->d_chunks, s->num_stages, l->warps_m,
+                  l->warps_n);
+  return n;
+}
+
+fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source) {
+  fkm__spec_layout l;
+  char why[256], desc[256];
+  if (fkm__spec_validate(s, &l, why, sizeof why) != FKM_OK) {
+    fkm__spec_describe(s, desc, sizeof desc);
+    return fkm__error(ctx, FKM_ERR_REJECTED, "kernel %s rejected: %s", desc, why);
+  }
+  const char *common = template_text("00_common.cu"), *body = template_text(kind_template(s));
+  if (!common || !body)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "kernel template %s is not embedded", kind_template(s));
+  char prelude[1024];
+  int n = write_prelude(prelude, sizeof prelude, s, &l);
+  size_t total = (size_t)n + strlen(common) + strlen(body) + 1;
+  *source = malloc(total);
+  if (!*source) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory generating a kernel");
+  snprintf(*source, total, "%s%s%s", prelude, common, body);
+  return FKM_OK;
+}
+
+void fkm__entry_name(const fkm__kernel_spec *s, const char *entry, char *out, size_t len) {
+  char id[18];
+  fkm__spec_id(s, id);
+  snprintf(out, len, "%s_%s", entry, id);
+}

@@ -1,0 +1,162 @@
+/* Kernel spec construction, validation against the target, hashing and naming. */
+#include "spec.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
+                                fkm_precision precision, int d, int sm) {
+  fkm__kernel_spec s;
+  memset(&s, 0, sizeof s);
+  s.kind = kind;
+  s.metric = metric;
+  s.dtype = dtype;
+  s.precision = precision;
+  s.d = d;
+  s.sm = sm;
+  return s;
+}
+
+int fkm__spec_uses_mma(const fkm__kernel_spec *s) { return s->dtype != FKM_DTYPE_FP32; }
+
+size_t fkm__sm_shared_limit(int sm) {
+  switch (sm) {
+    case 80:
+    case 87:
+      return 163 * 1024;
+    case 90:
+    case 100:
+    case 103:
+      return 227 * 1024;
+    default: /* sm_86, sm_89, sm_120 and unknown: the consumer parts' limit */
+      return 99 * 1024;
+  }
+}
+
+static int is_pow2_in(int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; }
+
+static fkm_status reject(char *why, size_t len, const char *reason) {
+  if (why && len) snprintf(why, len, "%s", reason);
+  return FKM_ERR_REJECTED;
+}
+
+/* Warp grid for the mma tile: the most square warp tile that divides into 16×8 fragments. */
+static int pick_warps_m(const fkm__kernel_spec *s) {
+  int best = 0;
+  double best_score = 1e30;
+  for (int wm = 1; wm <= s->num_warps; wm *= 2) {
+    int wn = s->num_warps / wm;
+    if (s->block_n % (16 * wm) || s->block_k % (8 * wn)) continue;
+    double ratio = (double)(s->block_n / wm) / (double)(s->block_k / wn);
+    double score = ratio > 1 ? ratio : 1 / ratio;
+    if (score <= best_score) best = wm, best_score = score;
+  }
+  return best;
+}
+
+static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
+                             size_t len) {
+  l->warps_m = pick_warps_m(s);
+  if (!l->warps_m) return reject(why, len, "no warp grid splits BLOCK_N×BLOCK_K into 16×8 MMA tiles");
+  l->warps_n = s->num_warps / l->warps_m;
+  int mf = s->block_n / l->warps_m / 16, nf = s->block_k / l->warps_n / 8;
+  size_t row = (size_t)(l->chunk + 8) * 2; /* bytes: 16-byte pad keeps ldmatrix conflict-free */
+  size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
+  l->shared = row * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
+              (size_t)s->block_n * l->warps_n * 8;
+  l->regs_estimate = mf * nf * 4 + mf * 4 + nf * 2 + mf * 4 + 32;
+  return FKM_OK;
+}
+
+static fkm_status layout_simt(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
+                              size_t len) {
+  int ty = l->threads / 16;
+  if (s->num_stages != 1) return reject(why, len, "the fp32 FFMA kernel has no pipeline: num_stages must be 1");
+  if (ty < 2 || s->block_n % ty || s->block_k % 16)
+    return reject(why, len, "fp32 FFMA tile: BLOCK_N must divide by num_warps·2, BLOCK_K by 16");
+  l->warps_m = ty, l->warps_n = 16; /* thread grid (rows × columns) for FFMA */
+  l->shared = (size_t)4 * l->chunk * (s->block_n + s->block_k + 8);
+  l->regs_estimate = (s->block_n / ty) * (s->block_k / 16) + (s->block_n / ty) * 2 +
+                     s->block_k / 16 + 32;
+  return FKM_OK;
+}
+
+static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
+                                  size_t len) {
+  if (!is_pow2_in(s->block_n, 16, 256)) return reject(why, len, "BLOCK_N must be a power of two in [16, 256]");
+  if (!is_pow2_in(s->block_k, 8, 256)) return reject(why, len, "BLOCK_K must be a power of two in [8, 256]");
+  if (!is_pow2_in(s->block_d, 16, 256)) return reject(why, len, "BLOCK_D must be a power of two in [16, 256]");
+  if (!is_pow2_in(s->num_warps, 1, 16)) return reject(why, len, "num_warps must be 1, 2, 4, 8 or 16");
+  if (s->num_stages < 1 || s->num_stages > 6) return reject(why, len, "num_stages must be in [1, 6]");
+  int dp = fkm__padded_d(s->d);
+  l->threads = 32 * s->num_warps;
+  l->chunk = s->block_d < dp ? s->block_d : dp;
+  l->d_chunks = (dp + l->chunk - 1) / l->chunk;
+  fkm_status st = fkm__spec_uses_mma(s) ? layout_mma(s, l, why, len) : layout_simt(s, l, why, len);
+  if (st != FKM_OK) return st;
+  if (l->shared > fkm__sm_shared_limit(s->sm)) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "needs %zu bytes of shared memory, sm_%d allows %zu", l->shared,
+             s->sm, fkm__sm_shared_limit(s->sm));
+    return reject(why, len, buf);
+  }
+  if (l->regs_estimate > 200) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "needs about %d registers per thread (limit 200 of 255)",
+             l->regs_estimate);
+    return reject(why, len, buf);
+  }
+  return FKM_OK;
+}
+
+fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layout, char *why,
+                              size_t len) {
+  fkm__spec_layout scratch;
+  fkm__spec_layout *l = layout ? layout : &scratch;
+  memset(l, 0, sizeof *l);
+  if ((unsigned)s->kind >= FKM__KIND_COUNT) return reject(why, len, "unknown kernel kind");
+  if ((unsigned)s->metric > FKM_METRIC_DOT) return reject(why, len, "unknown metric");
+  if (s->dtype != FKM_DTYPE_FP16 && s->dtype != FKM_DTYPE_BF16 && s->dtype != FKM_DTYPE_FP32)
+    return reject(why, len, "the GPU kernels compute in fp16, bf16 or fp32");
+  if (s->precision != FKM_PRECISION_DEFAULT)
+    return reject(why, len, "tf32 precision is not implemented yet (issue 4)");
+  if (s->d < 1 || s->d > FKM__MAX_GPU_D) return reject(why, len, "D must be in [1, 12288] on the GPU");
+  if (s->sm < 80) return reject(why, len, "the GPU kernels need sm_80 or newer");
+  if (s->arch_specific && s->sm != 90 && s->sm != 100)
+    return reject(why, len, "arch-specific targets exist for sm_90a and sm_100a only");
+  if (s->kind == FKM_KIND_ASSIGN) return validate_assign(s, l, why, len);
+  if (s->block_n || s->block_k || s->block_d || s->num_warps || s->num_stages)
+    return reject(why, len, "tile parameters apply to the assign kernel only");
+  l->threads = 256;
+  return FKM_OK;
+}
+
+static size_t encode(const fkm__kernel_spec *s, char *out, size_t len) {
+  int n = snprintf(out, len,
+                   "fkm-spec-v1;kind=%d;metric=%d;dtype=%d;precision=%d;d=%d;BLOCK_N=%d;BLOCK_K=%d;"
+                   "BLOCK_D=%d;num_warps=%d;num_stages=%d;sm=%d;a=%d",
+                   (int)s->kind, (int)s->metric, (int)s->dtype, (int)s->precision, s->d,
+                   s->block_n, s->block_k, s->block_d, s->num_warps, s->num_stages, s->sm,
+                   s->arch_specific);
+  return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+uint64_t fkm__spec_hash(const fkm__kernel_spec *s) {
+  char buf[256];
+  size_t n = encode(s, buf, sizeof buf);
+  return XXH3_64bits(buf, n);
+}
+
+void fkm__spec_id(const fkm__kernel_spec *s, char out[18]) {
+  snprintf(out, 18, "h%016llx", (unsigned long long)fkm__spec_hash(s));
+}
+
+void fkm__spec_describe(const fkm__kernel_spec *s, char *out, size_t len) {
+  static const char *const kinds[] = {"assign", "norms", "update", "finalize"};
+  snprintf(out, len,
+           "%s %s %s D=%d BLOCK_N=%d BLOCK_K=%d BLOCK_D=%d num_warps=%d num_stages=%d sm_%d%s",
+           (unsigned)s->kind < FKM__KIND_COUNT ? kinds[s->kind] : "?", fkm__metric_name(s->metric),
+           fkm__dtype_name(s->dtype), s->d, s->block_n, s->block_k, s->block_d, s->num_warps,
+           s->num_stages, s->sm, s->arch_specific ? "a" : "");
+}

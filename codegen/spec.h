@@ -1,0 +1,68 @@
+/* Kernel specifications: what is compile-time in a generated kernel, its validation and naming.
+ * Run-time values (B, N, K, pointers) are never part of a spec, so new shapes never recompile. */
+#ifndef FKM_SPEC_H
+#define FKM_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+typedef enum fkm__kernel_kind {
+  FKM_KIND_ASSIGN = 0,   /* fused distance + running arg-min (FlashAssign) */
+  FKM_KIND_NORMS = 1,    /* point conversion, centroid conversion + ‖c‖², init gather */
+  FKM_KIND_UPDATE = 2,   /* counting sort of labels: tile histogram, scans, stable scatter */
+  FKM_KIND_FINALIZE = 3  /* segmented means, empty-cluster policy, shift, flag, inertia */
+} fkm__kernel_kind;
+#define FKM__KIND_COUNT 4
+
+typedef struct fkm__kernel_spec {
+  fkm__kernel_kind kind;
+  fkm_metric metric;
+  fkm_dtype dtype;        /* compute dtype: FP16, BF16 or FP32 */
+  fkm_precision precision;
+  int d;                  /* feature dimension D ≥ 1 (padded to 16 inside the kernels) */
+  int block_n, block_k, block_d, num_warps, num_stages; /* assign only; 0 for the other kinds */
+  int sm;                 /* target compute capability, e.g. 90 */
+  int arch_specific;      /* 1: sm_XYa */
+} fkm__kernel_spec;
+
+/* Padded row length of points and centroids in the kernels' layout. */
+static inline int fkm__padded_d(int d) { return (d + 15) / 16 * 16; }
+
+/* Largest D the GPU kernels take (the finalize kernel keeps one centroid in shared memory). */
+#define FKM__MAX_GPU_D 12288
+
+/* Fills spec's tile fields for kinds other than assign (zeros) and returns spec. */
+fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
+                                fkm_precision precision, int d, int sm);
+
+/* Whether the assign kernel for this spec uses tensor cores (fp16/bf16) or FFMA (fp32). */
+int fkm__spec_uses_mma(const fkm__kernel_spec *s);
+
+/* Derived launch geometry of an accepted spec. */
+typedef struct fkm__spec_layout {
+  int threads;        /* 32·num_warps */
+  int warps_m, warps_n; /* assign (mma): warp grid over the BLOCK_N × BLOCK_K tile */
+  int chunk;          /* assign: D columns per pipeline step */
+  int d_chunks;       /* assign: steps per centroid tile */
+  size_t shared;      /* dynamic shared memory bytes */
+  int regs_estimate;  /* accumulator + bookkeeping registers per thread */
+} fkm__spec_layout;
+
+/* Validates spec against its target (tile bounds, shared memory, registers). On rejection returns
+ * FKM_ERR_REJECTED and writes a one-line reason into why (if non-NULL). */
+fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layout, char *why,
+                              size_t why_len);
+
+/* Shared-memory bytes per block the target allows (opt-in maximum). */
+size_t fkm__sm_shared_limit(int sm);
+
+/* 64-bit id of the spec (XXH3 over its canonical encoding), and its lower-case hex "h%016llx". */
+uint64_t fkm__spec_hash(const fkm__kernel_spec *s);
+void fkm__spec_id(const fkm__kernel_spec *s, char out[18]);
+
+/* Human-readable one-line description, e.g. for logs and errors. */
+void fkm__spec_describe(const fkm__kernel_spec *s, char *out, size_t len);
+
+#endif

@@ -1,0 +1,79 @@
+/* Common definitions of every generated kernel. The generator prepends #defines for the spec:
+ * FKM_SPEC_ID, FKM_METRIC (0 l2, 1 cosine, 2 dot), FKM_DTYPE (1 fp16, 2 bf16, 3 fp32), FKM_D,
+ * FKM_DP (D padded to 16), FKM_THREADS and the assign tile constants. Self-contained: no #include,
+ * conversions and tensor-core instructions come from inline PTX. */
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef long long i64;
+
+#define FKM_CAT2(a, b) a##_##b
+#define FKM_CAT(a, b) FKM_CAT2(a, b)
+#define FKM_ENTRY(name) FKM_CAT(name, FKM_SPEC_ID)
+#define FKM_INF __int_as_float(0x7f800000)
+#define FKM_NORMALISED_POINTS (FKM_METRIC == 1)
+#define FKM_UNIT_CENTROIDS (FKM_METRIC != 0)
+
+#if FKM_DTYPE == 3
+typedef float elem_t;
+__device__ __forceinline__ float fkm_to_f32(elem_t v) { return v; }
+__device__ __forceinline__ elem_t fkm_from_f32(float f) { return f; }
+#else
+typedef u16 elem_t;
+#if FKM_DTYPE == 1
+__device__ __forceinline__ float fkm_to_f32(elem_t v) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
+  return f;
+}
+__device__ __forceinline__ elem_t fkm_from_f32(float f) {
+  u16 h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+#else
+__device__ __forceinline__ float fkm_to_f32(elem_t v) { return __uint_as_float((u32)v << 16); }
+__device__ __forceinline__ elem_t fkm_from_f32(float f) {
+  u16 h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+#endif
+#endif
+
+/* Loop state shared by the kernels of one fit, in device memory. */
+struct fkm_state {
+  int done;        /* 1 once converged: every loop kernel returns at once */
+  int iter;        /* iterations completed */
+  u32 shift_bits;  /* max shift of the running iteration, as float bits (non-negative) */
+  float last_shift;
+};
+
+__device__ __forceinline__ float fkm_warp_sum(float v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+/* Sum over a block of FKM_THREADS threads in a fixed tree order; every thread gets the result.
+ * scratch: FKM_THREADS / 32 floats of shared memory. */
+__device__ __forceinline__ float fkm_block_sum(float v, float *scratch) {
+  v = fkm_warp_sum(v);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float t = lane < FKM_THREADS / 32 ? scratch[lane] : 0.0f;
+  return fkm_warp_sum(t);
+}
+
+/* Element i of raw input of storage dtype t (1 fp16, 2 bf16, 3 fp32, 4 fp64) as float. */
+__device__ __forceinline__ float fkm_load_raw(const void *p, int t, i64 i) {
+  if (t == 1) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(((const u16 *)p)[i]));
+    return f;
+  }
+  if (t == 2) return __uint_as_float((u32)((const u16 *)p)[i] << 16);
+  if (t == 3) return ((const float *)p)[i];
+  return (float)((const double *)p)[i];
+}

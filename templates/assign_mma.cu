@@ -1,0 +1,202 @@
+/* FlashAssign on tensor cores (fp16/bf16 in, fp32 accumulate).
+ * A block owns BLOCK_N points of one batch and streams the centroids through shared memory in
+ * BLOCK_K × CHUNK tiles with a NUM_STAGES-deep cp.async pipeline (steps = centroid tiles × D chunks;
+ * with one chunk the point tile is loaded once and stays on chip). Warps split the BLOCK_N × BLOCK_K
+ * tile WARPS_M × WARPS_N; each keeps a running (distance, index) per row in registers; only labels
+ * leave the chip. Distance: l2 ‖c‖² − 2·x·c, cosine/dot −x·c; ties go to the lower index and
+ * centroid columns ≥ K never win. */
+#define BN FKM_BLOCK_N
+#define BK FKM_BLOCK_K
+#define CH FKM_CHUNK
+#define NCH FKM_D_CHUNKS
+#define NS FKM_NUM_STAGES
+#define WM FKM_WARPS_M
+#define WN FKM_WARPS_N
+#define WTM (BN / WM)
+#define WTN (BK / WN)
+#define MF (WTM / 16)
+#define NF (WTN / 8)
+#define SROW (CH + 8)
+#define XRES (NCH == 1)
+#define XBUFS (XRES ? 1 : NS)
+
+__device__ __forceinline__ u32 fkm_smem(const void *p) {
+  u32 r;
+  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+  return r;
+}
+
+__device__ __forceinline__ void fkm_cp16(u32 dst, const void *src, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void fkm_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void fkm_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N));
+}
+
+/* rows × CH tile of a [rows][DP] matrix starting at column col0 into dst [rows][SROW]; rows at or
+ * beyond valid_rows and columns at or beyond DP are zero-filled. */
+template <int ROWS>
+__device__ __forceinline__ void fkm_load_tile(elem_t *dst, const elem_t *src, i64 valid_rows,
+                                              int col0) {
+  const int vpr = CH / 8;
+  for (int v = threadIdx.x; v < ROWS * vpr; v += FKM_THREADS) {
+    const int r = v / vpr, col = col0 + (v % vpr) * 8;
+    const bool ok = r < valid_rows && col < FKM_DP;
+    fkm_cp16(fkm_smem(dst + r * SROW + (v % vpr) * 8), ok ? src + (i64)r * FKM_DP + col : src,
+             ok ? 16 : 0);
+  }
+}
+
+__device__ __forceinline__ void fkm_ldsm4(u32 *r, u32 addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void fkm_ldsm2(u32 *r, u32 addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void fkm_mma(float *d, const u32 *a, const u32 *b) {
+#if FKM_DTYPE == 1
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+#else
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+#endif
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/* acc += x_tile[warp rows] · c_tile[warp cols]ᵀ over one CH-wide chunk. */
+__device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t *xs,
+                                              const elem_t *cs, int wm, int wn, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < CH / 16; ++kk) {
+    u32 a[MF][4], b[NF][2];
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+      fkm_ldsm4(a[mf], fkm_smem(xs + (wm * WTM + mf * 16 + (lane & 15)) * SROW + kk * 16 +
+                                (lane >> 4) * 8));
+#pragma unroll
+    for (int nf = 0; nf < NF; ++nf)
+      fkm_ldsm2(b[nf], fkm_smem(cs + (wn * WTN + nf * 8 + (lane & 7)) * SROW + kk * 16 +
+                                ((lane >> 3) & 1) * 8));
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int nf = 0; nf < NF; ++nf) fkm_mma(acc[mf][nf], a[mf], b[nf]);
+  }
+}
+
+/* Folds one finished BLOCK_N × BLOCK_K tile of dot products into the running arg-min. Columns a
+ * thread visits increase, so strict '<' keeps the lowest index among equal distances. */
+__device__ __forceinline__ void fkm_fold(float (*acc)[NF][4], float (*best)[2], int (*bidx)[2],
+                                         const float *cnorm, int k0, int k, int wn, int lane) {
+#pragma unroll
+  for (int nf = 0; nf < NF; ++nf)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int col = k0 + wn * WTN + nf * 8 + (lane & 3) * 2 + j;
+      if (col >= k) continue;
+      const float cn = FKM_METRIC == 0 ? cnorm[col] : 0.0f;
+#pragma unroll
+      for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float s = acc[mf][nf][h * 2 + j];
+          const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn) : -s;
+          if (dist < best[mf][h]) best[mf][h] = dist, bidx[mf][h] = col;
+        }
+    }
+}
+
+__device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
+  if (ov < v || (ov == v && oi < i)) v = ov, i = oi;
+}
+
+/* x [B][N][DP], c [B][K][DP] compute dtype; cnorm [B][K] fp32 (‖c‖² of the rounded centroids);
+ * labels [B][N]. Grid (ceil(N / BLOCK_N), B). done: skip when non-NULL and set. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
+                          const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
+                          const int *__restrict__ done) {
+  if (done && *done) return;
+  extern __shared__ __align__(16) unsigned char fkm_shared[];
+  elem_t *cs = (elem_t *)fkm_shared;
+  elem_t *xs = cs + NS * BK * SROW;
+  float *red_v = (float *)(xs + XBUFS * BN * SROW);
+  int *red_i = (int *)(red_v + WN * BN);
+  const int b = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wm = warp / WN, wn = warp % WN;
+  const i64 n0 = (i64)blockIdx.x * BN;
+  const elem_t *xb = x + ((i64)b * n + n0) * FKM_DP;
+  const elem_t *cb = c + (i64)b * k * FKM_DP;
+  const float *nb = cnorm + (i64)b * k;
+  const int steps = (k + BK - 1) / BK * NCH;
+
+  float best[MF][2], acc[MF][NF][4];
+  int bidx[MF][2];
+#pragma unroll
+  for (int mf = 0; mf < MF; ++mf) best[mf][0] = best[mf][1] = FKM_INF, bidx[mf][0] = bidx[mf][1] = 0x7fffffff;
+
+  if (XRES) fkm_load_tile<BN>(xs, xb, n - n0, 0);
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) {
+    if (s < steps) {
+      fkm_load_tile<BK>(cs + s * BK * SROW, cb + (i64)(s / NCH) * BK * FKM_DP, k - (s / NCH) * BK, (s % NCH) * CH);
+      if (!XRES) fkm_load_tile<BN>(xs + s * BN * SROW, xb, n - n0, (s % NCH) * CH);
+    }
+    fkm_commit();
+  }
+  for (int s = 0; s < steps; ++s) {
+    const int ld = NS == 1 ? s : s + NS - 1;
+    if (NS > 1) {
+      fkm_wait<(NS > 1 ? NS - 2 : 0)>();
+      __syncthreads();
+    }
+    if (ld < steps) {
+      fkm_load_tile<BK>(cs + (ld % NS) * BK * SROW, cb + (i64)(ld / NCH) * BK * FKM_DP, k - (ld / NCH) * BK, (ld % NCH) * CH);
+      if (!XRES) fkm_load_tile<BN>(xs + (ld % NS) * BN * SROW, xb, n - n0, (ld % NCH) * CH);
+    }
+    fkm_commit();
+    if (NS == 1) {
+      fkm_wait<0>();
+      __syncthreads();
+    }
+    if (s % NCH == 0) {
+#pragma unroll
+      for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+        for (int nf = 0; nf < NF; ++nf) acc[mf][nf][0] = acc[mf][nf][1] = acc[mf][nf][2] = acc[mf][nf][3] = 0.0f;
+    }
+    fkm_mma_chunk(acc, xs + (XRES ? 0 : s % NS) * BN * SROW, cs + (s % NS) * BK * SROW, wm, wn, lane);
+    if (s % NCH == NCH - 1) fkm_fold(acc, best, bidx, nb, (s / NCH) * BK, k, wn, lane);
+    if (NS == 1) __syncthreads();
+  }
+
+#pragma unroll
+  for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float v = best[mf][h];
+      int i = bidx[mf][h];
+#pragma unroll
+      for (int off = 1; off < 4; off <<= 1)
+        fkm_better(v, i, __shfl_xor_sync(0xffffffffu, v, off), __shfl_xor_sync(0xffffffffu, i, off));
+      if ((lane & 3) == 0) {
+        const int row = wm * WTM + mf * 16 + h * 8 + (lane >> 2);
+        red_v[wn * BN + row] = v;
+        red_i[wn * BN + row] = i;
+      }
+    }
+  __syncthreads();
+  for (int row = threadIdx.x; row < BN; row += FKM_THREADS) {
+    float v = red_v[row];
+    int i = red_i[row];
+    for (int w = 1; w < WN; ++w) fkm_better(v, i, red_v[w * BN + row], red_i[w * BN + row]);
+    if (n0 + row < n) labels[(i64)b * n + n0 + row] = i;
+  }
+}

@@ -1,0 +1,105 @@
+/* Update and finalize: per-cluster means over the sorted point runs (fixed summation order), the
+ * empty-cluster policy (keep), the shift and the convergence flag; inertia of a final assignment. */
+#define FKM_GROUPS (FKM_THREADS / 32)
+
+__device__ __forceinline__ double fkm_warp_sum_d(double v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+/* Block (c, b) recomputes centroid c of batch b from the run sorted[start .. start+count) of its
+ * points: lanes own 32 columns at a time, the FKM_GROUPS warps stride over the run, partial sums
+ * (fp64) meet in a fixed order. Cosine/dot centroids are scaled to unit length. Writes c32 in place
+ * and raises state->shift_bits to this centroid's shift. An empty cluster keeps its centroid.
+ * Dynamic shared memory: D floats. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_reduce_finalize)(const elem_t *__restrict__ x, const int *__restrict__ sorted,
+                                   const int *__restrict__ start, const int *__restrict__ counts,
+                                   float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
+  if (state->done) return;
+  extern __shared__ float fkm_mean[];
+  __shared__ double part[FKM_GROUPS][32];
+  __shared__ float scratch[FKM_GROUPS];
+  const int b = blockIdx.y, c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int cnt = counts[(i64)b * k + c];
+  if (cnt == 0) return;
+  const int *run = sorted + (i64)b * n + start[(i64)b * k + c];
+  const elem_t *xb = x + (i64)b * n * FKM_DP;
+  for (int d0 = 0; d0 < FKM_D; d0 += 32) {
+    const int d = d0 + lane;
+    double s = 0.0;
+    if (d < FKM_D)
+      for (int j = g; j < cnt; j += FKM_GROUPS) s += fkm_to_f32(xb[(i64)run[j] * FKM_DP + d]);
+    part[g][lane] = s;
+    __syncthreads();
+    if (g == 0 && d < FKM_D) {
+      double t = 0.0;
+      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][lane];
+      fkm_mean[d] = (float)(t / cnt);
+    }
+    __syncthreads();
+  }
+  float scale = 1.0f;
+  if (FKM_UNIT_CENTROIDS) {
+    float s = 0.0f;
+    for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) s = fmaf(fkm_mean[d], fkm_mean[d], s);
+    const float n2 = fkm_block_sum(s, scratch);
+    scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+  }
+  float *cb = c32 + ((i64)b * k + c) * FKM_D;
+  float s2 = 0.0f;
+  for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) {
+    const float v = fkm_mean[d] * scale, diff = v - cb[d];
+    s2 = fmaf(diff, diff, s2);
+    cb[d] = v;
+  }
+  s2 = fkm_block_sum(s2, scratch);
+  if (threadIdx.x == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
+}
+
+/* One thread: closes an iteration (count, shift, flag). tol ≤ 0 never sets the flag. */
+extern "C" __global__ void FKM_ENTRY(fkm_check)(struct fkm_state *state, float tol) {
+  if (state->done) return;
+  const float shift = __uint_as_float(state->shift_bits);
+  state->last_shift = shift;
+  state->iter += 1;
+  state->shift_bits = 0;
+  if (shift < tol) state->done = 1;
+}
+
+/* partial [B][gridDim.x] = Σ over this block's points of ‖x − c32[label]‖² (fp64), one warp per
+ * point, fixed order. Grid (blocks, B). */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_point_inertia)(const elem_t *__restrict__ x, const int *__restrict__ labels,
+                                 const float *__restrict__ c32, double *__restrict__ partial, i64 n, int k) {
+  __shared__ double warp_total[FKM_GROUPS];
+  const int b = blockIdx.y, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  double acc = 0.0;
+  for (i64 i = (i64)blockIdx.x * FKM_GROUPS + w; i < n; i += (i64)gridDim.x * FKM_GROUPS) {
+    const elem_t *row = x + ((i64)b * n + i) * FKM_DP;
+    const float *cr = c32 + ((i64)b * k + labels[(i64)b * n + i]) * FKM_D;
+    double s = 0.0;
+    for (int d = lane; d < FKM_D; d += 32) {
+      const double diff = (double)fkm_to_f32(row[d]) - (double)cr[d];
+      s += diff * diff;
+    }
+    acc += fkm_warp_sum_d(s);
+  }
+  if (lane == 0) warp_total[w] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = 0.0;
+    for (int i = 0; i < FKM_GROUPS; ++i) t += warp_total[i];
+    partial[(i64)b * gridDim.x + blockIdx.x] = t;
+  }
+}
+
+/* inertia [B] = Σ partial [B][parts] in index order. Grid B, one thread used. */
+extern "C" __global__ void FKM_ENTRY(fkm_sum_partials)(const double *__restrict__ partial, int parts,
+                                                      double *__restrict__ inertia) {
+  if (threadIdx.x != 0) return;
+  double t = 0.0;
+  for (int i = 0; i < parts; ++i) t += partial[(i64)blockIdx.x * parts + i];
+  inertia[blockIdx.x] = t;
+}

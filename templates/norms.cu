@@ -1,0 +1,79 @@
+/* Layout kernels: points and centroids into the compute dtype with rows padded to DP, ‖c‖², and
+ * the random-init gather. One warp per row; blocks of FKM_THREADS threads, grid-stride over rows. */
+#define FKM_WARPS (FKM_THREADS / 32)
+
+__device__ __forceinline__ i64 fkm_first_row() { return (i64)blockIdx.x * FKM_WARPS + (threadIdx.x >> 5); }
+__device__ __forceinline__ i64 fkm_row_stride() { return (i64)gridDim.x * FKM_WARPS; }
+
+/* Squared norm of a D-vector read through load(j), summed in fp32 over a warp. */
+template <typename Load> __device__ __forceinline__ float fkm_row_norm2(Load load) {
+  float s = 0.0f;
+  for (int j = threadIdx.x & 31; j < FKM_D; j += 32) {
+    const float v = load(j);
+    s = fmaf(v, v, s);
+  }
+  return fkm_warp_sum(s);
+}
+
+/* dst [rows][DP] compute dtype from src [rows][D] of storage dtype src_dtype (1 fp16, 2 bf16,
+ * 3 fp32, 4 fp64); cosine rows are normalised first (a zero row stays zero); pad columns are 0. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_convert_points)(const void *__restrict__ src, int src_dtype, elem_t *__restrict__ dst, i64 rows) {
+  const int lane = threadIdx.x & 31;
+  for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
+    const i64 base = r * FKM_D;
+    float scale = 1.0f;
+    if (FKM_NORMALISED_POINTS) {
+      const float n2 = fkm_row_norm2([&](int j) { return fkm_load_raw(src, src_dtype, base + j); });
+      scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+    }
+    for (int j = lane; j < FKM_DP; j += 32)
+      dst[r * FKM_DP + j] = fkm_from_f32(j < FKM_D ? fkm_load_raw(src, src_dtype, base + j) * scale : 0.0f);
+  }
+}
+
+/* ch [rows][DP] = c32 [rows][D] rounded to the compute dtype; cnorm [rows] = ‖rounded row‖². */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
+                                  float *__restrict__ cnorm, i64 rows, const int *__restrict__ done) {
+  if (done && *done) return;
+  const int lane = threadIdx.x & 31;
+  for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
+    float s = 0.0f;
+    for (int j = lane; j < FKM_DP; j += 32) {
+      const elem_t v = fkm_from_f32(j < FKM_D ? c32[r * FKM_D + j] : 0.0f);
+      ch[r * FKM_DP + j] = v;
+      s = fmaf(fkm_to_f32(v), fkm_to_f32(v), s);
+    }
+    s = fkm_warp_sum(s);
+    if (lane == 0) cnorm[r] = s;
+  }
+}
+
+/* c32 [B][K][D] = rows idx [B][K] (point indices within each batch) of x [B][N][DP]; unit length
+ * for cosine and dot. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_gather_init)(const elem_t *__restrict__ x, const i64 *__restrict__ idx,
+                               float *__restrict__ c32, i64 n, i64 k, i64 batches) {
+  const int lane = threadIdx.x & 31;
+  for (i64 r = fkm_first_row(); r < batches * k; r += fkm_row_stride()) {
+    const elem_t *row = x + ((r / k) * n + idx[r]) * FKM_DP;
+    float scale = 1.0f;
+    if (FKM_UNIT_CENTROIDS) {
+      const float n2 = fkm_row_norm2([&](int j) { return fkm_to_f32(row[j]); });
+      scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+    }
+    for (int j = lane; j < FKM_D; j += 32) c32[r * FKM_D + j] = fkm_to_f32(row[j]) * scale;
+  }
+}
+
+/* c32 [rows][D] scaled to unit length in place (given centroids for cosine and dot). */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_normalise_rows)(float *__restrict__ c32, i64 rows) {
+  const int lane = threadIdx.x & 31;
+  for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
+    const float n2 = fkm_row_norm2([&](int j) { return c32[r * FKM_D + j]; });
+    const float scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+    for (int j = lane; j < FKM_D; j += 32) c32[r * FKM_D + j] *= scale;
+  }
+}
