@@ -91,6 +91,7 @@ static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l
   if (s->num_stages < 1 || s->num_stages > 6) return reject(why, len, "num_stages must be in [1, 6]");
   int dp = fkm__padded_d(s->d);
   l->threads = 32 * s->num_warps;
+  l->block_n_rows = s->block_n;
   l->chunk = s->block_d < dp ? s->block_d : dp;
   l->d_chunks = (dp + l->chunk - 1) / l->chunk;
   fkm_status st = fkm__spec_uses_mma(s) ? layout_mma(s, l, why, len) : layout_simt(s, l, why, len);

@@ -43,6 +43,7 @@ int fkm__spec_uses_mma(const fkm__kernel_spec *s);
 /* Derived launch geometry of an accepted spec. */
 typedef struct fkm__spec_layout {
   int threads;        /* 32·num_warps */
+  int block_n_rows;   /* assign: points per block (BLOCK_N) */
   int warps_m, warps_n; /* assign (mma): warp grid over the BLOCK_N × BLOCK_K tile */
   int chunk;          /* assign: D columns per pipeline step */
   int d_chunks;       /* assign: steps per centroid tile */

@@ -10,8 +10,9 @@ static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_optio
     return FKM_OK;
   }
   fkm_status s = fkm__gpu_available(ctx, o->device);
-  if (s == FKM_OK && fkm__compute_dtype(p, o, 0) == FKM_DTYPE_FP64 && o->dtype == FKM_DTYPE_FP64)
+  if (s == FKM_OK && o->dtype == FKM_DTYPE_FP64)
     s = fkm__error(ctx, FKM_ERR_UNSUPPORTED, "the GPU engine does not compute in fp64");
+  if (s == FKM_OK) s = fkm__gpu_supports(ctx, p, o);
   if (s == FKM_OK) {
     *out = FKM_ENGINE_GPU;
     return FKM_OK;
@@ -45,8 +46,7 @@ fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *cent
   if (s != FKM_OK) return s;
   if (engine == FKM_ENGINE_GPU)
     return fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 0, NULL);
-  return fkm__cpu_predict(ctx, points, opts->init_centroids ? opts->init_centroids : centroids,
-                          opts, labels, inertia);
+  return fkm__cpu_predict(ctx, points, centroids, opts, labels, inertia);
 }
 
 static fkm_status require_gpu_engine(fkm_ctx *ctx, const fkm_options *o) {

@@ -83,12 +83,21 @@ double fkm__load_element(const void *data, fkm_dtype t, size_t i) {
   }
 }
 
+/* x rounded toward zero to fp32 with the lowest bit set when inexact (round-to-odd): rounding that
+ * to fp16/bf16 then equals rounding x directly. */
+static float round_to_odd_float(double x) {
+  float f = (float)x;
+  if (fabs((double)f) > fabs(x)) f = nextafterf(f, 0.0f);
+  if ((double)f != x) f = bits_float(float_bits(f) | 1u);
+  return f;
+}
+
 double fkm__round_to_dtype(double x, fkm_dtype t) {
   switch (t) {
     case FKM_DTYPE_FP16:
-      return fkm__half_to_float(fkm__float_to_half((float)x));
+      return fkm__half_to_float(fkm__float_to_half(round_to_odd_float(x)));
     case FKM_DTYPE_BF16:
-      return fkm__bf16_to_float(fkm__float_to_bf16((float)x));
+      return fkm__bf16_to_float(fkm__float_to_bf16(round_to_odd_float(x)));
     case FKM_DTYPE_FP32:
       return (float)x;
     default:

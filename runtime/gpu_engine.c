@@ -1,5 +1,7 @@
-/* GPU engine entry points (placeholder until the kernels land). */
-#include "cuda_api.h"
+/* GPU engine entry points: availability, fit (Lloyd loop on the device) and predict. */
+#include <stdlib.h>
+
+#include "gpu_run.h"
 #include "nvrtc_api.h"
 
 fkm_status fkm__gpu_available(fkm_ctx *ctx, int device) {
@@ -15,17 +17,143 @@ fkm_status fkm__gpu_available(fkm_ctx *ctx, int device) {
   return FKM_OK;
 }
 
+/* Host mirror of struct fkm_state (templates/00_common.cu). */
+typedef struct {
+  int done, iter;
+  unsigned shift_bits;
+  float last_shift;
+} host_state;
+
+static fkm_status read_state(fkm__gpu_run *run, host_state *hs) {
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoHAsync(hs, run->state, sizeof *hs, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuStreamSynchronize(run->stream));
+  return FKM_OK;
+}
+
+/* Calls opts->on_iter for the iteration just finished; FKM_ERR_CANCELLED if it asks to stop. */
+static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
+  double *inertia = malloc((size_t)run->b * sizeof *inertia);
+  if (!inertia) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for a report");
+  CUresult r = run->cu->cuMemcpyDtoHAsync(inertia, run->inertia, (size_t)run->b * 8, run->stream);
+  if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
+  fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, -1, -1, ms};
+  for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
+  free(inertia);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyDtoHAsync(inertia)");
+  if (run->o->on_iter(&rep, run->o->on_iter_user))
+    return fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
+  return FKM_OK;
+}
+
+/* Launches iterations check_every at a time (one at a time with a callback), reading the device's
+ * flag between groups; kernels of iterations past convergence return at once. */
+static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations) {
+  const fkm_options *o = run->o;
+  int every = o->on_iter ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
+  host_state hs = {0, 0, 0, 0.0f};
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
+  while (ran < o->max_iter && !hs.done) {
+    double t0 = fkm__now_ms();
+    int batch = o->max_iter - ran < every ? o->max_iter - ran : every;
+    for (int i = 0; i < batch; i++) {
+      fkm_status st = fkm__run_iteration(run, o->on_iter != NULL, tol);
+      if (st != FKM_OK) return st;
+    }
+    ran += batch;
+    fkm_status st = read_state(run, &hs);
+    if (st == FKM_OK && o->on_iter) st = report(run, &hs, fkm__now_ms() - t0);
+    if (st != FKM_OK) return st;
+  }
+  *iterations = hs.iter;
+  return FKM_OK;
+}
+
+static fkm_status timed_iterate(fkm__gpu_run *run, float tol, int *iterations, double *ms) {
+  CUevent ev[2] = {0, 0};
+  fkm_status st = FKM_OK;
+  for (int i = 0; i < 2 && st == FKM_OK; i++) {
+    CUresult r = run->cu->cuEventCreate(&ev[i], CU_EVENT_DEFAULT);
+    if (r != CUDA_SUCCESS) st = fkm__cuda_error(run->ctx, r, "cuEventCreate");
+  }
+  if (st == FKM_OK && run->cu->cuEventRecord(ev[0], run->stream) != CUDA_SUCCESS)
+    st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuEventRecord failed");
+  if (st == FKM_OK) st = iterate(run, tol, iterations);
+  float elapsed = 0.0f;
+  if (st == FKM_OK && (run->cu->cuEventRecord(ev[1], run->stream) != CUDA_SUCCESS ||
+                       run->cu->cuEventSynchronize(ev[1]) != CUDA_SUCCESS ||
+                       run->cu->cuEventElapsedTime(&elapsed, ev[0], ev[1]) != CUDA_SUCCESS))
+    st = fkm__error(run->ctx, FKM_ERR_CUDA, "timing the iterations with events failed");
+  for (int i = 0; i < 2; i++)
+    if (ev[i]) run->cu->cuEventDestroy(ev[i]);
+  *ms = elapsed;
+  return st;
+}
+
+/* Copies a device buffer to the caller's host or device buffer (skipped when dst is NULL). */
+static fkm_status deliver(fkm__gpu_run *run, void *dst, CUdeviceptr src, size_t bytes,
+                          int device_out) {
+  if (!dst) return FKM_OK;
+  if (device_out)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuMemcpyDtoDAsync((CUdeviceptr)(uintptr_t)dst, src, bytes, run->stream));
+  else
+    FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoHAsync(dst, src, bytes, run->stream));
+  return FKM_OK;
+}
+
+static fkm_status deliver_all(fkm__gpu_run *run, float *centroids, int32_t *labels,
+                              double *inertia, int device_out) {
+  size_t B = (size_t)run->b;
+  fkm_status st = deliver(run, centroids, run->c32, B * (size_t)(run->k * run->d) * 4, device_out);
+  if (st == FKM_OK) st = deliver(run, labels, run->labels, B * (size_t)run->n * 4, device_out);
+  if (st == FKM_OK) st = deliver(run, inertia, run->inertia, B * 8, device_out);
+  if (st == FKM_OK && run->cu->cuStreamSynchronize(run->stream) != CUDA_SUCCESS)
+    st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after the results failed");
+  return st;
+}
+
+static fkm_status fit_steps(fkm__gpu_run *run, fkm_result *r, int device) {
+  double t0 = fkm__now_ms();
+  fkm_status st = fkm__run_load_points(run, device);
+  if (st == FKM_OK) st = fkm__run_init_centroids(run, device);
+  if (st == FKM_OK && run->cu->cuStreamSynchronize(run->stream) != CUDA_SUCCESS)
+    st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after init failed");
+  r->ms_init = fkm__now_ms() - t0;
+  float tol = (float)fkm__absolute_tol(run->p, run->o);
+  if (st == FKM_OK) st = timed_iterate(run, tol, &r->iterations, &r->ms_iterations);
+  if (st == FKM_OK) st = fkm__run_assign_final(run);
+  if (st == FKM_OK) st = deliver_all(run, r->centroids, r->labels, r->inertia, device);
+  return st;
+}
+
 fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,
                         int device, void *stream) {
-  (void)p, (void)o, (void)r, (void)device, (void)stream;
-  return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "the GPU engine is not implemented yet (issue 3)");
+  fkm_status st = fkm__gpu_supports(ctx, p, o);
+  if (st != FKM_OK) return st;
+  fkm__gpu_run run;
+  fkm_result out = *r;
+  double c0 = ctx->gpu ? ctx->gpu->ms_compile : 0.0;
+  st = fkm__run_setup(&run, ctx, p, o, 1, device, (CUstream)stream);
+  out.ms_compile = run.g ? run.g->ms_compile - c0 : 0.0;
+  if (st == FKM_OK) st = fit_steps(&run, &out, device);
+  if (run.cu) fkm__run_release(&run);
+  if (st != FKM_OK) return st;
+  out.engine = FKM_ENGINE_GPU;
+  *r = out;
+  return FKM_OK;
 }
 
 fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                             const fkm_options *o, int32_t *labels, double *inertia, int device,
                             void *stream) {
-  (void)p, (void)centroids, (void)o, (void)labels, (void)inertia, (void)device, (void)stream;
-  return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "the GPU engine is not implemented yet (issue 3)");
+  fkm_status st = fkm__gpu_supports(ctx, p, o);
+  if (st != FKM_OK) return st;
+  fkm__gpu_run run;
+  st = fkm__run_setup(&run, ctx, p, o, 0, device, (CUstream)stream);
+  if (st == FKM_OK) st = fkm__run_load_points(&run, device);
+  if (st == FKM_OK) st = fkm__run_set_centroids(&run, centroids, device);
+  if (st == FKM_OK) st = fkm__run_assign_final(&run);
+  if (st == FKM_OK) st = deliver_all(&run, NULL, labels, inertia, device);
+  if (run.cu) fkm__run_release(&run);
+  return st;
 }
-
-void fkm__gpu_free(struct fkm__gpu *g) { (void)g; }

@@ -79,6 +79,8 @@ fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *cent
                             const fkm_options *o, int32_t *labels, double *inertia, int device,
                             void *stream);
 void fkm__gpu_free(struct fkm__gpu *g);
+/* FKM_OK, or FKM_ERR_UNSUPPORTED naming what of p and o the GPU engine does not take. */
+fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o);
 
 /* Milliseconds from a monotonic clock. */
 double fkm__now_ms(void);

@@ -40,6 +40,19 @@ __device__ __forceinline__ elem_t fkm_from_f32(float f) {
 #endif
 #endif
 
+/* Correctly rounded double → compute dtype: round-to-odd to fp32 keeps enough bits that the
+ * final round-to-nearest-even to fp16/bf16 equals direct rounding (no double rounding). */
+__device__ __forceinline__ elem_t fkm_from_f64(double v) {
+#if FKM_DTYPE == 3
+  return (float)v;
+#else
+  float f;
+  asm("cvt.rz.f32.f64 %0, %1;" : "=f"(f) : "d"(v));
+  if ((double)f != v) f = __uint_as_float(__float_as_uint(f) | 1u);
+  return fkm_from_f32(f);
+#endif
+}
+
 /* Loop state shared by the kernels of one fit, in device memory. */
 struct fkm_state {
   int done;        /* 1 once converged: every loop kernel returns at once */
@@ -66,8 +79,8 @@ __device__ __forceinline__ float fkm_block_sum(float v, float *scratch) {
   return fkm_warp_sum(t);
 }
 
-/* Element i of raw input of storage dtype t (1 fp16, 2 bf16, 3 fp32, 4 fp64) as float. */
-__device__ __forceinline__ float fkm_load_raw(const void *p, int t, i64 i) {
+/* Element i of raw input of storage dtype t (1 fp16, 2 bf16, 3 fp32, 4 fp64), exactly. */
+__device__ __forceinline__ double fkm_load_raw(const void *p, int t, i64 i) {
   if (t == 1) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(((const u16 *)p)[i]));
@@ -75,5 +88,5 @@ __device__ __forceinline__ float fkm_load_raw(const void *p, int t, i64 i) {
   }
   if (t == 2) return __uint_as_float((u32)((const u16 *)p)[i] << 16);
   if (t == 3) return ((const float *)p)[i];
-  return (float)((const double *)p)[i];
+  return ((const double *)p)[i];
 }

@@ -16,19 +16,25 @@ template <typename Load> __device__ __forceinline__ float fkm_row_norm2(Load loa
 }
 
 /* dst [rows][DP] compute dtype from src [rows][D] of storage dtype src_dtype (1 fp16, 2 bf16,
- * 3 fp32, 4 fp64); cosine rows are normalised first (a zero row stays zero); pad columns are 0. */
+ * 3 fp32, 4 fp64); cosine rows are scaled to unit length in fp64 and then rounded once (a zero row
+ * stays zero); pad columns are 0. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_convert_points)(const void *__restrict__ src, int src_dtype, elem_t *__restrict__ dst, i64 rows) {
   const int lane = threadIdx.x & 31;
   for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
     const i64 base = r * FKM_D;
-    float scale = 1.0f;
+    double scale = 1.0;
     if (FKM_NORMALISED_POINTS) {
-      const float n2 = fkm_row_norm2([&](int j) { return fkm_load_raw(src, src_dtype, base + j); });
-      scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+      double n2 = 0.0;
+      for (int j = lane; j < FKM_D; j += 32) {
+        const double v = fkm_load_raw(src, src_dtype, base + j);
+        n2 += v * v;
+      }
+      for (int off = 16; off > 0; off >>= 1) n2 += __shfl_xor_sync(0xffffffffu, n2, off);
+      scale = n2 > 0.0 ? 1.0 / sqrt(n2) : 0.0;
     }
     for (int j = lane; j < FKM_DP; j += 32)
-      dst[r * FKM_DP + j] = fkm_from_f32(j < FKM_D ? fkm_load_raw(src, src_dtype, base + j) * scale : 0.0f);
+      dst[r * FKM_DP + j] = j < FKM_D ? fkm_from_f64(fkm_load_raw(src, src_dtype, base + j) * scale) : fkm_from_f32(0.0f);
   }
 }
 

@@ -1,0 +1,66 @@
+/* What the GPU engine accepts, and the assign-kernel configuration it runs. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "gpu.h"
+
+fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  if (o->empty == FKM_EMPTY_FARTHEST)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
+                      "the farthest empty-cluster policy is not on the GPU yet (issue 7)");
+  if (o->precision == FKM_PRECISION_TF32)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "tf32 precision is not on the GPU yet (issue 4)");
+  if (p->d > FKM__MAX_GPU_D)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "D = %lld exceeds the GPU kernels' limit %d",
+                      (long long)p->d, FKM__MAX_GPU_D);
+  if (p->n > INT_MAX || o->k > INT_MAX || p->batches > 65535)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
+                      "the GPU engine takes N, K < 2^31 and B ≤ 65535 (got N=%lld K=%lld B=%lld)",
+                      (long long)p->n, (long long)o->k, (long long)p->batches);
+  return FKM_OK;
+}
+
+static int pow2_at_least(long long v, int lo, int hi) {
+  int r = lo;
+  while (r < v && r < hi) r *= 2;
+  return r;
+}
+
+/* The model's pick: the largest tiles whose pipeline fits the target, deepest pipeline first. */
+static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
+                             long long k) {
+  int dp = fkm__padded_d(s->d);
+  int mma = fkm__spec_uses_mma(s);
+  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
+  s->block_n = mma ? 128 : 64;
+  s->num_warps = mma ? 8 : 8;
+  int bk_max = pow2_at_least(k, mma ? 16 : 16, mma ? 128 : 64);
+  for (s->block_k = bk_max; s->block_k >= 16; s->block_k /= 2)
+    for (s->num_stages = mma ? 4 : 1; s->num_stages >= 1; s->num_stages--)
+      if (fkm__spec_validate(s, l, NULL, 0) == FKM_OK && l->shared <= g->shared_optin) return FKM_OK;
+  return FKM_ERR_REJECTED;
+}
+
+fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                                const fkm_options *o, fkm__kernel_spec *out,
+                                fkm__spec_layout *layout) {
+  *out = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, fkm__compute_dtype(p, o, 1), o->precision,
+                        (int)p->d, g->sm);
+  const fkm_config *c = &o->config;
+  if (c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages) {
+    out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;
+    out->num_warps = c->num_warps, out->num_stages = c->num_stages;
+    char why[256], desc[256];
+    if (c->num_ctas > 1)
+      return fkm__error(ctx, FKM_ERR_REJECTED, "config: num_ctas > 1 is not supported");
+    if (fkm__spec_validate(out, layout, why, sizeof why) != FKM_OK) {
+      fkm__spec_describe(out, desc, sizeof desc);
+      return fkm__error(ctx, FKM_ERR_REJECTED, "config %s rejected: %s", desc, why);
+    }
+    return FKM_OK;
+  }
+  if (model_pick(g, out, layout, o->k) != FKM_OK)
+    return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld",
+                      g->sm, (long long)p->d);
+  return FKM_OK;
+}

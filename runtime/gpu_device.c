@@ -1,0 +1,114 @@
+/* Device selection, primary context and the per-context module store. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+#include "gpu.h"
+
+static fkm_status describe_device(fkm_ctx *ctx, struct fkm__gpu *g) {
+  const fkm__cuda_api *cu = g->cu;
+  int major = 0, minor = 0, optin = 0;
+  FKM_CU_TRY(ctx, cu, cuDeviceGetName(g->name, sizeof g->name, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&g->multiprocessors, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, g->dev));
+  g->sm = major * 10 + minor;
+  g->shared_optin = (size_t)optin;
+  return FKM_OK;
+}
+
+static fkm_status open_device(fkm_ctx *ctx, int device, struct fkm__gpu *g) {
+  fkm_status s = fkm__gpu_available(ctx, device);
+  if (s != FKM_OK) return s;
+  g->cu = fkm__cuda(ctx, &s);
+  g->device = device;
+  FKM_CU_TRY(ctx, g->cu, cuDeviceGet(&g->dev, device));
+  FKM_CU_TRY(ctx, g->cu, cuDevicePrimaryCtxRetain(&g->context, g->dev));
+  return describe_device(ctx, g);
+}
+
+fkm_status fkm__gpu_open(fkm_ctx *ctx, int device, struct fkm__gpu **out) {
+  if (ctx->gpu && ctx->gpu->device != device) {
+    fkm__gpu_free(ctx->gpu);
+    ctx->gpu = NULL;
+  }
+  if (!ctx->gpu) {
+    struct fkm__gpu *g = calloc(1, sizeof *g);
+    if (!g) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory opening the GPU");
+    fkm_status s = open_device(ctx, device, g);
+    if (s != FKM_OK) {
+      if (g->context) g->cu->cuDevicePrimaryCtxRelease(g->dev);
+      free(g);
+      return s;
+    }
+    ctx->gpu = g;
+  }
+  *out = ctx->gpu;
+  FKM_CU_TRY(ctx, ctx->gpu->cu, cuCtxSetCurrent(ctx->gpu->context));
+  return FKM_OK;
+}
+
+void fkm__gpu_free(struct fkm__gpu *g) {
+  if (!g) return;
+  g->cu->cuCtxSetCurrent(g->context);
+  for (size_t i = 0; i < g->module_count; i++) g->cu->cuModuleUnload(g->modules[i].module);
+  free(g->modules);
+  g->cu->cuDevicePrimaryCtxRelease(g->dev);
+  free(g);
+}
+
+static fkm_status remember_module(fkm_ctx *ctx, struct fkm__gpu *g, uint64_t hash, CUmodule m) {
+  if (g->module_count == g->module_cap) {
+    size_t cap = g->module_cap ? 2 * g->module_cap : 16;
+    fkm__module *grown = realloc(g->modules, cap * sizeof *grown);
+    if (!grown) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the module table");
+    g->modules = grown;
+    g->module_cap = cap;
+  }
+  g->modules[g->module_count++] = (fkm__module){hash, m};
+  return FKM_OK;
+}
+
+static fkm_status build_module(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
+                               CUmodule *out) {
+  double t0 = fkm__now_ms();
+  char *source = NULL;
+  void *cubin = NULL;
+  size_t size = 0;
+  fkm_status st = fkm__generate(ctx, s, &source);
+  if (st == FKM_OK) st = fkm__compile(ctx, s, source, &cubin, &size);
+  if (st == FKM_OK) {
+    CUresult r = g->cu->cuModuleLoadData(out, cubin);
+    if (r != CUDA_SUCCESS) st = fkm__cuda_error(ctx, r, "cuModuleLoadData");
+  }
+  free(source);
+  free(cubin);
+  g->ms_compile += fkm__now_ms() - t0;
+  return st == FKM_OK ? remember_module(ctx, g, fkm__spec_hash(s), *out) : st;
+}
+
+static CUmodule find_module(const struct fkm__gpu *g, uint64_t hash) {
+  for (size_t i = 0; i < g->module_count; i++)
+    if (g->modules[i].hash == hash) return g->modules[i].module;
+  return NULL;
+}
+
+fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
+                             const char *entry, CUfunction *out) {
+  CUmodule m = find_module(g, fkm__spec_hash(s));
+  if (!m) {
+    fkm_status st = build_module(ctx, g, s, &m);
+    if (st != FKM_OK) return st;
+  }
+  char name[96];
+  fkm__entry_name(s, entry, name, sizeof name);
+  CUresult r = g->cu->cuModuleGetFunction(out, m, name);
+  return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuModuleGetFunction");
+}
+
+fkm_status fkm__launch(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, unsigned gx,
+                       unsigned gy, unsigned threads, size_t shared, CUstream stream, void **args) {
+  CUresult r = g->cu->cuLaunchKernel(f, gx, gy, 1, threads, 1, 1, (unsigned)shared, stream, args, NULL);
+  return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuLaunchKernel");
+}

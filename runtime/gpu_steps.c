@@ -1,0 +1,142 @@
+/* The stream-ordered steps of a GPU run: layout, init, one Lloyd iteration, final assignment. */
+#include <stdlib.h>
+
+#include "gpu_run.h"
+
+#define FKM__ROWS_PER_BLOCK 8 /* warp-per-row kernels: 256 threads */
+#define FKM__MAX_ROW_BLOCKS 8192
+
+static unsigned row_blocks(int64_t rows) {
+  int64_t blocks = (rows + FKM__ROWS_PER_BLOCK - 1) / FKM__ROWS_PER_BLOCK;
+  return (unsigned)(blocks < FKM__MAX_ROW_BLOCKS ? blocks : FKM__MAX_ROW_BLOCKS);
+}
+
+#define LAUNCH(run, f, gx, gy, threads, shared, ...)                                      \
+  do {                                                                                    \
+    void *args_[] = {__VA_ARGS__};                                                        \
+    fkm_status st_ = fkm__launch((run)->ctx, (run)->g, f, gx, gy, threads, shared,        \
+                                 (run)->stream, args_);                                   \
+    if (st_ != FKM_OK) return st_;                                                        \
+  } while (0)
+
+static int storage_code(fkm_dtype t) { return (int)t; /* 1 fp16, 2 bf16, 3 fp32, 4 fp64 */ }
+
+fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points) {
+  int64_t rows = run->b * run->n;
+  CUdeviceptr src = (CUdeviceptr)(uintptr_t)run->p->data;
+  if (!device_points) {
+    size_t bytes = (size_t)(rows * run->d) * fkm__dtype_size(run->p->dtype);
+    CUdeviceptr dst = run->raw ? run->raw : run->x;
+    FKM_CU_TRY(run->ctx, run->cu, cuMemcpyHtoDAsync(dst, run->p->data, bytes, run->stream));
+    if (!run->raw) return FKM_OK;
+    src = run->raw;
+  } else if (run->x == src) {
+    return FKM_OK;
+  }
+  int code = storage_code(run->p->dtype);
+  LAUNCH(run, run->kern.convert, row_blocks(rows), 1, 256, 0, &src, &code, &run->x, &rows);
+  return FKM_OK;
+}
+
+static fkm_status random_init(fkm__gpu_run *run) {
+  size_t count = (size_t)(run->b * run->k);
+  int64_t *idx = malloc(count * sizeof *idx);
+  if (!idx) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  fkm_status st = FKM_OK;
+  for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
+    st = fkm__random_init_indices(run->o->seed, b, run->n, run->k, idx + b * run->k);
+  CUresult r = st == FKM_OK ? run->cu->cuMemcpyHtoDAsync(run->idx, idx, count * 8, run->stream)
+                            : CUDA_SUCCESS;
+  if (r == CUDA_SUCCESS && st == FKM_OK) r = run->cu->cuStreamSynchronize(run->stream);
+  free(idx);
+  if (st != FKM_OK) return fkm__error(run->ctx, st, "random init picks failed");
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyHtoDAsync(init picks)");
+  int64_t rows = run->b * run->k;
+  LAUNCH(run, run->kern.gather, row_blocks(rows), 1, 256, 0, &run->x, &run->idx, &run->c32,
+         &run->n, &run->k, &run->b);
+  return FKM_OK;
+}
+
+/* Copies [B][K][D] fp32 centroids from the caller (host or device) into c32. */
+static fkm_status copy_centroids(fkm__gpu_run *run, const float *src, int device_points) {
+  size_t bytes = (size_t)(run->b * run->k * run->d) * 4;
+  if (device_points)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuMemcpyDtoDAsync(run->c32, (CUdeviceptr)(uintptr_t)src, bytes, run->stream));
+  else
+    FKM_CU_TRY(run->ctx, run->cu, cuMemcpyHtoDAsync(run->c32, src, bytes, run->stream));
+  return FKM_OK;
+}
+
+fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points) {
+  if (run->o->init == FKM_INIT_RANDOM) return random_init(run);
+  fkm_status st = copy_centroids(run, run->o->init_centroids, device_points);
+  if (st != FKM_OK || run->o->metric == FKM_METRIC_L2) return st;
+  int64_t rows = run->b * run->k;
+  LAUNCH(run, run->kern.normalise, row_blocks(rows), 1, 256, 0, &run->c32, &rows);
+  return FKM_OK;
+}
+
+/* Given centroids for predict: c32 = the caller's, unit length for cosine. */
+fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points) {
+  fkm_status st = copy_centroids(run, c, device_points);
+  if (st != FKM_OK || run->o->metric != FKM_METRIC_COSINE) return st;
+  int64_t rows = run->b * run->k;
+  LAUNCH(run, run->kern.normalise, row_blocks(rows), 1, 256, 0, &run->c32, &rows);
+  return FKM_OK;
+}
+
+/* ch, cnorm from c32, then labels; done = the state's flag, or 0 for an unconditional pass. */
+static fkm_status assign(fkm__gpu_run *run, CUdeviceptr done) {
+  int64_t rows = run->b * run->k;
+  int k = (int)run->k;
+  const fkm__spec_layout *l = &run->kern.assign_layout;
+  LAUNCH(run, run->kern.prep, row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
+         &done);
+  unsigned blocks = (unsigned)((run->n + l->block_n_rows - 1) / l->block_n_rows);
+  LAUNCH(run, run->kern.assign, blocks, (unsigned)run->b, (unsigned)l->threads, l->shared, &run->x,
+         &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_inertia(fkm__gpu_run *run) {
+  int k = (int)run->k;
+  LAUNCH(run, run->kern.point_inertia, (unsigned)run->parts, (unsigned)run->b, 256, 0, &run->x,
+         &run->labels, &run->c32, &run->partial, &run->n, &k);
+  LAUNCH(run, run->kern.sum_partials, (unsigned)run->b, 1, 32, 0, &run->partial, &run->parts,
+         &run->inertia);
+  return FKM_OK;
+}
+
+/* Counting sort of labels into sorted runs per cluster (tiles, counts, start). */
+static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
+  int k = (int)run->k;
+  size_t tile_entries = (size_t)(run->b * run->ntiles * run->k);
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->tiles, 0, tile_entries, run->stream));
+  LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
+         &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &done);
+  LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 255) / 256), (unsigned)run->b, 256, 0,
+         &run->tiles, &run->counts, &k, &run->ntiles, &done);
+  LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
+  LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
+         &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile, &run->ntiles, &done);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol) {
+  CUdeviceptr done = run->state; /* struct fkm_state starts with the flag */
+  int k = (int)run->k;
+  fkm_status st = assign(run, done);
+  if (st == FKM_OK && with_inertia) st = fkm__run_inertia(run);
+  if (st == FKM_OK) st = sort_labels(run, done);
+  if (st != FKM_OK) return st;
+  LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
+         &run->x, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n, &k);
+  LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_assign_final(fkm__gpu_run *run) {
+  fkm_status st = assign(run, 0);
+  return st == FKM_OK ? fkm__run_inertia(run) : st;
+}

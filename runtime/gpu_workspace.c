@@ -1,0 +1,94 @@
+/* Run setup: shapes, counting-sort tiling, kernels and the one carved-up workspace allocation. */
+#include <string.h>
+
+#include "gpu_run.h"
+
+#define FKM__ALIGN 256
+#define FKM__MAX_TILE_ENTRIES (16ll << 20) /* tile-count matrix bound: 64 MiB of int32 */
+#define FKM__STATE_BYTES 16
+
+/* Points per counting-sort tile: 1024, doubled until the [B][T][K] count matrix fits the bound. */
+static void plan_tiles(fkm__gpu_run *run) {
+  run->tile = 1024;
+  while (run->b * ((run->n + run->tile - 1) / run->tile) * run->k > FKM__MAX_TILE_ENTRIES &&
+         run->tile < (1 << 30))
+    run->tile *= 2;
+  run->ntiles = (int)((run->n + run->tile - 1) / run->tile);
+  run->parts = (int)((run->n + 8 * 64 - 1) / (8 * 64));
+  if (run->parts > 1024) run->parts = 1024;
+}
+
+/* Whether the caller's points can serve as x as they are. */
+static int points_direct(const fkm__gpu_run *run) {
+  return run->p->dtype == run->dtype && run->d == run->dp && run->o->metric != FKM_METRIC_COSINE;
+}
+
+typedef struct {
+  CUdeviceptr *view;
+  size_t bytes;
+} carve;
+
+static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_points) {
+  size_t B = (size_t)run->b, N = (size_t)run->n, K = (size_t)run->k, D = (size_t)run->d;
+  int direct = points_direct(run);
+  size_t n = 0, total = 0;
+  c[n++] = (carve){&run->x, direct && device_points ? 0 : B * N * run->dp * run->esize};
+  c[n++] = (carve){&run->raw, direct || device_points ? 0 : B * N * D * fkm__dtype_size(run->p->dtype)};
+  c[n++] = (carve){&run->c32, B * K * D * 4};
+  c[n++] = (carve){&run->ch, B * K * run->dp * run->esize};
+  c[n++] = (carve){&run->cnorm, B * K * 4};
+  c[n++] = (carve){&run->labels, B * N * 4};
+  c[n++] = (carve){&run->sorted, run->fit ? B * N * 4 : 0};
+  c[n++] = (carve){&run->tiles, run->fit ? B * (size_t)run->ntiles * K * 4 : 0};
+  c[n++] = (carve){&run->counts, run->fit ? B * K * 4 : 0};
+  c[n++] = (carve){&run->start, run->fit ? B * K * 4 : 0};
+  c[n++] = (carve){&run->idx, run->fit ? B * K * 8 : 0};
+  c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
+  c[n++] = (carve){&run->inertia, B * 8};
+  c[n++] = (carve){&run->state, FKM__STATE_BYTES};
+  for (size_t i = 0; i < n; i++) total += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
+  *count = n;
+  return total;
+}
+
+static fkm_status allocate(fkm__gpu_run *run, int device_points) {
+  carve c[16];
+  size_t count, total = layout(run, c, &count, device_points);
+  CUresult r = run->cu->cuMemAlloc(&run->block, total);
+  if (r != CUDA_SUCCESS) {
+    fkm__cuda_error(run->ctx, r, "cuMemAlloc");
+    return fkm__error(run->ctx, FKM_ERR_DEVICE_MEMORY, "workspace of %zu bytes", total);
+  }
+  CUdeviceptr at = run->block;
+  for (size_t i = 0; i < count; i++) {
+    *c[i].view = c[i].bytes ? at : 0;
+    at += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
+  }
+  if (!run->x) run->x = (CUdeviceptr)(uintptr_t)run->p->data;
+  return FKM_OK;
+}
+
+fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
+                          const fkm_options *o, int fit, int device_points, CUstream stream) {
+  memset(run, 0, sizeof *run);
+  run->ctx = ctx;
+  run->p = p;
+  run->o = o;
+  run->fit = fit;
+  run->stream = stream;
+  run->b = p->batches, run->n = p->n, run->d = p->d, run->k = o->k;
+  run->dp = fkm__padded_d((int)p->d);
+  run->dtype = fkm__compute_dtype(p, o, 1);
+  run->esize = fkm__dtype_size(run->dtype);
+  fkm_status st = fkm__gpu_open(ctx, o->device, &run->g);
+  if (st != FKM_OK) return st;
+  run->cu = run->g->cu;
+  plan_tiles(run);
+  st = fkm__run_kernels(run);
+  return st == FKM_OK ? allocate(run, device_points) : st;
+}
+
+void fkm__run_release(fkm__gpu_run *run) {
+  if (run->block) run->cu->cuMemFree(run->block);
+  run->block = 0;
+}
