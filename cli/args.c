@@ -1,0 +1,202 @@
+/* Command-line options shared by the commands: one table, one parser. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- value parsers: each returns 0, or -1 when the whole text is not a valid value ----------- */
+
+static int parse_i64(const char *s, int64_t *out) {
+  char *end;
+  if (!*s || isspace((unsigned char)*s)) return -1;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_int(const char *s, int *out) {
+  int64_t v;
+  if (parse_i64(s, &v) || v < INT_MIN || v > INT_MAX) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (!*s || !isdigit((unsigned char)*s)) return -1;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+  char *end;
+  if (!*s || isspace((unsigned char)*s)) return -1;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno == ERANGE || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Index of s in a NULL-terminated name list, or -1. */
+static int parse_name(const char *s, const char *const *names) {
+  for (int i = 0; names[i]; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  return -1;
+}
+
+/* Names indexed by the fkm enumeration values. */
+static const char *const metric_names[] = {"l2", "cosine", "dot", NULL};
+static const char *const dtype_names[] = {"auto", "fp16", "bf16", "fp32", "fp64", NULL};
+static const char *const init_names[] = {"random", "kmeans++", "given", NULL};
+static const char *const engine_names[] = {"auto", "gpu", "cpu", NULL};
+static const char *const empty_names[] = {"keep", "farthest", NULL};
+
+const char *cli_metric_name(fkm_metric m) { return metric_names[m]; }
+const char *cli_dtype_name(fkm_dtype t) { return dtype_names[t]; }
+const char *cli_engine_name(fkm_engine e) { return engine_names[e]; }
+
+/* ---- setters: store the value, or return what was expected ----------------------------------- */
+
+#define ENUM_SETTER(fn, field, type, names, expected) \
+  static const char *fn(cli_args *a, const char *v) { \
+    int i = parse_name(v, names);                     \
+    if (i < 0) return expected;                       \
+    a->field = (type)i;                               \
+    return NULL;                                      \
+  }
+ENUM_SETTER(set_metric, opts.metric, fkm_metric, metric_names, "l2, cosine or dot")
+ENUM_SETTER(set_dtype, opts.dtype, fkm_dtype, dtype_names, "fp16, bf16, fp32, fp64 or auto")
+ENUM_SETTER(set_init, opts.init, fkm_init, init_names, "random, kmeans++ or given")
+ENUM_SETTER(set_engine, opts.engine, fkm_engine, engine_names, "auto, gpu or cpu")
+ENUM_SETTER(set_empty, opts.empty, fkm_empty_policy, empty_names, "keep or farthest")
+#undef ENUM_SETTER
+
+static const char *set_k(cli_args *a, const char *v) {
+  return parse_i64(v, &a->opts.k) ? "an integer" : NULL;
+}
+static const char *set_iters(cli_args *a, const char *v) {
+  return parse_int(v, &a->opts.max_iter) ? "an integer" : NULL;
+}
+static const char *set_device(cli_args *a, const char *v) {
+  return parse_int(v, &a->opts.device) ? "an integer" : NULL;
+}
+static const char *set_tol(cli_args *a, const char *v) {
+  return parse_double(v, &a->opts.tol) ? "a number" : NULL;
+}
+static const char *set_seed(cli_args *a, const char *v) {
+  return parse_u64(v, &a->opts.seed) ? "an unsigned 64-bit integer" : NULL;
+}
+static const char *set_init_centroids(cli_args *a, const char *v) {
+  a->init_centroids = v;
+  return NULL;
+}
+static const char *set_centroids(cli_args *a, const char *v) {
+  a->centroids_out = v;
+  return NULL;
+}
+static const char *set_labels(cli_args *a, const char *v) {
+  a->labels_out = v;
+  return NULL;
+}
+
+/* ---- the table ------------------------------------------------------------------------------- */
+
+typedef struct option_def {
+  const char *name;
+  unsigned bit;
+  const char *(*set)(cli_args *a, const char *value); /* NULL: a flag without value */
+} option_def;
+
+static const option_def options[] = {
+    {"-k", OPT_K, set_k},
+    {"--iters", OPT_ITERS, set_iters},
+    {"--tol", OPT_TOL, set_tol},
+    {"--metric", OPT_METRIC, set_metric},
+    {"--dtype", OPT_DTYPE, set_dtype},
+    {"--init", OPT_INIT, set_init},
+    {"--init-centroids", OPT_INIT_CENTROIDS, set_init_centroids},
+    {"--seed", OPT_SEED, set_seed},
+    {"--engine", OPT_ENGINE, set_engine},
+    {"--empty", OPT_EMPTY, set_empty},
+    {"--device", OPT_DEVICE, set_device},
+    {"--centroids", OPT_CENTROIDS, set_centroids},
+    {"--labels", OPT_LABELS, set_labels},
+    {"--json", OPT_JSON, NULL},
+    {"--quiet", OPT_QUIET, NULL},
+};
+enum { OPTION_COUNT = sizeof options / sizeof options[0] };
+
+/* The option named by word ("--name" or "--name=value"); *value points after '=' or is NULL. */
+static const option_def *find_option(const char *word, const char **value) {
+  size_t len = strcspn(word, "=");
+  *value = word[len] == '=' ? word + len + 1 : NULL;
+  for (int i = 0; i < OPTION_COUNT; i++)
+    if (strlen(options[i].name) == len && strncmp(word, options[i].name, len) == 0)
+      return &options[i];
+  return NULL;
+}
+
+/* Applies the option at argv[*i], consuming its value; returns 0 or CLI_EXIT_USAGE. */
+static int apply_option(const char *command, int argc, char **argv, int *i, unsigned allowed,
+                        cli_args *a) {
+  const char *word = argv[*i], *value;
+  const option_def *o = find_option(word, &value);
+  if (!o)
+    return cli_usage_error("%s: unknown option '%s' (see 'fkm help %s')", command, word, command);
+  if (!(allowed & o->bit))
+    return cli_usage_error("%s: option '%s' does not apply to this command", command, o->name);
+  a->given |= o->bit;
+  if (!o->set) {
+    if (value) return cli_usage_error("%s: option '%s' takes no value", command, o->name);
+    if (o->bit == OPT_JSON)
+      a->json = 1;
+    else
+      a->quiet = 1;
+    return 0;
+  }
+  if (!value && *i + 1 >= argc)
+    return cli_usage_error("%s: option '%s' needs a value", command, o->name);
+  if (!value) value = argv[++*i];
+  const char *expected = o->set(a, value);
+  if (expected)
+    return cli_usage_error("%s: %s: invalid value '%s' (expected %s)", command, o->name, value,
+                           expected);
+  return 0;
+}
+
+static int is_help(const char *word) {
+  return strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0;
+}
+
+int cli_parse_args(const char *command, int argc, char **argv, unsigned allowed, int max_positional,
+                   cli_args *a) {
+  int options_done = 0;
+  memset(a, 0, sizeof *a);
+  a->command = command;
+  fkm_options_init(&a->opts);
+  for (int i = 0; i < argc; i++) {
+    const char *word = argv[i];
+    if (!options_done && strcmp(word, "--") == 0) {
+      options_done = 1;
+    } else if (!options_done && is_help(word)) {
+      a->help = 1;
+    } else if (!options_done && word[0] == '-' && word[1]) {
+      int rc = apply_option(command, argc, argv, &i, allowed, a);
+      if (rc) return rc;
+    } else if (!a->input && max_positional > 0) {
+      a->input = word;
+    } else {
+      return cli_usage_error("%s: unexpected argument '%s'", command, word);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,179 @@
+/* cli.h: declarations shared by the files of the fkm command. The command uses only the public
+ * API (fkm.h). Errors: every failure prints exactly one line "fkm: ..." on stderr, at the point
+ * where it is detected, and callers only pass the exit code up. */
+#ifndef FKM_CLI_H
+#define FKM_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fkm.h"
+#include "npy.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+/* ---- command line (args.c) ------------------------------------------------------------------- */
+/* Option bits: each command accepts a subset. */
+enum {
+  OPT_K = 1u << 0,
+  OPT_ITERS = 1u << 1,
+  OPT_TOL = 1u << 2,
+  OPT_METRIC = 1u << 3,
+  OPT_DTYPE = 1u << 4,
+  OPT_INIT = 1u << 5,
+  OPT_INIT_CENTROIDS = 1u << 6,
+  OPT_SEED = 1u << 7,
+  OPT_ENGINE = 1u << 8,
+  OPT_EMPTY = 1u << 9,
+  OPT_DEVICE = 1u << 10,
+  OPT_CENTROIDS = 1u << 11,
+  OPT_LABELS = 1u << 12,
+  OPT_JSON = 1u << 13,
+  OPT_QUIET = 1u << 14
+};
+
+typedef struct cli_args {
+  const char *command;
+  const char *input;          /* the positional INPUT.npy, or NULL */
+  fkm_options opts;           /* k, iters, tol, metric, dtype, init, seed, engine, empty, device */
+  unsigned given;             /* OPT_* bits that appeared on the command line */
+  const char *init_centroids; /* paths, NULL when absent */
+  const char *centroids_out;
+  const char *labels_out;
+  int json, quiet, help;
+} cli_args;
+
+/* Parses argv[0..argc) (the words after the command) into *a, accepting the options in `allowed`
+ * and up to `max_positional` (0 or 1) positional arguments; "--help" sets a->help. On error prints
+ * one line and returns CLI_EXIT_USAGE; else 0. */
+int cli_parse_args(const char *command, int argc, char **argv, unsigned allowed, int max_positional,
+                   cli_args *a);
+
+/* Names of enumeration values as the options spell them. */
+const char *cli_metric_name(fkm_metric m);
+const char *cli_dtype_name(fkm_dtype t);
+const char *cli_engine_name(fkm_engine e);
+
+/* ---- messages (report.c) --------------------------------------------------------------------- */
+/* Prints "fkm: <message>" as one line on stderr (newlines inside become spaces); returns
+ * CLI_EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for command-line mistakes; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line for a failed library call: "fkm: <what>: <STATUS_NAME>: <detail>"; returns
+ * CLI_EXIT_FAIL. */
+int cli_fail_status(fkm_ctx *ctx, fkm_status s, const char *what);
+/* Creates a context whose info and warning log lines go to stderr (none when quiet); prints the
+ * failure itself. */
+int cli_ctx_create(fkm_ctx **ctx, int quiet);
+/* Per-iteration progress line on stderr; user is ignored. */
+int cli_print_progress(const fkm_iter_report *r, void *user);
+/* Monotonic milliseconds. */
+double cli_now_ms(void);
+/* Prints the overview (command NULL) or one command's usage; -1 for an unknown command. */
+int cli_usage(FILE *f, const char *command);
+
+/* ---- data (load.c) --------------------------------------------------------------------------- */
+/* Input points mapped from a .npy file of rank 2 (N, D) or 3 (B, N, D). */
+typedef struct cli_points {
+  npy_array file;
+  fkm_points points;
+} cli_points;
+
+/* Centroids [B][K][D] as fp32: the mapping itself for '<f4' files, else a converted copy. */
+typedef struct cli_centroids {
+  npy_array file;
+  float *copy;
+  const float *data;
+  int64_t k;
+} cli_centroids;
+
+int cli_load_points(const char *command, const char *path, cli_points *p);
+void cli_free_points(cli_points *p);
+/* Loads centroids that must match p: rank 2 (K, D) for rank-2 input, (B, K, D) for rank 3. */
+int cli_load_centroids(const char *command, const char *path, const cli_points *p,
+                       cli_centroids *c);
+void cli_free_centroids(cli_centroids *c);
+
+/* ---- outputs (save.c) ------------------------------------------------------------------------ */
+typedef struct cli_output {
+  const char *path; /* NULL: not wanted */
+  npy_dtype dtype;
+  int rank;
+  int64_t shape[NPY_MAX_RANK];
+  const void *data;
+} cli_output;
+
+/* Refuses (one line, CLI_EXIT_FAIL) outputs that could not be written, before the work starts. */
+int cli_check_outputs(const char *command, const cli_output *outs, int count);
+/* Writes all outputs or none: temp files first, then renames. */
+int cli_save_outputs(const char *command, const cli_output *outs, int count);
+
+/* ---- JSON (json.c) --------------------------------------------------------------------------- */
+/* Writes one JSON object on a stream, member by member. */
+typedef struct cli_json {
+  FILE *f;
+  int members;
+} cli_json;
+
+void cli_json_begin(cli_json *j, FILE *f);
+void cli_json_string(cli_json *j, const char *key, const char *value);
+void cli_json_int(cli_json *j, const char *key, int64_t value);
+void cli_json_uint(cli_json *j, const char *key, uint64_t value);
+void cli_json_number(cli_json *j, const char *key, double value);
+void cli_json_bool(cli_json *j, const char *key, int value);
+void cli_json_numbers(cli_json *j, const char *key, const double *values, int64_t count);
+void cli_json_end(cli_json *j);
+
+/* ---- fit summary (summary.c) ----------------------------------------------------------------- */
+typedef struct cli_summary {
+  const char *command;
+  fkm_engine engine;
+  int device;
+  const fkm_points *points;
+  int64_t k;
+  fkm_dtype dtype; /* compute dtype (AUTO resolved) */
+  fkm_metric metric;
+  int iterations;
+  const double *inertia; /* [B] */
+  double ms_total;       /* wall time of the library call */
+  double ms_iterations, ms_compile, ms_init;
+} cli_summary;
+
+/* The compute dtype an engine uses for these points (AUTO: the input's; fp64 → fp32 on the GPU). */
+fkm_dtype cli_compute_dtype(fkm_dtype requested, fkm_dtype input, fkm_engine engine);
+/* Starts the JSON summary object (the caller may add members, then calls cli_json_end). */
+void cli_summary_json(fkm_ctx *ctx, const cli_summary *s, cli_json *j);
+/* Human-readable summary lines on stdout. */
+void cli_summary_text(const cli_summary *s);
+
+/* ---- demo data (demo_data.c, ari.c) ---------------------------------------------------------- */
+/* N points of dimension D in K Gaussian blobs (σ = 0.5 per coordinate) whose centres lie in
+ * [-10, 10]^D at least 24 apart, from a counter-based generator: the same seed gives the same
+ * bytes everywhere. truth[i] is the blob of point i. */
+typedef struct cli_blobs {
+  int64_t n, d, k;
+  float *points;  /* [N][D] */
+  int32_t *truth; /* [N] */
+} cli_blobs;
+
+/* Returns 0, or -1 when out of memory (nothing allocated then). */
+int cli_blobs_generate(uint64_t seed, int64_t n, int64_t d, int64_t k, cli_blobs *out);
+void cli_blobs_free(cli_blobs *b);
+/* Farthest-first traversal (Gonzalez): the first centroid is a seeded pick, each next one the
+ * point farthest from those chosen (ties to the lower index). Writes [K][D] into centroids.
+ * Returns 0, or -1 when out of memory. */
+int cli_farthest_first(const cli_blobs *b, uint64_t seed, float *centroids);
+/* Adjusted Rand index of two labelings of n points with values in [0, k), from the exact
+ * contingency table; NaN if a label is out of range or memory runs out. */
+double cli_adjusted_rand(const int32_t *a, const int32_t *b, int64_t n, int64_t k);
+
+/* ---- commands -------------------------------------------------------------------------------- */
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_predict(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_info(int argc, char **argv);
+/* tune, cache, bench: not in this release. */
+int cli_cmd_pending(const char *command);
+
+#endif

@@ -1,0 +1,63 @@
+/* Messages on stderr: the one-line errors, library log lines, per-iteration progress; timing. */
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* Prints "fkm: " + the formatted text as exactly one line. */
+static void print_line(const char *fmt, va_list ap) {
+  char buf[4096];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  for (char *p = buf; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+  fprintf(stderr, "fkm: %s\n", buf);
+}
+
+int cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  print_line(fmt, ap);
+  va_end(ap);
+  return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  print_line(fmt, ap);
+  va_end(ap);
+  return CLI_EXIT_USAGE;
+}
+
+int cli_fail_status(fkm_ctx *ctx, fkm_status s, const char *what) {
+  const char *detail = ctx ? fkm_ctx_last_error(ctx) : "";
+  return cli_fail("%s: %s: %s", what, fkm_status_name(s),
+                  detail[0] ? detail : fkm_status_message(s));
+}
+
+static void log_line(fkm_log_level level, const char *message, void *user) {
+  (void)user;
+  if (level != FKM_LOG_DEBUG)
+    fprintf(stderr, "fkm [%s] %s\n", level == FKM_LOG_WARN ? "warn" : "info", message);
+}
+
+int cli_ctx_create(fkm_ctx **ctx, int quiet) {
+  fkm_status s = fkm_ctx_create(ctx);
+  if (s != FKM_OK) return cli_fail_status(NULL, s, "cannot create a context");
+  fkm_log_set(*ctx, quiet ? NULL : log_line, NULL);
+  return 0;
+}
+
+int cli_print_progress(const fkm_iter_report *r, void *user) {
+  (void)user;
+  fprintf(stderr, "iter %d  shift %.1e  inertia %.2e  changed %lld  empty %lld  %.1f ms\n",
+          r->iteration, r->shift, r->inertia, (long long)r->changed, (long long)r->empty, r->ms);
+  return 0;
+}
+
+double cli_now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}

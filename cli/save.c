@@ -1,0 +1,71 @@
+/* Output files: checked before the work, written all-or-nothing after it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_check_outputs(const char *command, const cli_output *outs, int count) {
+  char err[512];
+  for (int i = 0; i < count; i++) {
+    if (!outs[i].path) continue;
+    if (npy_check_writable(outs[i].path, err, sizeof err) != NPY_OK)
+      return cli_fail("%s: %s: %s", command, outs[i].path, err);
+    for (int j = 0; j < i; j++)
+      if (outs[j].path && strcmp(outs[i].path, outs[j].path) == 0)
+        return cli_usage_error("%s: two outputs name the same file '%s'", command, outs[i].path);
+  }
+  return 0;
+}
+
+/* Removes the temp files of outs[0..count) and the committed files of outs[0..committed). */
+static void undo(const cli_output *outs, char **tmp, int count, int committed) {
+  for (int i = 0; i < count; i++) {
+    if (!outs[i].path) continue;
+    if (i < committed)
+      remove(outs[i].path);
+    else
+      npy_discard(tmp[i]);
+  }
+}
+
+/* Writes every output to its temp file; on failure removes those already written. */
+static int write_temps(const char *command, const cli_output *outs, char **tmp, int count) {
+  char err[512];
+  for (int i = 0; i < count; i++) {
+    if (!outs[i].path) continue;
+    if (npy_write_temp(outs[i].path, outs[i].dtype, outs[i].rank, outs[i].shape, outs[i].data,
+                       tmp[i], strlen(outs[i].path) + 32, err, sizeof err) != NPY_OK) {
+      undo(outs, tmp, i, 0);
+      return cli_fail("%s: %s: %s", command, outs[i].path, err);
+    }
+  }
+  return 0;
+}
+
+/* Renames the temp files into place; on failure removes every file this call created. */
+static int commit_all(const char *command, const cli_output *outs, char **tmp, int count) {
+  char err[512];
+  for (int i = 0; i < count; i++) {
+    if (!outs[i].path) continue;
+    if (npy_commit(tmp[i], outs[i].path, err, sizeof err) != NPY_OK) {
+      tmp[i][0] = '\0'; /* npy_commit removed it */
+      undo(outs, tmp, count, i);
+      return cli_fail("%s: %s: %s", command, outs[i].path, err);
+    }
+  }
+  return 0;
+}
+
+int cli_save_outputs(const char *command, const cli_output *outs, int count) {
+  char **tmp = calloc((size_t)count, sizeof *tmp);
+  int rc = tmp ? 0 : cli_fail("%s: out of memory", command);
+  for (int i = 0; i < count && !rc; i++) {
+    tmp[i] = outs[i].path ? calloc(strlen(outs[i].path) + 32, 1) : NULL;
+    if (outs[i].path && !tmp[i]) rc = cli_fail("%s: out of memory", command);
+  }
+  if (!rc) rc = write_temps(command, outs, tmp, count);
+  if (!rc) rc = commit_all(command, outs, tmp, count);
+  for (int i = 0; tmp && i < count; i++) free(tmp[i]);
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,292 @@
+#!/bin/bash
+# Golden tests of the fkm command: cli_test.sh FKM_BINARY CASE (one CTest test per CASE).
+# Fixtures are .npy files written here with printf (no Python); FKM_CACHE_DIR points into a temp
+# directory that is removed at the end.
+set -u
+FKM=$1
+CASE=$2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export FKM_CACHE_DIR=$WORK/cache
+mkdir -p "$WORK/data" "$WORK/log"
+cd "$WORK/data" || exit 1
+OUT=$WORK/log/stdout
+ERR=$WORK/log/stderr
+
+fail() {
+  echo "FAIL [$CASE]: $*" >&2
+  echo "--- stdout:" >&2; cat "$OUT" >&2 2>/dev/null
+  echo "--- stderr:" >&2; cat "$ERR" >&2 2>/dev/null
+  exit 1
+}
+
+# ---- .npy fixtures -----------------------------------------------------------------------------
+# npy_header DESCR SHAPE [FORTRAN]: format 1.0 preamble and dict padded (as numpy does) so the data
+# starts at a multiple of 64 bytes.
+npy_header() {
+  local dict="{'descr': '$1', 'fortran_order': ${3:-False}, 'shape': $2, }"
+  local hlen=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
+  printf '\x93NUMPY\x01\x00'
+  printf "\\x$(printf %02x $((hlen & 255)))\\x$(printf %02x $((hlen >> 8)))"
+  printf '%s%*s\n' "$dict" $((hlen - ${#dict} - 1)) ''
+}
+# Little-endian bytes of 16-, 32- and 64-bit patterns given in hex, and of small int32 values.
+f16() { for h in "$@"; do printf "\\x${h:2:2}\\x${h:0:2}"; done; }
+f32() { for h in "$@"; do printf "\\x${h:6:2}\\x${h:4:2}\\x${h:2:2}\\x${h:0:2}"; done; }
+f64() { for h in "$@"; do f32 "${h:8:8}" "${h:0:8}"; done; }
+i32() { for v in "$@"; do printf "\\x$(printf %02x "$v")\\x00\\x00\\x00"; done; }
+
+# float32 patterns: 0, 0.5, 10, 10.5, 20, 20.5 and the expected means 0.25, 10.25, 20.25
+Z=00000000 H=3f000000 T=41200000 TH=41280000 W=41a00000 WH=41a40000
+MA=3e800000 MB=41240000 MC=41a20000
+# 12 points in 3 tight groups around (0.25, 0.25), (10.25, 10.25), (20.25, 20.25)
+POINTS32=($Z $Z $H $Z $Z $H $H $H  $T $T $TH $T $T $TH $TH $TH  $W $W $WH $W $W $WH $WH $WH)
+LABELS=(0 0 0 0 1 1 1 1 2 2 2 2)
+
+make_fixtures() {
+  { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]}"; } >points.npy
+  { npy_header '<f4' '(3, 2)'; f32 $Z $Z $T $T $W $W; } >init.npy
+  { npy_header '<f2' '(12, 2)'
+    f16 0000 0000 3800 0000 0000 3800 3800 3800 4900 4900 4940 4900 4900 4940 4940 4940 \
+        4d00 4d00 4d20 4d00 4d00 4d20 4d20 4d20; } >points16.npy
+  # B = 2 batches of N = 3 points, D = 2, float64: 0, 1, 10, 11
+  { npy_header '<f8' '(2, 3, 2)'
+    f64 0000000000000000 0000000000000000 3ff0000000000000 0000000000000000 \
+        4024000000000000 4024000000000000 \
+        0000000000000000 3ff0000000000000 4024000000000000 4026000000000000 \
+        4026000000000000 4026000000000000; } >batched.npy
+  { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]}"; } | head -c 150 >truncated.npy
+  { npy_header '<i4' '(12, 2)'; i32 $(seq 1 24); } >int32.npy
+  { npy_header '<f4' '(24,)'; f32 "${POINTS32[@]}"; } >rank1.npy
+  { npy_header '<f4' '(1, 2, 12, 1)'; f32 "${POINTS32[@]}"; } >rank4.npy
+  { npy_header '<f4' '(2, 12)' True; f32 "${POINTS32[@]}"; } >fortran.npy
+  { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:5}" 7fc00000 "${POINTS32[@]:6}"; } >nan.npy
+  { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:17}" 7f800000 "${POINTS32[@]:18}"; } >inf.npy
+  { npy_header '<f4' '(3, 2)'; f32 $Z $Z $T 7fc00000 $W $W; } >init_nan.npy
+  { npy_header '<f4' '(3, 3)'; f32 $Z $Z $Z $T $T $T $W $W $W; } >init_d3.npy
+  : >empty.npy
+  printf 'not a numpy file at all\n' >text.npy
+}
+
+expected_centroids() { npy_header '<f4' '(3, 2)'; f32 $MA $MA $MB $MB $MC $MC; }
+expected_labels() { npy_header '<i4' '(12,)'; i32 "${LABELS[@]}"; }
+
+# ---- helpers -----------------------------------------------------------------------------------
+run_ok() {
+  "$FKM" "$@" >"$OUT" 2>"$ERR" || fail "exit $? from: fkm $*"
+}
+
+# expect_error ARGS...: non-zero exit, exactly one stderr line starting "fkm: ", nothing on stdout,
+# no file created or changed in the data directory.
+expect_error() {
+  local before after
+  before=$(ls -A | sort; cat -- * 2>/dev/null | cksum)
+  "$FKM" "$@" >"$OUT" 2>"$ERR"
+  local rc=$?
+  [ $rc -ne 0 ] || fail "exit 0 from: fkm $*"
+  [ "$(wc -l <"$ERR")" -eq 1 ] || fail "not exactly one stderr line from: fkm $*"
+  grep -q '^fkm: ' "$ERR" || fail "stderr does not start with 'fkm: ' for: fkm $*"
+  [ ! -s "$OUT" ] || fail "stdout not empty for: fkm $*"
+  after=$(ls -A | sort; cat -- * 2>/dev/null | cksum)
+  [ "$before" = "$after" ] || fail "files created or changed by: fkm $*"
+}
+
+expect_json_fields() {
+  for field in "$@"; do grep -q "\"$field\": " "$OUT" || fail "JSON lacks \"$field\""; done
+  [ "$(wc -l <"$OUT")" -eq 1 ] || fail "JSON is not one line"
+  grep -q '^{.*}$' "$OUT" || fail "stdout is not one JSON object"
+}
+
+# header_has FILE TEXT: the .npy header of FILE contains TEXT
+header_has() { head -c 128 "$1" | grep -aqF "$2" || fail "$1: header lacks $2"; }
+
+# ---- cases ------------------------------------------------------------------------------------
+case_version() {
+  run_ok --version
+  grep -qE '^fkm [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" || fail "bad version line"
+}
+
+case_help() {
+  run_ok help
+  grep -q '^usage: fkm <command>' "$OUT" || fail "no overview"
+  run_ok --help
+  for cmd in run predict demo info; do
+    run_ok help $cmd
+    grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd"
+    run_ok $cmd --help
+    grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd --help"
+  done
+}
+
+case_run() {
+  make_fixtures
+  run_ok run points.npy -k 3 --engine cpu --seed 7 --json --centroids c.npy --labels l.npy
+  expect_json_fields engine device B N D K dtype metric iterations inertia ms_total ms_per_iter \
+    ms_compile ms_init
+  local want='"engine": "cpu", "device": "cpu", "B": 1, "N": 12, "D": 2, "K": 3, "dtype": "fp32"'
+  grep -qF "$want" "$OUT" || fail "JSON values"
+  grep -q '"metric": "l2"' "$OUT" || fail "metric"
+  grep -qE '"iterations": [1-9][0-9]*,' "$OUT" || fail "iterations not > 0"
+  grep -qE '"inertia": \[[0-9.e+-]+\]' "$OUT" || fail "inertia is not one number"
+  grep -q '^iter 1  shift .* inertia .* changed .* empty .* ms$' "$ERR" || fail "no progress lines"
+  header_has c.npy "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"
+  header_has l.npy "{'descr': '<i4', 'fortran_order': False, 'shape': (12,), }"
+  [ "$(wc -c <c.npy)" -eq $((128 + 24)) ] || fail "c.npy size"
+  [ "$(wc -c <l.npy)" -eq $((128 + 48)) ] || fail "l.npy size"
+  [ -z "$(ls -A | grep tmp)" ] || fail "temp files left"
+  # --quiet: nothing on stderr; the text summary on stdout
+  run_ok run points.npy -k 3 --engine cpu --quiet
+  [ ! -s "$ERR" ] || fail "--quiet printed on stderr"
+  grep -q 'iterations, inertia' "$OUT" || fail "no text summary"
+}
+
+# Given centroids: the result is known exactly, and so are the output files, byte for byte.
+case_run_given() {
+  make_fixtures
+  run_ok run points.npy --init-centroids init.npy --engine cpu --json --quiet --centroids c.npy \
+    --labels l.npy
+  grep -q '"K": 3' "$OUT" || fail "K not taken from the centroids"
+  grep -q '"inertia": \[1.5\]' "$OUT" || fail "inertia is not 1.5"
+  expected_centroids >want_c.npy
+  expected_labels >want_l.npy
+  cmp c.npy want_c.npy || fail "centroids differ"
+  cmp l.npy want_l.npy || fail "labels differ"
+  run_ok run points.npy -k 3 --init given --init-centroids init.npy --engine cpu --quiet \
+    --metric l2 --dtype fp64 --iters 5 --tol 0 --empty farthest --device 0 --labels=l2.npy
+  cmp l2.npy want_l.npy || fail "labels differ (fp64, --opt=value)"
+}
+
+case_run_batched() {
+  make_fixtures
+  run_ok run batched.npy -k 2 --engine cpu --json --centroids c.npy --labels l.npy
+  grep -q '"B": 2, "N": 3, "D": 2, "K": 2, "dtype": "fp64", "input_dtype": "fp64"' "$OUT" ||
+    fail "JSON values"
+  grep -qE '"inertia": \[[0-9.e+-]+, [0-9.e+-]+\]' "$OUT" || fail "inertia is not two numbers"
+  header_has c.npy "'shape': (2, 2, 2)"
+  header_has l.npy "'shape': (2, 3)"
+  run_ok run batched.npy -k 2 --engine cpu --dtype fp32 --json --quiet
+  grep -q '"dtype": "fp32", "input_dtype": "fp64"' "$OUT" || fail "compute dtype"
+}
+
+case_predict() {
+  make_fixtures
+  expected_labels >want_l.npy
+  run_ok predict points.npy --init-centroids init.npy --labels l.npy --engine cpu --json
+  expect_json_fields engine device B N D K dtype metric iterations inertia ms_total
+  grep -q '"command": "predict"' "$OUT" || fail "command"
+  cmp l.npy want_l.npy || fail "labels differ"
+  run_ok predict points16.npy --init-centroids init.npy --labels l16.npy --engine cpu -k 3
+  cmp l16.npy want_l.npy || fail "labels differ (fp16 input)"
+  grep -q 'fp16' "$OUT" || fail "fp16 not reported"
+}
+
+case_demo() {
+  run_ok demo --engine cpu
+  grep -q 'engine cpu' "$OUT" || fail "engine not reported"
+  grep -q 'adjusted Rand index' "$OUT" || fail "recovery not reported"
+  grep -qE 'ms/iter' "$OUT" || fail "ms/iter not reported"
+  run_ok demo --engine cpu --json --quiet --seed 12345
+  [ ! -s "$ERR" ] || fail "--quiet printed on stderr"
+  expect_json_fields engine iterations ms_per_iter adjusted_rand_index recovered
+  grep -q '"recovered": true' "$OUT" || fail "not recovered"
+  run_ok # no command: the demo, on whatever engine is usable
+  grep -q 'adjusted Rand index' "$OUT" || fail "'fkm' alone did not run the demo"
+}
+
+case_info() {
+  run_ok info
+  grep -q '^fkm [0-9]' "$OUT" || fail "no version"
+  grep -qE '^driver: (CUDA [0-9]|no CUDA driver: |the CUDA driver)' "$OUT" || fail "no driver line"
+  if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
+    grep -q '^driver: no CUDA driver: ' "$OUT" || fail "no clear 'no CUDA driver' line"
+    grep -q '^gpu engine: not usable: FKM_ERR_NO_DRIVER' "$OUT" || fail "gpu engine line"
+  fi
+  grep -qE '^nvrtc: ([0-9]+\.[0-9]+ \(|not found)' "$OUT" || fail "no nvrtc line"
+  grep -q '^devices: [0-9]' "$OUT" || fail "no devices line"
+  grep -q "^cache root: $FKM_CACHE_DIR (\$FKM_CACHE_DIR)" "$OUT" || fail "cache root"
+  FKM_CACHE_DIR= run_ok info
+  grep -q '^cache root: disabled' "$OUT" || fail "empty FKM_CACHE_DIR is not 'disabled'"
+  (unset FKM_CACHE_DIR; XDG_CACHE_HOME=/x/y "$FKM" info >"$OUT") || fail "info with XDG"
+  grep -q '^cache root: /x/y/fkm ' "$OUT" || fail "XDG cache root"
+  (unset FKM_CACHE_DIR XDG_CACHE_HOME; HOME=/h "$FKM" info >"$OUT") || fail "info with HOME"
+  grep -q '^cache root: /h/.cache/fkm ' "$OUT" || fail "HOME cache root"
+  run_ok info --json
+  expect_json_fields version driver nvrtc device_count gpu_engine cache_root
+}
+
+case_pending() {
+  for cmd in tune cache bench; do
+    "$FKM" $cmd >"$OUT" 2>"$ERR"
+    [ $? -eq 2 ] || fail "$cmd: exit status is not 2"
+    grep -q "^fkm $cmd: arrives with a later release (issue [0-9]*)$" "$ERR" || fail "$cmd message"
+  done
+}
+
+# Every bad input of SPEC §6, with outputs requested: one line, non-zero exit, nothing written.
+case_bad_inputs() {
+  make_fixtures
+  local o="--centroids out_c.npy --labels out_l.npy"
+  expect_error run missing.npy -k 3 $o
+  expect_error run truncated.npy -k 3 $o
+  expect_error run empty.npy -k 3 $o
+  expect_error run text.npy -k 3 $o
+  expect_error run int32.npy -k 3 $o
+  grep -q "dtype '<i4' is not supported" "$ERR" || fail "dtype not named"
+  expect_error run rank1.npy -k 3 $o
+  expect_error run rank4.npy -k 3 $o
+  expect_error run fortran.npy -k 3 $o
+  expect_error run points.npy -k 13 $o
+  expect_error run points.npy -k 0 $o
+  expect_error run points.npy -k -2 $o
+  expect_error run nan.npy -k 3 $o
+  grep -q 'NaN or Inf' "$ERR" || fail "NaN not named"
+  expect_error run inf.npy -k 3 $o
+  expect_error run points.npy --init-centroids init_nan.npy $o
+  expect_error run points.npy --init-centroids init_d3.npy $o
+  expect_error run points.npy -k 2 --init-centroids init.npy $o
+  expect_error run points.npy -k 3 --centroids no/such/dir/c.npy --labels out_l.npy
+  expect_error run points.npy -k 3 --engine gpu $o --device 99
+  expect_error predict nan.npy --init-centroids init.npy --labels out_l.npy
+  expect_error predict points.npy --init-centroids init_d3.npy --labels out_l.npy
+  expect_error predict points.npy --init-centroids missing.npy --labels out_l.npy
+  expect_error predict rank1.npy --init-centroids init.npy --labels out_l.npy
+  # an existing output survives a failed run unchanged
+  printf 'old' >out_c.npy
+  expect_error run nan.npy -k 3 $o
+  [ "$(cat out_c.npy)" = old ] || fail "existing output changed"
+}
+
+# Command-line mistakes: one line, exit status 2, nothing written.
+case_bad_usage() {
+  make_fixtures
+  local o="--centroids out_c.npy --labels out_l.npy"
+  expect_error frobnicate
+  expect_error help frobnicate
+  expect_error run points.npy -k 3 --frobnicate $o
+  expect_error run points.npy -k 3 $o --iters
+  expect_error run points.npy -k three $o
+  expect_error run points.npy -k 3 --iters 1.5 $o
+  expect_error run points.npy -k 3 --tol fast $o
+  expect_error run points.npy -k 3 --seed -1 $o
+  expect_error run points.npy -k 3 --metric manhattan $o
+  expect_error run points.npy -k 3 --dtype int8 $o
+  expect_error run points.npy -k 3 --json=yes $o
+  expect_error run points.npy $o
+  expect_error run -k 3 $o
+  expect_error run points.npy other.npy -k 3 $o
+  expect_error run points.npy -k 3 --init given $o
+  expect_error run points.npy --init random --init-centroids init.npy $o
+  expect_error run points.npy -k 3 --centroids same.npy --labels same.npy
+  expect_error predict points.npy --init-centroids init.npy
+  expect_error predict points.npy --labels out_l.npy
+  expect_error predict points.npy --init-centroids init.npy --labels out_l.npy --iters 3
+  expect_error demo --frobnicate
+  expect_error demo extra
+  expect_error info --quiet
+  "$FKM" run points.npy -k 3 --bogus >"$OUT" 2>"$ERR"
+  [ $? -eq 2 ] || fail "a usage error does not exit 2"
+}
+
+declare -F "case_$CASE" >/dev/null || { echo "unknown case $CASE" >&2; exit 1; }
+"case_$CASE"
+echo "ok [$CASE]"

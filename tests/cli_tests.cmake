@@ -1,0 +1,16 @@
+# Included by tests/CMakeLists.txt. The npy suite compiles the reader/writer from cli/; the golden
+# tests of the fkm command run tests/cli_test.sh, one CTest test per case.
+if(TARGET test_npy)
+  target_sources(test_npy PRIVATE ${PROJECT_SOURCE_DIR}/cli/npy.c
+    ${PROJECT_SOURCE_DIR}/cli/npy_header.c)
+endif()
+
+if(TARGET fkm_cli)
+  set(FKM_CLI_CASES version help run run_given run_batched predict demo info pending bad_inputs
+      bad_usage)
+  foreach(case ${FKM_CLI_CASES})
+    add_test(NAME cli_${case}
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_test.sh $<TARGET_FILE:fkm_cli> ${case})
+    set_tests_properties(cli_${case} PROPERTIES LABELS cpu TIMEOUT 300)
+  endforeach()
+endif()
