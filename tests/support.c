@@ -1,6 +1,11 @@
 /* Helpers shared by the test suites. */
 #include "support.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "generate.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -59,4 +64,46 @@ int fkm_test_run(Suite *s, int no_fork) {
   int failed = srunner_ntests_failed(r);
   srunner_free(r);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+typedef struct {
+  const fkm__kernel_spec *specs;
+  size_t count;
+  atomic_size_t next, failed;
+} compile_job;
+
+static void compile_one(compile_job *job, const fkm__kernel_spec *s, fkm_ctx *ctx) {
+  char *src = NULL, desc[256];
+  void *cubin = NULL;
+  size_t size = 0;
+  fkm_status st = fkm__generate(ctx, s, &src);
+  if (st == FKM_OK) st = fkm__compile(ctx, s, src, &cubin, &size);
+  if (st != FKM_OK) {
+    fkm__spec_describe(s, desc, sizeof desc);
+    fprintf(stderr, "compile failed: %s: %s\n%.600s\n", desc, fkm_ctx_last_error(ctx),
+            fkm_ctx_compile_log(ctx));
+    atomic_fetch_add(&job->failed, 1);
+  }
+  fkm__clear_error(ctx);
+  free(src);
+  free(cubin);
+}
+
+static void *compile_worker(void *arg) {
+  compile_job *job = arg;
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  for (size_t i; (i = atomic_fetch_add(&job->next, 1)) < job->count;)
+    compile_one(job, &job->specs[i], ctx);
+  fkm_ctx_free(ctx);
+  return NULL;
+}
+
+size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, int threads) {
+  compile_job job = {specs, count, 0, 0};
+  pthread_t tid[16];
+  if (threads > 16) threads = 16;
+  for (int t = 0; t < threads; t++) pthread_create(&tid[t], NULL, compile_worker, &job);
+  for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
+  return atomic_load(&job.failed);
 }

@@ -16,6 +16,11 @@ double fkm_test_uniform(uint64_t *state, double lo, double hi);
 float *fkm_test_blobs(uint64_t *state, int64_t b, int64_t n, int64_t d, int64_t k, double spread);
 /* Uniform random fp32 values in [-1, 1); caller frees. */
 float *fkm_test_random(uint64_t *state, size_t count);
+/* Generates and compiles every spec of specs[0..count) with NVRTC on `threads` threads; returns
+ * how many failed (each failure printed with its spec and the NVRTC log's first lines). */
+struct fkm__kernel_spec;
+size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, int threads);
+
 /* Runs the suite without forking when no_fork (GPU suites), returns the process exit code. */
 int fkm_test_run(Suite *s, int no_fork);
 

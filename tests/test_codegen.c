@@ -1,0 +1,186 @@
+/* Code generator: validation of the whole configuration space, deterministic self-contained
+ * source, NVRTC compiles of a covering sample for every target, compile errors surfacing the log.
+ * Needs NVRTC (not a GPU); skipped (77) where NVRTC is absent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen_cases.h"
+#include "generate.h"
+#include "space.h"
+#include "support.h"
+
+static fkm__kernel_spec assign_spec(fkm_dtype t, int d, int sm, size_t config) {
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, t, FKM_PRECISION_DEFAULT, d, sm);
+  fkm__space_apply(config, &s);
+  return s;
+}
+
+/* Every configuration × dtype × D × target is accepted or rejected with a reason; every D and
+ * dtype has accepted configurations on every target. */
+START_TEST(space_validates_or_gives_reasons) {
+  for (size_t t = 0; t < CODEGEN_COUNT(codegen_targets); t++)
+    for (size_t di = 0; di < CODEGEN_COUNT(codegen_dims); di++)
+      for (size_t ti = 0; ti < CODEGEN_COUNT(codegen_dtypes); ti++) {
+        size_t accepted = 0;
+        for (size_t c = 0; c < fkm__space_size(); c++) {
+          fkm__kernel_spec s = assign_spec(codegen_dtypes[ti], codegen_dims[di], codegen_targets[t].sm, c);
+          s.arch_specific = codegen_targets[t].a;
+          char why[256] = "";
+          fkm__spec_layout l;
+          fkm_status st = fkm__spec_validate(&s, &l, why, sizeof why);
+          ck_assert(st == FKM_OK || st == FKM_ERR_REJECTED);
+          if (st == FKM_OK) {
+            accepted++;
+            ck_assert(l.shared <= fkm__sm_shared_limit(s.sm));
+          } else {
+            ck_assert_msg(strlen(why) > 10, "rejection without a reason");
+          }
+        }
+        ck_assert_msg(accepted > 0, "no configuration for D=%d", codegen_dims[di]);
+      }
+}
+END_TEST
+
+START_TEST(rejections_name_the_reason) {
+  char why[256];
+  fkm__kernel_spec s = assign_spec(FKM_DTYPE_FP16, 2048, 86, 0);
+  s.block_n = 256, s.block_k = 256, s.block_d = 128, s.num_stages = 4, s.num_warps = 8;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "shared memory"));
+  s = assign_spec(FKM_DTYPE_FP32, 64, 90, 0);
+  s.num_stages = 2;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "num_stages"));
+  s = assign_spec(FKM_DTYPE_FP16, 64, 90, 0);
+  s.block_n = 96;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "BLOCK_N"));
+  s.block_n = 128, s.d = 0;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  s = fkm__spec_make(FKM_KIND_UPDATE, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 64, 90);
+  s.num_warps = 4;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+}
+END_TEST
+
+/* Same spec → same bytes; no #include; the spec's constants and its id appear; another spec
+ * differs in name. */
+START_TEST(source_is_deterministic_and_self_contained) {
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  fkm__kernel_spec s = assign_spec(FKM_DTYPE_BF16, 130, 90, 17), t = s;
+  t.num_stages = s.num_stages == 1 ? 2 : 1;
+  char *a, *b, *c, id[18];
+  ck_assert_int_eq(fkm__generate(ctx, &s, &a), FKM_OK);
+  ck_assert_int_eq(fkm__generate(ctx, &s, &b), FKM_OK);
+  ck_assert_int_eq(fkm__generate(ctx, &t, &c), FKM_OK);
+  ck_assert_str_eq(a, b);
+  ck_assert_str_ne(a, c);
+  ck_assert_ptr_null(strstr(a, "#include"));
+  ck_assert_ptr_nonnull(strstr(a, "#define FKM_D 130\n"));
+  ck_assert_ptr_nonnull(strstr(a, "#define FKM_DP 144\n"));
+  fkm__spec_id(&s, id);
+  ck_assert_ptr_nonnull(strstr(a, id));
+  ck_assert_uint_ne(fkm__spec_hash(&s), fkm__spec_hash(&t));
+  free(a), free(b), free(c);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+/* The spec id is pinned: kernels named by it must not change silently. */
+START_TEST(spec_id_is_pinned) {
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
+  s.block_n = 128, s.block_k = 128, s.block_d = 128, s.num_warps = 8, s.num_stages = 3;
+  char id[18];
+  fkm__spec_id(&s, id);
+  ck_assert_str_eq(id, FKM_PINNED_ID);
+}
+END_TEST
+
+static size_t add_all_configs(fkm__kernel_spec *out, fkm_dtype t, int d, int sm) {
+  size_t n = 0;
+  for (size_t c = 0; c < fkm__space_size(); c++) {
+    fkm__kernel_spec s = assign_spec(t, d, sm, c);
+    if (fkm__spec_validate(&s, NULL, NULL, 0) == FKM_OK) out[n++] = s;
+  }
+  return n;
+}
+
+/* Every accepted configuration of fp16 D=128 (tensor cores) and fp32 D=17 (FFMA) on sm_90
+ * compiles; bf16 shares the fp16 template but for the MMA type and is sampled below. */
+START_TEST(every_config_compiles_for_some_dims) {
+  static fkm__kernel_spec specs[4096];
+  size_t n = add_all_configs(specs, FKM_DTYPE_FP16, 128, 90);
+  n += add_all_configs(specs + n, FKM_DTYPE_FP32, 17, 90);
+  ck_assert_uint_eq(fkm_test_compile_all(specs, n, 2), 0);
+}
+END_TEST
+
+/* Every target compiles every kind for a few configurations and D. */
+START_TEST(every_target_compiles_a_sample) {
+  static fkm__kernel_spec specs[1024];
+  static const size_t configs[] = {0, 101, 287};
+  size_t n = 0;
+  for (size_t t = 0; t < CODEGEN_COUNT(codegen_targets); t++)
+    for (size_t ti = 0; ti < CODEGEN_COUNT(codegen_dtypes); ti++) {
+      int d = codegen_dims[(t + ti) % CODEGEN_COUNT(codegen_dims)];
+      for (int kind = 0; kind < FKM__KIND_COUNT; kind++) {
+        fkm__kernel_spec s = fkm__spec_make(kind, (fkm_metric)(ti % 3), codegen_dtypes[ti], 0, d,
+                                            codegen_targets[t].sm);
+        s.arch_specific = codegen_targets[t].a;
+        for (size_t c = 0; c < (kind == FKM_KIND_ASSIGN ? 3u : 1u); c++) {
+          if (kind == FKM_KIND_ASSIGN) fkm__space_apply(configs[c], &s);
+          if (fkm__spec_validate(&s, NULL, NULL, 0) == FKM_OK) specs[n++] = s;
+        }
+      }
+    }
+  ck_assert_uint_gt(n, 60);
+  ck_assert_uint_eq(fkm_test_compile_all(specs, n, 2), 0);
+}
+END_TEST
+
+/* A compile error comes back as FKM_ERR_COMPILE with the NVRTC log. */
+START_TEST(compile_errors_surface_the_log) {
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_NORMS, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 64, 90);
+  void *cubin = NULL;
+  size_t size = 0;
+  fkm_status st = fkm__compile(ctx, &s, "extern \"C\" __global__ void f() { undeclared_thing(); }",
+                               &cubin, &size);
+  ck_assert_int_eq(st, FKM_ERR_COMPILE);
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_compile_log(ctx), "undeclared_thing"));
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_last_error(ctx), "nvrtcCompileProgram"));
+  ck_assert_ptr_null(cubin);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+static int nvrtc_usable(void) {
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  fkm_runtime_info info;
+  fkm_runtime_query(ctx, &info);
+  fkm_ctx_free(ctx);
+  return info.nvrtc == FKM_OK;
+}
+
+int main(void) {
+  Suite *s = suite_create("codegen");
+  TCase *t = tcase_create("codegen");
+  tcase_set_timeout(t, 900);
+  tcase_add_test(t, space_validates_or_gives_reasons);
+  tcase_add_test(t, rejections_name_the_reason);
+  tcase_add_test(t, source_is_deterministic_and_self_contained);
+  tcase_add_test(t, spec_id_is_pinned);
+  if (nvrtc_usable()) {
+    if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);
+    tcase_add_test(t, every_target_compiles_a_sample);
+    tcase_add_test(t, compile_errors_surface_the_log);
+  } else {
+    fprintf(stderr, "NVRTC absent: compile tests skipped\n");
+  }
+  suite_add_tcase(s, t);
+  return fkm_test_run(s, 0);
+}
