@@ -49,10 +49,19 @@ int cli_ctx_create(fkm_ctx **ctx, int quiet) {
   return 0;
 }
 
+/* A count, or "-" where the engine does not report it (negative). */
+static const char *count_text(int64_t v, char *buf, size_t len) {
+  if (v < 0) return "-";
+  snprintf(buf, len, "%lld", (long long)v);
+  return buf;
+}
+
 int cli_print_progress(const fkm_iter_report *r, void *user) {
+  char changed[32], empty[32];
   (void)user;
-  fprintf(stderr, "iter %d  shift %.1e  inertia %.2e  changed %lld  empty %lld  %.1f ms\n",
-          r->iteration, r->shift, r->inertia, (long long)r->changed, (long long)r->empty, r->ms);
+  fprintf(stderr, "iter %d  shift %.1e  inertia %.2e  changed %s  empty %s  %.1f ms\n",
+          r->iteration, r->shift, r->inertia, count_text(r->changed, changed, sizeof changed),
+          count_text(r->empty, empty, sizeof empty), r->ms);
   return 0;
 }
 
