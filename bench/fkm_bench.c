@@ -1,7 +1,8 @@
 /* Per-iteration timing of fkm_fit on the SPEC §8 shapes (public API only).
  * Usage: fkm_bench [--iters N] [--only NAME] [--json FILE]
  * Each shape: a warm-up fit (compiles, 2 iterations), then a fit of N iterations with tol off;
- * ms/iter = device time of the iterations (events) / N. TFLOP/s counts 2·B·N·K·D per assignment. */
+ * ms/iter = device time of the iterations (events) / N; a third fit of 3 iterations with profiling
+ * splits it into assign and update. TFLOP/s counts 2·B·N·K·D per assignment. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
   fkm_options_init(&o);
   o.k = s->k, o.dtype = s->dtype, o.engine = FKM_ENGINE_GPU, o.tol = 0.0, o.max_iter = 2;
   o.check_every = 1000;
-  fkm_result r = {cen, NULL, NULL, 0, 0, 0, 0, 0};
+  fkm_result r = {.centroids = cen, .labels = NULL, .inertia = NULL};
   fkm_status st = fkm_fit(ctx, &p, &o, &r);
   double compile_ms = r.ms_compile;
   o.max_iter = iters;
@@ -58,15 +59,18 @@ static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
     return 1;
   }
   double ms = r.ms_iterations / r.iterations;
+  o.max_iter = 3, o.profile = 1;
+  if (fkm_fit(ctx, &p, &o, &r) != FKM_OK) return fprintf(stderr, "%s: profiled fit failed\n", s->name), 1;
+  double ms_assign = r.ms_assign / r.iterations, ms_update = r.ms_update / r.iterations;
   double tflops = 2.0 * s->b * s->n * s->k * s->d / (ms * 1e-3) / 1e12;
-  printf("| %-18s | %2lld | %8lld | %6lld | %5lld | %-4s | %8.3f | %7.1f | %5.1f%% | %6.2f | %5.2fx |\n", s->name,
+  printf("| %-18s | %2lld | %8lld | %6lld | %5lld | %-4s | %8.3f | %7.3f | %7.3f | %7.1f | %5.1f%% | %6.2f | %5.2fx |\n", s->name,
          (long long)s->b, (long long)s->n, (long long)s->k, (long long)s->d,
          s->dtype == FKM_DTYPE_FP16 ? "fp16" : s->dtype == FKM_DTYPE_BF16 ? "bf16" : "fp32", ms,
-         tflops, 100.0 * tflops / 730.0, s->flash_kmeans_ms, s->flash_kmeans_ms / ms);
+         ms_assign, ms_update, tflops, 100.0 * tflops / 730.0, s->flash_kmeans_ms, s->flash_kmeans_ms / ms);
   fflush(stdout);
   if (json)
-    fprintf(json, "{\"shape\":\"%s\",\"ms_per_iter\":%.4f,\"tflops\":%.2f,\"ms_compile\":%.1f,\"ms_init\":%.1f}\n",
-            s->name, ms, tflops, compile_ms, r.ms_init);
+    fprintf(json, "{\"shape\":\"%s\",\"ms_per_iter\":%.4f,\"ms_assign\":%.4f,\"ms_update\":%.4f,\"tflops\":%.2f,\"ms_compile\":%.1f,\"ms_init\":%.1f}\n",
+            s->name, ms, ms_assign, ms_update, tflops, compile_ms, r.ms_init);
   free(x), free(cen);
   return 0;
 }
@@ -87,8 +91,8 @@ int main(int argc, char **argv) {
   FILE *json = json_path ? fopen(json_path, "w") : NULL;
   printf("device: %s (sm_%d), fkm %s, %d iterations per shape\n\n", info.device_name, info.sm,
          fkm_version_string(), iters);
-  printf("| shape | B | N | K | D | dtype | ms/iter | TFLOP/s | %% of 730 | flash-kmeans ms (SPEC §8) | speed-up |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("| shape | B | N | K | D | dtype | ms/iter | assign ms | update ms | TFLOP/s | %% of 730 | flash-kmeans ms (SPEC §8) | speed-up |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   int failed = 0;
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     if (!only || !strcmp(only, shapes[i].name)) failed |= run_shape(ctx, &shapes[i], iters, json);

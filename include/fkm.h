@@ -176,6 +176,7 @@ typedef struct fkm_options {
   int tune;                     /* 1: autotune shapes without a tuning record; default 0 */
   fkm_config config;            /* assign-kernel configuration override; zeros = automatic */
   int check_every;              /* GPU: iterations between convergence-flag reads, default 8 */
+  int profile;                  /* GPU: 1 times assign and update separately (slower); default 0 */
   fkm_iter_fn on_iter;          /* optional per-iteration report */
   void *on_iter_user;
 } fkm_options;
@@ -196,6 +197,8 @@ typedef struct fkm_result {
   double ms_compile;     /* kernel compile and load */
   double ms_init;        /* initialisation */
   double ms_iterations;  /* all iterations, device time on the GPU */
+  double ms_assign;      /* with opts->profile on the GPU: assign time summed over iterations */
+  double ms_update;      /* with opts->profile on the GPU: update + finalize time, summed */
 } fkm_result;
 
 /* Lloyd k-means on host memory. Picks the engine per opts->engine (AUTO: the GPU when a device,

@@ -45,22 +45,39 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   return FKM_OK;
 }
 
-/* Launches iterations check_every at a time (one at a time with a callback), reading the device's
- * flag between groups; kernels of iterations past convergence return at once. */
-static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations) {
+/* Profiling marks of one iteration (3 events), and the assign/update time they add up. */
+typedef struct {
+  CUevent ev[3];
+  double ms_assign, ms_update;
+} profile_marks;
+
+static fkm_status profile_add(fkm__gpu_run *run, profile_marks *pm) {
+  float a = 0.0f, u = 0.0f;
+  if (run->cu->cuEventSynchronize(pm->ev[2]) != CUDA_SUCCESS ||
+      run->cu->cuEventElapsedTime(&a, pm->ev[0], pm->ev[1]) != CUDA_SUCCESS ||
+      run->cu->cuEventElapsedTime(&u, pm->ev[1], pm->ev[2]) != CUDA_SUCCESS)
+    return fkm__error(run->ctx, FKM_ERR_CUDA, "reading the profiling events failed");
+  pm->ms_assign += a, pm->ms_update += u;
+  return FKM_OK;
+}
+
+/* Launches iterations check_every at a time (one at a time with a callback or profiling), reading
+ * the device's flag between groups; kernels of iterations past convergence return at once. */
+static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile_marks *pm) {
   const fkm_options *o = run->o;
-  int every = o->on_iter ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
+  int every = o->on_iter || pm ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
   host_state hs = {0, 0, 0, 0.0f};
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
   while (ran < o->max_iter && !hs.done) {
     double t0 = fkm__now_ms();
     int batch = o->max_iter - ran < every ? o->max_iter - ran : every;
     for (int i = 0; i < batch; i++) {
-      fkm_status st = fkm__run_iteration(run, o->on_iter != NULL, tol);
+      fkm_status st = fkm__run_iteration(run, o->on_iter != NULL, tol, pm ? pm->ev : NULL);
       if (st != FKM_OK) return st;
     }
     ran += batch;
     fkm_status st = read_state(run, &hs);
+    if (st == FKM_OK && pm && !hs.done) st = profile_add(run, pm);
     if (st == FKM_OK && o->on_iter) st = report(run, &hs, fkm__now_ms() - t0);
     if (st != FKM_OK) return st;
   }
@@ -68,24 +85,38 @@ static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations) {
   return FKM_OK;
 }
 
-static fkm_status timed_iterate(fkm__gpu_run *run, float tol, int *iterations, double *ms) {
-  CUevent ev[2] = {0, 0};
-  fkm_status st = FKM_OK;
-  for (int i = 0; i < 2 && st == FKM_OK; i++) {
+static fkm_status create_events(fkm__gpu_run *run, CUevent *ev, int count) {
+  for (int i = 0; i < count; i++) {
     CUresult r = run->cu->cuEventCreate(&ev[i], CU_EVENT_DEFAULT);
-    if (r != CUDA_SUCCESS) st = fkm__cuda_error(run->ctx, r, "cuEventCreate");
+    if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuEventCreate");
   }
+  return FKM_OK;
+}
+
+static void destroy_events(fkm__gpu_run *run, CUevent *ev, int count) {
+  for (int i = 0; i < count; i++)
+    if (ev[i]) run->cu->cuEventDestroy(ev[i]);
+}
+
+static fkm_status timed_iterate(fkm__gpu_run *run, float tol, fkm_result *r) {
+  CUevent ev[2] = {0, 0};
+  profile_marks pm = {{0, 0, 0}, 0.0, 0.0};
+  int profile = run->o->profile;
+  fkm_status st = create_events(run, ev, 2);
+  if (st == FKM_OK && profile) st = create_events(run, pm.ev, 3);
   if (st == FKM_OK && run->cu->cuEventRecord(ev[0], run->stream) != CUDA_SUCCESS)
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuEventRecord failed");
-  if (st == FKM_OK) st = iterate(run, tol, iterations);
+  if (st == FKM_OK) st = iterate(run, tol, &r->iterations, profile ? &pm : NULL);
   float elapsed = 0.0f;
   if (st == FKM_OK && (run->cu->cuEventRecord(ev[1], run->stream) != CUDA_SUCCESS ||
                        run->cu->cuEventSynchronize(ev[1]) != CUDA_SUCCESS ||
                        run->cu->cuEventElapsedTime(&elapsed, ev[0], ev[1]) != CUDA_SUCCESS))
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "timing the iterations with events failed");
-  for (int i = 0; i < 2; i++)
-    if (ev[i]) run->cu->cuEventDestroy(ev[i]);
-  *ms = elapsed;
+  destroy_events(run, ev, 2);
+  destroy_events(run, pm.ev, 3);
+  r->ms_iterations = elapsed;
+  r->ms_assign = pm.ms_assign;
+  r->ms_update = pm.ms_update;
   return st;
 }
 
@@ -120,7 +151,7 @@ static fkm_status fit_steps(fkm__gpu_run *run, fkm_result *r, int device) {
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after init failed");
   r->ms_init = fkm__now_ms() - t0;
   float tol = (float)fkm__absolute_tol(run->p, run->o);
-  if (st == FKM_OK) st = timed_iterate(run, tol, &r->iterations, &r->ms_iterations);
+  if (st == FKM_OK) st = timed_iterate(run, tol, r);
   if (st == FKM_OK) st = fkm__run_assign_final(run);
   if (st == FKM_OK) st = deliver_all(run, r->centroids, r->labels, r->inertia, device);
   return st;

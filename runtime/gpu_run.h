@@ -49,8 +49,9 @@ fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points);
  * and dot). */
 fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points);
 /* One Lloyd iteration (stream-ordered; kernels skip once the state's flag is set). with_inertia
- * also leaves the assignment's inertia in `inertia`. */
-fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol);
+ * also leaves the assignment's inertia in `inertia`; marks (NULL or 3 events) are recorded before
+ * the assignment, after it, and after the update. */
+fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol, CUevent *marks);
 /* Predict: the caller's centroids [B][K][D] fp32 into c32 (unit length for cosine). */
 fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points);
 /* Labels of every point against c32, and the inertia per batch. */

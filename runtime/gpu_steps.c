@@ -123,17 +123,24 @@ static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
   return FKM_OK;
 }
 
-fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol) {
+static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
+  if (marks) FKM_CU_TRY(run->ctx, run->cu, cuEventRecord(marks[i], run->stream));
+  return FKM_OK;
+}
+
+fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol, CUevent *marks) {
   CUdeviceptr done = run->state; /* struct fkm_state starts with the flag */
   int k = (int)run->k;
-  fkm_status st = assign(run, done);
+  fkm_status st = mark(run, marks, 0);
+  if (st == FKM_OK) st = assign(run, done);
+  if (st == FKM_OK) st = mark(run, marks, 1);
   if (st == FKM_OK && with_inertia) st = fkm__run_inertia(run);
   if (st == FKM_OK) st = sort_labels(run, done);
   if (st != FKM_OK) return st;
   LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
          &run->x, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n, &k);
   LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
-  return FKM_OK;
+  return mark(run, marks, 2);
 }
 
 fkm_status fkm__run_assign_final(fkm__gpu_run *run) {

@@ -135,7 +135,7 @@ START_TEST(one_iteration_matches_oracle) {
   fkm_options opt = case_options(c, c0, 1);
   ck_assert_msg(fkm_predict(ctx, &p, c0, &opt, l1, NULL) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   expect_labels(&o, c, c0, l1, "predict");
-  fkm_result r = {c1, fl, inertia, 0, 0, 0, 0, 0};
+  fkm_result r = {.centroids = c1, .labels = fl, .inertia = inertia};
   ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   ck_assert_int_eq(r.engine, FKM_ENGINE_GPU);
   ck_assert_int_eq(r.iterations, 1);
@@ -161,7 +161,7 @@ START_TEST(iterations_are_deterministic) {
   fkm_options opt = case_options(c, NULL, 4);
   for (int run = 0; run < 2; run++) {
     memset(cen[run], 0xff, nc * 4), memset(lab[run], 0xff, nl * 4);
-    fkm_result r = {cen[run], lab[run], in[run], 0, 0, 0, 0, 0};
+    fkm_result r = {.centroids = cen[run], .labels = lab[run], .inertia = in[run]};
     ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
     ck_assert_int_eq(r.iterations, 4);
   }
@@ -187,7 +187,7 @@ START_TEST(random_init_matches_cpu_engine) {
   float cen[2][3 * 40 * 5];
   for (int e = 0; e < 2; e++) {
     opt.engine = e ? FKM_ENGINE_CPU : FKM_ENGINE_GPU;
-    fkm_result r = {cen[e], NULL, NULL, 0, 0, 0, 0, 0};
+    fkm_result r = {.centroids = cen[e], .labels = NULL, .inertia = NULL};
     ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
     ck_assert_int_eq(r.iterations, 0);
   }
@@ -215,7 +215,7 @@ START_TEST(matches_cpu_engine_on_blobs) {
   int iters[2];
   for (int e = 0; e < 2; e++) {
     opt.engine = e ? FKM_ENGINE_CPU : FKM_ENGINE_GPU;
-    fkm_result r = {cen[e], lab[e], in[e], 0, 0, 0, 0, 0};
+    fkm_result r = {.centroids = cen[e], .labels = lab[e], .inertia = in[e]};
     ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
     iters[e] = r.iterations;
   }
@@ -244,7 +244,7 @@ START_TEST(device_entry_points_match_host) {
   float *hc = malloc(nc * 4), *dc_host = malloc(nc * 4);
   int32_t *hl = malloc(nl * 4), *dl_host = malloc(nl * 4);
   double hi[3], di[3];
-  fkm_result hr = {hc, hl, hi, 0, 0, 0, 0, 0};
+  fkm_result hr = {.centroids = hc, .labels = hl, .inertia = hi};
   ck_assert_msg(fkm_fit(ctx, &host, &opt, &hr) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   CUdeviceptr dx, dc, dl, din;
   ck_assert(cu->cuMemAlloc(&dx, count * 2) == CUDA_SUCCESS);
@@ -253,7 +253,7 @@ START_TEST(device_entry_points_match_host) {
   ck_assert(cu->cuMemAlloc(&din, 3 * 8) == CUDA_SUCCESS);
   ck_assert(cu->cuMemcpyHtoDAsync(dx, xh, count * 2, NULL) == CUDA_SUCCESS);
   fkm_points dev = {(const void *)(uintptr_t)dx, FKM_DTYPE_FP16, b, n, d};
-  fkm_result dr = {(float *)(uintptr_t)dc, (int32_t *)(uintptr_t)dl, (double *)(uintptr_t)din, 0, 0, 0, 0, 0};
+  fkm_result dr = {.centroids = (float *)(uintptr_t)dc, .labels = (int32_t *)(uintptr_t)dl, .inertia = (double *)(uintptr_t)din};
   ck_assert_msg(fkm_fit_device(ctx, &dev, &opt, &dr, NULL) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   ck_assert(cu->cuMemcpyDtoHAsync(dc_host, dc, nc * 4, NULL) == CUDA_SUCCESS);
   ck_assert(cu->cuMemcpyDtoHAsync(dl_host, dl, nl * 4, NULL) == CUDA_SUCCESS);
@@ -283,7 +283,7 @@ START_TEST(tolerance_stops_early) {
   fkm_options opt = case_options(&c, NULL, 300);
   opt.tol = 1e-3;
   float cen[5 * 8];
-  fkm_result r = {cen, NULL, NULL, 0, 0, 0, 0, 0};
+  fkm_result r = {.centroids = cen, .labels = NULL, .inertia = NULL};
   ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   ck_assert_int_gt(r.iterations, 0);
   ck_assert_int_lt(r.iterations, 300);

@@ -51,7 +51,7 @@ static fkm_status fit_with(fkm_engine engine, float *centroids, fkm_ctx *ctx) {
   fkm_options o;
   fkm_options_init(&o);
   o.k = 3, o.engine = engine;
-  fkm_result r = {centroids, NULL, NULL, 0, 0, 0, 0, 0};
+  fkm_result r = {.centroids = centroids, .labels = NULL, .inertia = NULL};
   return fkm_fit(ctx, &p, &o, &r);
 }
 
