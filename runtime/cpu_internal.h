@@ -1,0 +1,59 @@
+/* Declarations shared by the CPU reference engine's files (runtime/cpu_*.c). Not installed.
+ *
+ * Everything here is fp64. Shapes: points [B][N][D], centroids [B][K][D], labels [B][N],
+ * all row-major and contiguous. */
+#ifndef FKM_CPU_INTERNAL_H
+#define FKM_CPU_INTERNAL_H
+
+#include "internal.h"
+
+/* The points of one call as the engine holds them: each element rounded to the compute dtype,
+ * then fp64; rows L2-normalised for cosine (a zero row stays zero). */
+typedef struct fkm__cpu_points {
+  double *x; /* [B][N][D], owned */
+  int64_t b, n, d;
+  fkm_metric metric;
+} fkm__cpu_points;
+
+/* malloc(count × size) that reports FKM_ERR_NOMEM (naming what) through ctx and returns NULL on
+ * failure or overflow. */
+void *fkm__cpu_alloc(fkm_ctx *ctx, size_t count, size_t size, const char *what);
+
+/* Loads and rounds p per o (compute dtype, metric) into *out; release with fkm__cpu_points_free. */
+fkm_status fkm__cpu_points_load(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                                fkm__cpu_points *out);
+void fkm__cpu_points_free(fkm__cpu_points *pts);
+
+/* Scales each of rows rows of v [rows][d] to unit L2 norm; zero rows stay zero. */
+void fkm__cpu_normalise(double *v, int64_t rows, int64_t d);
+/* Σ (a_j − b_j)², summed in index order. */
+double fkm__cpu_sqdist(const double *a, const double *b, int64_t d);
+
+/* Labels [B][N] of the nearest of the k centroids c [B][k][D] per pts->metric: l2 minimises
+ * ‖c‖² − 2·x·c, cosine and dot maximise x·c; ties go to the lowest index. Dot products are summed
+ * in index order, so the labels do not depend on blocking or the number of threads. */
+fkm_status fkm__cpu_assign(fkm_ctx *ctx, const fkm__cpu_points *pts, const double *c, int64_t k,
+                           int32_t *labels);
+/* inertia[b] = Σ_i ‖x_i − c[label_i]‖² (explicit squared differences, index order), [B]. */
+void fkm__cpu_inertia(const fkm__cpu_points *pts, const double *c, int64_t k, const int32_t *labels,
+                      double *inertia);
+
+/* Scratch for fkm__cpu_update, sized for one batch of pts with k clusters. */
+typedef struct fkm__cpu_update_ws {
+  double *sum;              /* [K][D] */
+  int64_t *count;           /* [K] */
+  struct fkm__cpu_far *far; /* [N], FKM_EMPTY_FARTHEST only (defined in cpu_update.c) */
+} fkm__cpu_update_ws;
+
+fkm_status fkm__cpu_update_ws_init(fkm_ctx *ctx, const fkm__cpu_points *pts, int64_t k,
+                                   fkm_empty_policy policy, fkm__cpu_update_ws *ws);
+void fkm__cpu_update_ws_free(fkm__cpu_update_ws *ws);
+
+/* One Lloyd update: c_new [B][k][D] = mean of each cluster's points under labels, empty clusters
+ * handled per policy against c_old, then (cosine, dot) re-normalised. *empty receives the number
+ * of empty clusters before the policy, summed over batches. */
+void fkm__cpu_update(const fkm__cpu_points *pts, const int32_t *labels, const double *c_old,
+                     double *c_new, int64_t k, fkm_empty_policy policy, fkm__cpu_update_ws *ws,
+                     int64_t *empty);
+
+#endif

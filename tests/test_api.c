@@ -1,0 +1,401 @@
+/* Public API: argument validation of fkm_fit / fkm_predict (CPU engine), status names and
+ * messages, option defaults, version. Every refused call must return the right status, leave a
+ * detail text naming the problem and write nothing to the outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fkm_version.h"
+#include "support.h"
+
+#define B 2
+#define N 20
+#define D 3
+#define K 4
+#define SENTINEL_F 12345.5f
+#define SENTINEL_L (-7)
+#define SENTINEL_D (-99.25)
+
+/* A valid call that each test then breaks in one way. */
+typedef struct {
+  fkm_ctx *ctx;
+  float x[B * N * D];
+  uint16_t x16[B * N * D]; /* fp16 copy of x */
+  float init[B * K * D];
+  fkm_points p;
+  fkm_options o;
+  float c[B * K * D];
+  int32_t labels[B * N];
+  double inertia[B];
+  fkm_result r;
+} fixture;
+
+static fixture *fx;
+
+static void poison(fixture *f) {
+  for (int i = 0; i < B * K * D; i++) f->c[i] = SENTINEL_F;
+  for (int i = 0; i < B * N; i++) f->labels[i] = SENTINEL_L;
+  for (int i = 0; i < B; i++) f->inertia[i] = SENTINEL_D;
+  f->r = (fkm_result){f->c, f->labels, f->inertia, -3, FKM_ENGINE_AUTO, -1.0, -1.0, -1.0};
+}
+
+static void setup(void) {
+  fx = calloc(1, sizeof *fx);
+  ck_assert_int_eq(fkm_ctx_create(&fx->ctx), FKM_OK);
+  uint64_t state = fkm_test_seed() ^ 0xa11ull;
+  for (int i = 0; i < B * N * D; i++) {
+    fx->x[i] = (float)fkm_test_uniform(&state, -4.0, 4.0);
+    fx->x16[i] = 0x3c00; /* 1.0 */
+  }
+  for (int i = 0; i < B * K * D; i++) fx->init[i] = (float)fkm_test_uniform(&state, -4.0, 4.0);
+  fx->p = (fkm_points){fx->x, FKM_DTYPE_FP32, B, N, D};
+  fkm_options_init(&fx->o);
+  fx->o.k = K;
+  fx->o.engine = FKM_ENGINE_CPU;
+  fx->o.max_iter = 5;
+  poison(fx);
+}
+
+static void teardown(void) {
+  fkm_ctx_free(fx->ctx);
+  free(fx);
+}
+
+static void assert_untouched(const fixture *f) {
+  for (int i = 0; i < B * K * D; i++) ck_assert_float_eq(f->c[i], SENTINEL_F);
+  for (int i = 0; i < B * N; i++) ck_assert_int_eq(f->labels[i], SENTINEL_L);
+  for (int i = 0; i < B; i++) ck_assert_double_eq(f->inertia[i], SENTINEL_D);
+  ck_assert_int_eq(f->r.iterations, -3);
+  ck_assert_int_eq(f->r.engine, FKM_ENGINE_AUTO);
+}
+
+/* The error text is non-empty and contains needle. */
+static void assert_detail(const fkm_ctx *ctx, const char *needle) {
+  const char *err = fkm_ctx_last_error(ctx);
+  ck_assert_msg(err[0] != '\0', "no error detail");
+  ck_assert_msg(strstr(err, needle) != NULL, "detail \"%s\" lacks \"%s\"", err, needle);
+}
+
+/* fkm_fit with the fixture's (broken) arguments must fail with want, naming needle. */
+static void expect_fit(fkm_status want, const char *needle) {
+  fkm_status s = fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r);
+  ck_assert_msg(s == want, "fit: %s, expected %s (%s)", fkm_status_name(s), fkm_status_name(want),
+                fkm_ctx_last_error(fx->ctx));
+  assert_detail(fx->ctx, needle);
+  assert_untouched(fx);
+}
+
+static void expect_predict(fkm_status want, const char *needle, const float *centroids) {
+  fkm_status s = fkm_predict(fx->ctx, &fx->p, centroids, &fx->o, fx->labels, fx->inertia);
+  ck_assert_msg(s == want, "predict: %s, expected %s (%s)", fkm_status_name(s),
+                fkm_status_name(want), fkm_ctx_last_error(fx->ctx));
+  assert_detail(fx->ctx, needle);
+  assert_untouched(fx);
+}
+
+START_TEST(valid_call_succeeds) {
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_OK);
+  ck_assert_str_eq(fkm_ctx_last_error(fx->ctx), "");
+  ck_assert_int_eq(fx->r.engine, FKM_ENGINE_CPU);
+  for (int i = 0; i < B * N; i++) ck_assert(fx->labels[i] >= 0 && fx->labels[i] < K);
+  for (int i = 0; i < B; i++) ck_assert(fx->inertia[i] >= 0.0 && fx->inertia[i] != SENTINEL_D);
+}
+END_TEST
+
+START_TEST(error_text_cleared_by_next_call) {
+  fx->o.k = 0;
+  expect_fit(FKM_ERR_INVALID_ARG, "k");
+  fx->o.k = K;
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_OK);
+  ck_assert_str_eq(fkm_ctx_last_error(fx->ctx), "");
+}
+END_TEST
+
+START_TEST(null_arguments) {
+  ck_assert_int_eq(fkm_fit(NULL, &fx->p, &fx->o, &fx->r), FKM_ERR_INVALID_ARG);
+  assert_untouched(fx);
+  ck_assert_int_eq(fkm_predict(NULL, &fx->p, fx->init, &fx->o, fx->labels, fx->inertia),
+                   FKM_ERR_INVALID_ARG);
+  assert_untouched(fx);
+  ck_assert_int_eq(fkm_fit(fx->ctx, NULL, &fx->o, &fx->r), FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "points");
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, NULL, &fx->r), FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "options");
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, NULL), FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "result");
+  assert_untouched(fx);
+  fx->p.data = NULL;
+  expect_fit(FKM_ERR_INVALID_ARG, "points");
+}
+END_TEST
+
+START_TEST(null_centroid_buffer) {
+  fx->r.centroids = NULL;
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "centroids");
+  fx->r.centroids = fx->c;
+  assert_untouched(fx);
+}
+END_TEST
+
+START_TEST(bad_point_dtype) {
+  const fkm_dtype bad[] = {FKM_DTYPE_AUTO, (fkm_dtype)5, (fkm_dtype)-1};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fx->p.dtype = bad[i];
+    expect_fit(FKM_ERR_INVALID_ARG, "dtype");
+  }
+}
+END_TEST
+
+START_TEST(bad_shape) {
+  const int64_t bad[] = {0, -1};
+  for (int which = 0; which < 3; which++) {
+    for (size_t i = 0; i < 2; i++) {
+      fx->p = (fkm_points){fx->x, FKM_DTYPE_FP32, B, N, D};
+      if (which == 0) fx->p.batches = bad[i];
+      if (which == 1) fx->p.n = bad[i];
+      if (which == 2) fx->p.d = bad[i];
+      expect_fit(FKM_ERR_INVALID_ARG, "shape");
+    }
+  }
+}
+END_TEST
+
+START_TEST(bad_k) {
+  fx->o.k = 0;
+  expect_fit(FKM_ERR_INVALID_ARG, "k = 0");
+  fx->o.k = -2;
+  expect_fit(FKM_ERR_INVALID_ARG, "k = -2");
+  fx->o.k = N + 1;
+  expect_fit(FKM_ERR_INVALID_ARG, "k = 21");
+}
+END_TEST
+
+START_TEST(unknown_enums) {
+  fx->o.metric = (fkm_metric)3;
+  expect_fit(FKM_ERR_INVALID_ARG, "metric");
+  fx->o.metric = (fkm_metric)-1;
+  expect_fit(FKM_ERR_INVALID_ARG, "metric");
+  fx->o.metric = FKM_METRIC_L2;
+  fx->o.init = (fkm_init)3;
+  expect_fit(FKM_ERR_INVALID_ARG, "init");
+  fx->o.init = FKM_INIT_RANDOM;
+  fx->o.engine = (fkm_engine)3;
+  expect_fit(FKM_ERR_INVALID_ARG, "engine");
+  fx->o.engine = FKM_ENGINE_CPU;
+  fx->o.empty = (fkm_empty_policy)2;
+  expect_fit(FKM_ERR_INVALID_ARG, "empty-cluster policy");
+  fx->o.empty = FKM_EMPTY_KEEP;
+  fx->o.dtype = (fkm_dtype)7;
+  expect_fit(FKM_ERR_INVALID_ARG, "dtype");
+  fx->o.dtype = FKM_DTYPE_AUTO;
+  fx->o.precision = (fkm_precision)2;
+  expect_fit(FKM_ERR_INVALID_ARG, "precision");
+}
+END_TEST
+
+START_TEST(bad_numbers) {
+  fx->o.max_iter = -1;
+  expect_fit(FKM_ERR_INVALID_ARG, "max_iter");
+  fx->o.max_iter = 5;
+  fx->o.tol = NAN;
+  expect_fit(FKM_ERR_INVALID_ARG, "tol");
+  fx->o.tol = 1e-4;
+  fx->o.n_init = 0;
+  expect_fit(FKM_ERR_INVALID_ARG, "n_init");
+  fx->o.n_init = 1;
+  fx->o.device = -1;
+  expect_fit(FKM_ERR_INVALID_ARG, "device");
+}
+END_TEST
+
+START_TEST(given_init_without_centroids) {
+  fx->o.init = FKM_INIT_GIVEN;
+  expect_fit(FKM_ERR_INVALID_ARG, "init_centroids");
+}
+END_TEST
+
+START_TEST(nonfinite_points) {
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  for (size_t i = 0; i < 3; i++) {
+    float keep = fx->x[B * N * D - 1];
+    fx->x[B * N * D - 1] = bad[i];
+    expect_fit(FKM_ERR_NONFINITE, "points");
+    expect_predict(FKM_ERR_NONFINITE, "points", fx->init);
+    fx->x[B * N * D - 1] = keep;
+  }
+  fx->p = (fkm_points){fx->x16, FKM_DTYPE_FP16, B, N, D};
+  fx->x16[7] = 0x7c00; /* +Inf in fp16 */
+  expect_fit(FKM_ERR_NONFINITE, "points");
+  fx->x16[7] = 0x7e00; /* NaN in fp16 */
+  expect_fit(FKM_ERR_NONFINITE, "points");
+}
+END_TEST
+
+START_TEST(nonfinite_given_centroids) {
+  fx->o.init = FKM_INIT_GIVEN;
+  fx->o.init_centroids = fx->init;
+  fx->init[B * K * D - 1] = NAN;
+  expect_fit(FKM_ERR_NONFINITE, "init_centroids");
+  fx->init[B * K * D - 1] = INFINITY;
+  expect_fit(FKM_ERR_NONFINITE, "init_centroids");
+}
+END_TEST
+
+START_TEST(unsupported_features) {
+  fx->o.init = FKM_INIT_KMEANSPP;
+  expect_fit(FKM_ERR_UNSUPPORTED, "k-means++");
+  fx->o.init = FKM_INIT_RANDOM;
+  float w[B * N];
+  for (int i = 0; i < B * N; i++) w[i] = 1.0f;
+  fx->o.sample_weight = w;
+  expect_fit(FKM_ERR_UNSUPPORTED, "weights");
+  fx->o.sample_weight = NULL;
+  fx->o.n_init = 2;
+  expect_fit(FKM_ERR_UNSUPPORTED, "n_init");
+  fx->o.n_init = 1;
+  fx->o.tune = 1;
+  expect_fit(FKM_ERR_UNSUPPORTED, "autotun");
+}
+END_TEST
+
+START_TEST(predict_arguments) {
+  expect_predict(FKM_ERR_INVALID_ARG, "centroids", NULL);
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, NULL, fx->inertia),
+                   FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "labels");
+  assert_untouched(fx);
+  fx->o.k = 0;
+  expect_predict(FKM_ERR_INVALID_ARG, "k = 0", fx->init);
+  fx->o.k = K;
+  fx->o.metric = (fkm_metric)9;
+  expect_predict(FKM_ERR_INVALID_ARG, "metric", fx->init);
+  fx->o.metric = FKM_METRIC_L2;
+  fx->p.d = 0;
+  expect_predict(FKM_ERR_INVALID_ARG, "shape", fx->init);
+  fx->p.d = D;
+  fx->init[5] = -INFINITY;
+  expect_predict(FKM_ERR_NONFINITE, "centroids", fx->init);
+}
+END_TEST
+
+START_TEST(predict_valid_call) {
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, fx->labels, fx->inertia), FKM_OK);
+  for (int i = 0; i < B * N; i++) ck_assert(fx->labels[i] >= 0 && fx->labels[i] < K);
+  for (int i = 0; i < B; i++) ck_assert(fx->inertia[i] > 0.0);
+}
+END_TEST
+
+START_TEST(status_names_and_messages) {
+  struct {
+    fkm_status s;
+    const char *name, *message;
+  } all[] = {
+#define ROW_(name, value, message) {name, #name, message},
+      FKM_STATUS_LIST(ROW_)
+#undef ROW_
+  };
+  size_t count = sizeof all / sizeof all[0];
+  ck_assert_uint_eq(count, 15);
+  for (size_t i = 0; i < count; i++) {
+    ck_assert_int_eq(all[i].s, (int)i); /* values are dense and append-only */
+    ck_assert_str_eq(fkm_status_name(all[i].s), all[i].name);
+    ck_assert_str_eq(fkm_status_message(all[i].s), all[i].message);
+    ck_assert_uint_gt(strlen(all[i].message), 3);
+  }
+  ck_assert_str_eq(fkm_status_name(FKM_OK), "FKM_OK");
+  ck_assert_str_eq(fkm_status_name(FKM_ERR_CANCELLED), "FKM_ERR_CANCELLED");
+  ck_assert_str_eq(fkm_status_message(FKM_ERR_NONFINITE), "input holds NaN or Inf");
+  const fkm_status unknown[] = {(fkm_status)15, (fkm_status)999, (fkm_status)-1};
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_str_eq(fkm_status_name(unknown[i]), "FKM_UNKNOWN_STATUS");
+    ck_assert_str_eq(fkm_status_message(unknown[i]), "unknown status");
+  }
+}
+END_TEST
+
+START_TEST(option_defaults) {
+  fkm_options o;
+  memset(&o, 0x5a, sizeof o);
+  fkm_options_init(&o);
+  ck_assert_int_eq(o.k, 0);
+  ck_assert_int_eq(o.metric, FKM_METRIC_L2);
+  ck_assert_int_eq(o.dtype, FKM_DTYPE_AUTO);
+  ck_assert_int_eq(o.precision, FKM_PRECISION_DEFAULT);
+  ck_assert_int_eq(o.init, FKM_INIT_RANDOM);
+  ck_assert_ptr_null(o.init_centroids);
+  ck_assert_uint_eq(o.seed, 0);
+  ck_assert_int_eq(o.max_iter, 300);
+  ck_assert_double_eq(o.tol, 1e-4);
+  ck_assert_int_eq(o.tol_relative, 0);
+  ck_assert_int_eq(o.empty, FKM_EMPTY_KEEP);
+  ck_assert_int_eq(o.engine, FKM_ENGINE_AUTO);
+  ck_assert_int_eq(o.device, 0);
+  ck_assert_int_eq(o.deterministic, 1);
+  ck_assert_int_eq(o.n_init, 1);
+  ck_assert_ptr_null(o.sample_weight);
+  ck_assert_uint_eq(o.device_memory_budget, 0);
+  ck_assert_int_eq(o.tune, 0);
+  ck_assert_int_eq(o.config.BLOCK_N | o.config.BLOCK_K | o.config.BLOCK_D | o.config.num_warps |
+                       o.config.num_stages | o.config.num_ctas,
+                   0);
+  ck_assert_int_eq(o.check_every, 8);
+  ck_assert_ptr_null(o.on_iter);
+  ck_assert_ptr_null(o.on_iter_user);
+  fkm_options_init(NULL); /* accepted, does nothing */
+}
+END_TEST
+
+START_TEST(version) {
+  unsigned major, minor, patch;
+  char tail;
+  ck_assert_int_eq(sscanf(fkm_version_string(), "%u.%u.%u%c", &major, &minor, &patch, &tail), 3);
+  ck_assert_uint_eq(fkm_version(), major * 10000u + minor * 100u + patch);
+  ck_assert_str_eq(fkm_version_string(), FKM_VERSION_STRING);
+  ck_assert_uint_eq(major, FKM_VERSION_MAJOR);
+}
+END_TEST
+
+START_TEST(context_basics) {
+  ck_assert_int_eq(fkm_ctx_create(NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_str_eq(fkm_ctx_last_error(NULL), "");
+  ck_assert_str_eq(fkm_ctx_last_error(fx->ctx), "");
+  ck_assert_str_eq(fkm_ctx_compile_log(fx->ctx), "");
+  fkm_ctx_free(NULL);
+}
+END_TEST
+
+static Suite *api_suite(void) {
+  Suite *s = suite_create("api");
+  TCase *tc = tcase_create("validation");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, valid_call_succeeds);
+  tcase_add_test(tc, error_text_cleared_by_next_call);
+  tcase_add_test(tc, null_arguments);
+  tcase_add_test(tc, null_centroid_buffer);
+  tcase_add_test(tc, bad_point_dtype);
+  tcase_add_test(tc, bad_shape);
+  tcase_add_test(tc, bad_k);
+  tcase_add_test(tc, unknown_enums);
+  tcase_add_test(tc, bad_numbers);
+  tcase_add_test(tc, given_init_without_centroids);
+  tcase_add_test(tc, nonfinite_points);
+  tcase_add_test(tc, nonfinite_given_centroids);
+  tcase_add_test(tc, unsupported_features);
+  tcase_add_test(tc, predict_arguments);
+  tcase_add_test(tc, predict_valid_call);
+  tcase_add_test(tc, context_basics);
+  suite_add_tcase(s, tc);
+  TCase *info = tcase_create("info");
+  tcase_add_test(info, status_names_and_messages);
+  tcase_add_test(info, option_defaults);
+  tcase_add_test(info, version);
+  suite_add_tcase(s, info);
+  return s;
+}
+
+int main(void) {
+  fkm_test_seed();
+  return fkm_test_run(api_suite(), 0);
+}
