@@ -16,6 +16,7 @@ typedef struct {
   int32_t *labels, *prev; /* [B][N] */
   double *inertia;        /* [B] */
   fkm__cpu_update_ws ws;
+  double ms_assign, ms_update; /* wall time summed over iterations */
 } fit_state;
 
 /* Labels are int32: K must fit. */
@@ -128,10 +129,14 @@ static fkm_status lloyd_step(fkm_ctx *ctx, fit_state *st, const fkm_options *o, 
     fkm__cpu_inertia(pts, st->c, st->k, st->labels, st->inertia);
     rep->inertia = sum(st->inertia, pts->b);
   }
+  double t1 = fkm__now_ms();
   fkm__cpu_update(pts, st->labels, st->c, st->c_next, st->k, o->empty, &st->ws, &rep->empty);
   rep->shift = max_shift(st->c, st->c_next, pts->b * st->k, pts->d);
   swap_centroids(st);
-  rep->ms = fkm__now_ms() - t0;
+  double t2 = fkm__now_ms();
+  st->ms_assign += t1 - t0;
+  st->ms_update += t2 - t1;
+  rep->ms = t2 - t0;
   return FKM_OK;
 }
 
@@ -203,6 +208,8 @@ static fkm_status fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, f
   r->ms_compile = 0.0;
   r->ms_init = t1 - t0;
   r->ms_iterations = t2 - t1;
+  r->ms_assign = st->ms_assign;
+  r->ms_update = st->ms_update;
   return FKM_OK;
 }
 

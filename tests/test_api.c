@@ -37,7 +37,11 @@ static void poison(fixture *f) {
   for (int i = 0; i < B * K * D; i++) f->c[i] = SENTINEL_F;
   for (int i = 0; i < B * N; i++) f->labels[i] = SENTINEL_L;
   for (int i = 0; i < B; i++) f->inertia[i] = SENTINEL_D;
-  f->r = (fkm_result){f->c, f->labels, f->inertia, -3, FKM_ENGINE_AUTO, -1.0, -1.0, -1.0};
+  f->r = (fkm_result){.centroids = f->c,
+                      .labels = f->labels,
+                      .inertia = f->inertia,
+                      .iterations = -3,
+                      .engine = FKM_ENGINE_AUTO};
 }
 
 static void setup(void) {

@@ -89,7 +89,13 @@ static fit_out run_fit(const fkm_points *p, const fkm_options *o) {
   for (size_t i = 0; i < nc; i++) f.c[i] = NAN;
   for (size_t i = 0; i < nl; i++) f.labels[i] = -1;
   for (int64_t i = 0; i < p->batches; i++) f.inertia[i] = NAN;
-  f.r = (fkm_result){f.c, f.labels, f.inertia, -1, FKM_ENGINE_AUTO, -1.0, -1.0, -1.0};
+  f.r = (fkm_result){.centroids = f.c,
+                     .labels = f.labels,
+                     .inertia = f.inertia,
+                     .iterations = -1,
+                     .engine = FKM_ENGINE_AUTO,
+                     .ms_assign = -1.0,
+                     .ms_update = -1.0};
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
   f.status = fkm_fit(ctx, p, o, &f.r);
@@ -109,6 +115,8 @@ static void assert_ok(const fit_out *f) {
   ck_assert_int_eq(f->r.engine, FKM_ENGINE_CPU);
   ck_assert_double_eq(f->r.ms_compile, 0.0);
   ck_assert(f->r.ms_init >= 0.0 && f->r.ms_iterations >= 0.0);
+  ck_assert(f->r.ms_assign >= 0.0 && f->r.ms_update >= 0.0);
+  ck_assert(f->r.ms_assign + f->r.ms_update <= f->r.ms_iterations + 1e-6);
 }
 
 static void cpu_options(fkm_options *o, int64_t k, fkm_metric m) {
