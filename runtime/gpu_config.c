@@ -26,18 +26,26 @@ static int pow2_at_least(long long v, int lo, int hi) {
   return r;
 }
 
-/* The model's pick: the largest tiles whose pipeline fits the target, deepest pipeline first. */
+/* Candidate tiles of the model, best first: 64×64 warp tiles where the points are many (fewer
+ * shared-memory bytes per MMA), then smaller tiles. */
+static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
+static const int simt_tiles[][3] = {{64, 64, 8}, {64, 32, 4}};
+
+/* The model's pick: the first candidate tile (for BLOCK_K no larger than K needs) whose deepest
+ * pipeline fits the device. */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
-                             long long k) {
-  int dp = fkm__padded_d(s->d);
-  int mma = fkm__spec_uses_mma(s);
+                             long long n, long long k) {
+  int dp = fkm__padded_d(s->d), mma = fkm__spec_uses_mma(s);
+  const int(*tiles)[3] = mma ? mma_tiles : simt_tiles;
+  int count = mma ? 4 : 2;
   s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
-  s->block_n = mma ? 128 : 64;
-  s->num_warps = mma ? 8 : 8;
-  int bk_max = pow2_at_least(k, mma ? 16 : 16, mma ? 128 : 64);
-  for (s->block_k = bk_max; s->block_k >= 16; s->block_k /= 2)
+  for (int t = 0; t < count; t++) {
+    if (tiles[t][0] > 128 && n < 4 * tiles[t][0]) continue;
+    s->block_n = tiles[t][0], s->num_warps = tiles[t][2];
+    s->block_k = tiles[t][1] < pow2_at_least(k, 16, 256) ? tiles[t][1] : pow2_at_least(k, 16, 256);
     for (s->num_stages = mma ? 4 : 1; s->num_stages >= 1; s->num_stages--)
       if (fkm__spec_validate(s, l, NULL, 0) == FKM_OK && l->shared <= g->shared_optin) return FKM_OK;
+  }
   return FKM_ERR_REJECTED;
 }
 
@@ -59,7 +67,7 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
     }
     return FKM_OK;
   }
-  if (model_pick(g, out, layout, o->k) != FKM_OK)
+  if (model_pick(g, out, layout, p->n, o->k) != FKM_OK)
     return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld",
                       g->sm, (long long)p->d);
   return FKM_OK;

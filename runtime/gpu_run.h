@@ -30,7 +30,7 @@ typedef struct fkm__gpu_run {
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
-   * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start [B][K] i32, idx [B][K] i64,
+   * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, state: struct fkm_state. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
       state;

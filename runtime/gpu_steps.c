@@ -115,8 +115,8 @@ static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->tiles, 0, tile_entries, run->stream));
   LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
          &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &done);
-  LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 255) / 256), (unsigned)run->b, 256, 0,
-         &run->tiles, &run->counts, &k, &run->ntiles, &done);
+  LAUNCH(run, run->kern.col_scan, (unsigned)run->k, (unsigned)run->b, 256, 0, &run->tiles,
+         &run->counts, &k, &run->ntiles, &done);
   LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
   LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
          &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile, &run->ntiles, &done);

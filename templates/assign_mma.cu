@@ -81,9 +81,15 @@ __device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t 
       fkm_ldsm4(a[mf], fkm_smem(xs + (wm * WTM + mf * 16 + (lane & 15)) * SROW + kk * 16 +
                                 (lane >> 4) * 8));
 #pragma unroll
-    for (int nf = 0; nf < NF; ++nf)
-      fkm_ldsm2(b[nf], fkm_smem(cs + (wn * WTN + nf * 8 + (lane & 7)) * SROW + kk * 16 +
-                                ((lane >> 3) & 1) * 8));
+    for (int nf = 0; nf + 1 < NF; nf += 2) { /* two 8-column fragments per ldmatrix.x4 */
+      u32 r[4];
+      fkm_ldsm4(r, fkm_smem(cs + (wn * WTN + (nf + (lane >> 4)) * 8 + (lane & 7)) * SROW +
+                            kk * 16 + ((lane >> 3) & 1) * 8));
+      b[nf][0] = r[0], b[nf][1] = r[1], b[nf + 1][0] = r[2], b[nf + 1][1] = r[3];
+    }
+    if (NF & 1)
+      fkm_ldsm2(b[NF - 1], fkm_smem(cs + (wn * WTN + (NF - 1) * 8 + (lane & 7)) * SROW + kk * 16 +
+                                    ((lane >> 3) & 1) * 8));
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll

@@ -8,35 +8,58 @@ __device__ __forceinline__ double fkm_warp_sum_d(double v) {
   return v;
 }
 
+#define FKM_VEC 4 /* columns per lane and load: 8 bytes of fp16/bf16, 16 of fp32 */
+#define FKM_SPAN (32 * FKM_VEC)
+
+/* The 4 elements at p (16-byte aligned for fp32, 8 for 16-bit types) as floats. */
+__device__ __forceinline__ void fkm_load4(const elem_t *p, float *out) {
+#if FKM_DTYPE == 3
+  const float4 v = *(const float4 *)p;
+  out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+#else
+  const uint2 v = *(const uint2 *)p;
+  out[0] = fkm_to_f32((elem_t)(v.x & 0xffffu)), out[1] = fkm_to_f32((elem_t)(v.x >> 16));
+  out[2] = fkm_to_f32((elem_t)(v.y & 0xffffu)), out[3] = fkm_to_f32((elem_t)(v.y >> 16));
+#endif
+}
+
 /* Block (c, b) recomputes centroid c of batch b from the run sorted[start .. start+count) of its
- * points: lanes own 32 columns at a time, the FKM_GROUPS warps stride over the run, partial sums
- * (fp64) meet in a fixed order. Cosine/dot centroids are scaled to unit length. Writes c32 in place
- * and raises state->shift_bits to this centroid's shift. An empty cluster keeps its centroid.
- * Dynamic shared memory: D floats. */
+ * points: each lane owns FKM_VEC columns of a FKM_SPAN-wide slice, the FKM_GROUPS warps stride
+ * over the run, partial sums (fp64) meet in a fixed order. Cosine/dot centroids are scaled to
+ * unit length. Writes c32 in place and raises state->shift_bits to this centroid's shift. An empty
+ * cluster keeps its centroid. Dynamic shared memory: D floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_finalize)(const elem_t *__restrict__ x, const int *__restrict__ sorted,
                                    const int *__restrict__ start, const int *__restrict__ counts,
                                    float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
   extern __shared__ float fkm_mean[];
-  __shared__ double part[FKM_GROUPS][32];
+  __shared__ double part[FKM_GROUPS][FKM_SPAN];
   __shared__ float scratch[FKM_GROUPS];
   const int b = blockIdx.y, c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
   const int cnt = counts[(i64)b * k + c];
   if (cnt == 0) return;
   const int *run = sorted + (i64)b * n + start[(i64)b * k + c];
   const elem_t *xb = x + (i64)b * n * FKM_DP;
-  for (int d0 = 0; d0 < FKM_D; d0 += 32) {
-    const int d = d0 + lane;
-    double s = 0.0;
-    if (d < FKM_D)
-      for (int j = g; j < cnt; j += FKM_GROUPS) s += fkm_to_f32(xb[(i64)run[j] * FKM_DP + d]);
-    part[g][lane] = s;
+  for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
+    const int d = d0 + lane * FKM_VEC;
+    double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
+    if (d < FKM_DP) {
+#pragma unroll 4
+      for (int j = g; j < cnt; j += FKM_GROUPS) {
+        float v[FKM_VEC];
+        fkm_load4(xb + (i64)run[j] * FKM_DP + d, v);
+#pragma unroll
+        for (int e = 0; e < FKM_VEC; ++e) s[e] += v[e];
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = s[e];
     __syncthreads();
-    if (g == 0 && d < FKM_D) {
+    for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
       double t = 0.0;
-      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][lane];
-      fkm_mean[d] = (float)(t / cnt);
+      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e];
+      fkm_mean[d0 + e] = (float)(t / cnt);
     }
     __syncthreads();
   }

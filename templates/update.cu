@@ -1,7 +1,7 @@
 /* Counting sort of labels by cluster, stable and deterministic, in three passes over fixed tiles
  * of TILE points (a multiple of 32) per batch:
- *   tile_hist:  tiles [B][T][K] = points of cluster k in tile t (one warp per tile, in order);
- *   col_scan:   tiles → exclusive prefix over t per k, counts [B][K] = totals;
+ *   tile_hist:  tiles [B][K][T] = points of cluster k in tile t (one warp per tile, in order);
+ *   col_scan:   tiles → exclusive prefix over t per k (one block per k), counts [B][K] = totals;
  *   k_scan:     start [B][K] = exclusive prefix of counts over k;
  *   scatter:    sorted [B][N] = point indices grouped by cluster, ascending within a cluster.
  * Integer atomics are not used, so every pass is order-independent. */
@@ -15,54 +15,68 @@ extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labe
                                                    i64 n, int k, int tile, int ntiles, const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
-  int *row = tiles + ((i64)b * ntiles + t) * k;
+  int *col = tiles + (i64)b * k * ntiles + t; /* entry of cluster c: col[c * ntiles] */
   const int *lb = labels + (i64)b * n;
   for (int s = 0; s < tile; s += 32) {
     const int lab = fkm_tile_label(lb, (i64)t * tile + s + lane, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
-    if (lab >= 0 && lane == __ffs(peers) - 1) row[lab] += __popc(peers);
+    if (lab >= 0 && lane == __ffs(peers) - 1) col[(i64)lab * ntiles] += __popc(peers);
     __syncwarp();
   }
 }
 
-extern "C" __global__ void FKM_ENTRY(fkm_col_scan)(int *__restrict__ tiles, int *__restrict__ counts, int k,
-                                                  int ntiles, const int *__restrict__ done) {
-  if (*done) return;
-  const int b = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= k) return;
-  int run = 0;
-  for (int t = 0; t < ntiles; ++t) {
-    int *p = tiles + ((i64)b * ntiles + t) * k + c;
-    const int v = *p;
-    *p = run;
-    run += v;
+/* Exclusive scan of a block's FKM_THREADS values in thread order; *total gets their sum. */
+__device__ __forceinline__ int fkm_block_exclusive_scan(int v, int *total) {
+  __shared__ int warp_total[FKM_THREADS / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int incl = v;
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const int o = __shfl_up_sync(0xffffffffu, incl, off);
+    if (lane >= off) incl += o;
   }
-  counts[(i64)b * k + c] = run;
+  __syncthreads();
+  if (lane == 31) warp_total[warp] = incl;
+  __syncthreads();
+  int before = 0, sum = 0;
+  for (int w = 0; w < FKM_THREADS / 32; ++w) {
+    before += w < warp ? warp_total[w] : 0;
+    sum += warp_total[w];
+  }
+  *total = sum;
+  return before + incl - v;
+}
+
+/* Block (c, b): exclusive prefix over the tiles of cluster c in place; counts[b][c] = the total. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_col_scan)(int *__restrict__ tiles, int *__restrict__ counts, int k, int ntiles,
+                            const int *__restrict__ done) {
+  if (*done) return;
+  const int b = blockIdx.y, c = blockIdx.x;
+  int *col = tiles + ((i64)b * k + c) * ntiles;
+  int carry = 0;
+  for (int t0 = 0; t0 < ntiles; t0 += FKM_THREADS) {
+    const int t = t0 + threadIdx.x, v = t < ntiles ? col[t] : 0;
+    int total;
+    const int ex = fkm_block_exclusive_scan(v, &total);
+    if (t < ntiles) col[t] = carry + ex;
+    carry += total;
+  }
+  if (threadIdx.x == 0) counts[(i64)b * k + c] = carry;
 }
 
 /* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start, int k, const int *__restrict__ done) {
   if (*done) return;
-  __shared__ int warp_total[FKM_THREADS / 32];
-  const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int b = blockIdx.x;
   int carry = 0;
   for (int c0 = 0; c0 < k; c0 += FKM_THREADS) {
-    const int c = c0 + threadIdx.x;
-    const int v = c < k ? counts[(i64)b * k + c] : 0;
-    int incl = v;
-#pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const int o = __shfl_up_sync(0xffffffffu, incl, off);
-      if (lane >= off) incl += o;
-    }
-    __syncthreads();
-    if (lane == 31) warp_total[warp] = incl;
-    __syncthreads();
-    int before = carry;
-    for (int w = 0; w < warp; ++w) before += warp_total[w];
-    if (c < k) start[(i64)b * k + c] = before + incl - v;
-    for (int w = 0; w < FKM_THREADS / 32; ++w) carry += warp_total[w];
+    const int c = c0 + threadIdx.x, v = c < k ? counts[(i64)b * k + c] : 0;
+    int total;
+    const int ex = fkm_block_exclusive_scan(v, &total);
+    if (c < k) start[(i64)b * k + c] = carry + ex;
+    carry += total;
   }
 }
 
@@ -71,7 +85,7 @@ extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels
                                                  i64 n, int k, int tile, int ntiles, const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
-  int *row = tiles + ((i64)b * ntiles + t) * k;
+  int *col = tiles + (i64)b * k * ntiles + t;
   const int *lb = labels + (i64)b * n;
   const int *sb = start + (i64)b * k;
   int *out = sorted + (i64)b * n;
@@ -80,11 +94,11 @@ extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels
     const int lab = fkm_tile_label(lb, i, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
     if (lab >= 0) {
-      const int base = sb[lab] + row[lab];
+      const int base = sb[lab] + col[(i64)lab * ntiles];
       out[base + __popc(peers & ((1u << lane) - 1u))] = (int)i;
     }
     __syncwarp();
-    if (lab >= 0 && lane == __ffs(peers) - 1) row[lab] += __popc(peers);
+    if (lab >= 0 && lane == __ffs(peers) - 1) col[(i64)lab * ntiles] += __popc(peers);
     __syncwarp();
   }
 }
