@@ -64,18 +64,24 @@ static fkm_status pack(fkm_ctx *ctx, const fkm__cpu_points *pts, const double *c
   return FKM_OK;
 }
 
-/* acc0/acc1[r] = x0·c_r and x1·c_r for the PANEL centroids of panel, summed over j in order. */
+/* Two fp64 lanes (GCC/Clang vector extension): each lane is computed exactly as scalar code would,
+ * so results do not depend on the vector width. */
+typedef double lanes2 __attribute__((vector_size(2 * sizeof(double))));
+
+/* acc0/acc1[r] = x0·c_r and x1·c_r for the PANEL centroids of panel, summed over j in order. The
+ * 2 × PANEL sums stay in registers. */
 static void kernel_2xpanel(const double *restrict x0, const double *restrict x1,
                            const double *restrict panel, int64_t d, double *restrict acc0,
                            double *restrict acc1) {
-  double s0[PANEL] = {0}, s1[PANEL] = {0};
+  lanes2 s0[PANEL / 2] = {0}, s1[PANEL / 2] = {0};
   for (int64_t j = 0; j < d; j++, panel += PANEL) {
-    double u = x0[j], v = x1[j];
-    /* unrolled so that the 2 × PANEL sums live in registers */
-#pragma GCC unroll 8
-    for (int r = 0; r < PANEL; r++) {
-      s0[r] += u * panel[r];
-      s1[r] += v * panel[r];
+    lanes2 u = {x0[j], x0[j]}, v = {x1[j], x1[j]};
+#pragma GCC unroll 4
+    for (int r = 0; r < PANEL / 2; r++) {
+      lanes2 c;
+      memcpy(&c, panel + 2 * r, sizeof c);
+      s0[r] += u * c;
+      s1[r] += v * c;
     }
   }
   memcpy(acc0, s0, sizeof s0);
