@@ -20,7 +20,9 @@ static const char *template_text(const char *name) {
 static const char *kind_template(const fkm__kernel_spec *s) {
   switch (s->kind) {
     case FKM_KIND_ASSIGN:
-      return fkm__spec_uses_mma(s) ? "assign_mma.cu" : "assign_simt.cu";
+      return fkm__spec_uses_wgmma(s) ? "assign_wgmma.cu"
+             : fkm__spec_uses_mma(s) ? "assign_mma.cu"
+                                     : "assign_simt.cu";
     case FKM_KIND_NORMS:
       return "norms.cu";
     case FKM_KIND_UPDATE:
@@ -52,6 +54,25 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
   return n;
 }
 
+/* fkm_wgmma(d, desc_a, desc_b, accumulate): one m64nBLOCK_Kk16 warpgroup MMA, its BLOCK_K / 2
+ * accumulator registers spelled out (inline PTX needs them as separate operands). */
+static int write_wgmma(char *out, size_t len, const fkm__kernel_spec *s) {
+  int regs = s->block_k / 2, n = 0;
+  const char *t = s->dtype == FKM_DTYPE_FP16 ? "f16" : "bf16";
+  n += snprintf(out + n, len - (size_t)n,
+                "__device__ __forceinline__ void fkm_wgmma(float *d, unsigned long long a,\n"
+                "    unsigned long long b, int accumulate) {\n"
+                "  asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %%%d, 0;\\n\"\n"
+                "    \"wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {",
+                regs + 2, s->block_k, t, t);
+  for (int i = 0; i < regs; i++) n += snprintf(out + n, len - (size_t)n, "%s%%%d", i ? ", " : "", i);
+  n += snprintf(out + n, len - (size_t)n, "}, %%%d, %%%d, p, 1, 1, 0, 0;\\n}\\n\"\n    : ", regs,
+                regs + 1);
+  for (int i = 0; i < regs; i++) n += snprintf(out + n, len - (size_t)n, "%s\"+f\"(d[%d])", i ? ", " : "", i);
+  n += snprintf(out + n, len - (size_t)n, "\n    : \"l\"(a), \"l\"(b), \"r\"(accumulate));\n}\n");
+  return n;
+}
+
 fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source) {
   fkm__spec_layout l;
   char why[256], desc[256];
@@ -62,12 +83,13 @@ fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source)
   const char *common = template_text("00_common.cu"), *body = template_text(kind_template(s));
   if (!common || !body)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "kernel template %s is not embedded", kind_template(s));
-  char prelude[1024];
+  char prelude[1024], wrapper[8192] = "";
   int n = write_prelude(prelude, sizeof prelude, s, &l);
-  size_t total = (size_t)n + strlen(common) + strlen(body) + 1;
+  int w = fkm__spec_uses_wgmma(s) && s->kind == FKM_KIND_ASSIGN ? write_wgmma(wrapper, sizeof wrapper, s) : 0;
+  size_t total = (size_t)n + strlen(common) + (size_t)w + strlen(body) + 1;
   *source = malloc(total);
   if (!*source) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory generating a kernel");
-  snprintf(*source, total, "%s%s%s", prelude, common, body);
+  snprintf(*source, total, "%s%s%s%s", prelude, common, wrapper, body);
   return FKM_OK;
 }
 

@@ -20,6 +20,10 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
 
 int fkm__spec_uses_mma(const fkm__kernel_spec *s) { return s->dtype != FKM_DTYPE_FP32; }
 
+int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) {
+  return fkm__spec_uses_mma(s) && s->sm == 90 && s->arch_specific;
+}
+
 size_t fkm__sm_shared_limit(int sm) {
   switch (sm) {
     case 80:
@@ -69,6 +73,23 @@ static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, cha
   return FKM_OK;
 }
 
+/* Warpgroups of 4 warps each own BLOCK_N / 64 / warpgroups m64 tiles and all BLOCK_K columns. */
+static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
+                               size_t len) {
+  int groups = s->num_warps / 4;
+  if (groups < 1 || groups > 2)
+    return reject(why, len, "wgmma kernel: num_warps must be 4 or 8 (one or two warpgroups)");
+  if (s->block_n % (64 * groups))
+    return reject(why, len, "wgmma kernel: BLOCK_N must be a multiple of 64 per warpgroup");
+  if (s->block_k < 16) return reject(why, len, "wgmma kernel: BLOCK_K must be at least 16");
+  int wg_m = s->block_n / 64 / groups;
+  size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
+  l->warps_m = groups, l->warps_n = 1;
+  l->shared = (size_t)l->chunk * 2 * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles);
+  l->regs_estimate = wg_m * s->block_k / 2 + wg_m * 4 + 40;
+  return FKM_OK;
+}
+
 static fkm_status layout_simt(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
                               size_t len) {
   int ty = l->threads / 16;
@@ -94,7 +115,9 @@ static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l
   l->block_n_rows = s->block_n;
   l->chunk = s->block_d < dp ? s->block_d : dp;
   l->d_chunks = (dp + l->chunk - 1) / l->chunk;
-  fkm_status st = fkm__spec_uses_mma(s) ? layout_mma(s, l, why, len) : layout_simt(s, l, why, len);
+  fkm_status st = fkm__spec_uses_wgmma(s) ? layout_wgmma(s, l, why, len)
+                  : fkm__spec_uses_mma(s) ? layout_mma(s, l, why, len)
+                                          : layout_simt(s, l, why, len);
   if (st != FKM_OK) return st;
   if (l->shared > fkm__sm_shared_limit(s->sm)) {
     char buf[160];

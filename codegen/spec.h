@@ -37,8 +37,10 @@ static inline int fkm__padded_d(int d) { return (d + 15) / 16 * 16; }
 fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
                                 fkm_precision precision, int d, int sm);
 
-/* Whether the assign kernel for this spec uses tensor cores (fp16/bf16) or FFMA (fp32). */
+/* Whether the assign kernel for this spec uses tensor cores (fp16/bf16) or FFMA (fp32), and
+ * whether those are Hopper warpgroup MMAs (sm_90a) rather than mma.sync. */
 int fkm__spec_uses_mma(const fkm__kernel_spec *s);
+int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */
 typedef struct fkm__spec_layout {

@@ -30,13 +30,14 @@ static int pow2_at_least(long long v, int lo, int hi) {
  * shared-memory bytes per MMA), then smaller tiles. */
 static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
 static const int simt_tiles[][3] = {{64, 64, 8}, {64, 32, 4}};
+static const int wgmma_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {64, 128, 4}, {64, 64, 4}};
 
 /* The model's pick: the first candidate tile (for BLOCK_K no larger than K needs) whose deepest
  * pipeline fits the device. */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), mma = fkm__spec_uses_mma(s);
-  const int(*tiles)[3] = mma ? mma_tiles : simt_tiles;
+  const int(*tiles)[3] = fkm__spec_uses_wgmma(s) ? wgmma_tiles : mma ? mma_tiles : simt_tiles;
   int count = mma ? 4 : 2;
   s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
   for (int t = 0; t < count; t++) {
@@ -54,6 +55,7 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
                                 fkm__spec_layout *layout) {
   *out = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, fkm__compute_dtype(p, o, 1), o->precision,
                         (int)p->d, g->sm);
+  out->arch_specific = g->sm == 90 && fkm__spec_uses_mma(out); /* sm_90a: warpgroup MMA */
   const fkm_config *c = &o->config;
   if (c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages) {
     out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;

@@ -98,21 +98,23 @@ START_TEST(spec_id_is_pinned) {
 }
 END_TEST
 
-static size_t add_all_configs(fkm__kernel_spec *out, fkm_dtype t, int d, int sm) {
+static size_t add_all_configs(fkm__kernel_spec *out, fkm_dtype t, int d, int sm, int a) {
   size_t n = 0;
   for (size_t c = 0; c < fkm__space_size(); c++) {
     fkm__kernel_spec s = assign_spec(t, d, sm, c);
+    s.arch_specific = a;
     if (fkm__spec_validate(&s, NULL, NULL, 0) == FKM_OK) out[n++] = s;
   }
   return n;
 }
 
-/* Every accepted configuration of fp16 D=128 (tensor cores) and fp32 D=17 (FFMA) on sm_90
- * compiles; bf16 shares the fp16 template but for the MMA type and is sampled below. */
+/* Every accepted configuration of fp16 D=128 on sm_90 (mma.sync) and sm_90a (wgmma) and of fp32
+ * D=17 (FFMA) compiles; bf16 shares the fp16 templates but for the MMA type and is sampled below. */
 START_TEST(every_config_compiles_for_some_dims) {
   static fkm__kernel_spec specs[4096];
-  size_t n = add_all_configs(specs, FKM_DTYPE_FP16, 128, 90);
-  n += add_all_configs(specs + n, FKM_DTYPE_FP32, 17, 90);
+  size_t n = add_all_configs(specs, FKM_DTYPE_FP16, 128, 90, 0);
+  n += add_all_configs(specs + n, FKM_DTYPE_FP16, 128, 90, 1);
+  n += add_all_configs(specs + n, FKM_DTYPE_FP32, 17, 90, 0);
   ck_assert_uint_eq(fkm_test_compile_all(specs, n, 2), 0);
 }
 END_TEST
