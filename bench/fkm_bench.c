@@ -1,5 +1,5 @@
 /* Per-iteration timing of fkm_fit on the SPEC §8 shapes (public API only).
- * Usage: fkm_bench [--iters N] [--only NAME] [--json FILE]
+ * Usage: fkm_bench [--iters N] [--only NAME] [--json FILE] [--config BN,BK,BD,WARPS,STAGES]
  * Each shape: a warm-up fit (compiles, 2 iterations), then a fit of N iterations with tol off;
  * ms/iter = device time of the iterations (events) / N; a third fit of 3 iterations with profiling
  * splits it into assign and update. TFLOP/s counts 2·B·N·K·D per assignment. */
@@ -38,6 +38,8 @@ static float *random_points(size_t count, uint64_t seed) {
   return x;
 }
 
+static fkm_config forced; /* --config BLOCK_N,BLOCK_K,BLOCK_D,num_warps,num_stages */
+
 static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
   size_t count = (size_t)(s->b * s->n * s->d);
   float *x = random_points(count, 42);
@@ -48,6 +50,7 @@ static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
   fkm_options_init(&o);
   o.k = s->k, o.dtype = s->dtype, o.engine = FKM_ENGINE_GPU, o.tol = 0.0, o.max_iter = 2;
   o.check_every = 1000;
+  o.config = forced;
   fkm_result r = {.centroids = cen, .labels = NULL, .inertia = NULL};
   fkm_status st = fkm_fit(ctx, &p, &o, &r);
   double compile_ms = r.ms_compile;
@@ -82,6 +85,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     else if (!strcmp(argv[i], "--json")) json_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--config"))
+      sscanf(argv[i + 1], "%d,%d,%d,%d,%d", &forced.BLOCK_N, &forced.BLOCK_K, &forced.BLOCK_D,
+             &forced.num_warps, &forced.num_stages);
   }
   fkm_ctx *ctx;
   fkm_runtime_info info;

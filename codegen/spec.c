@@ -82,10 +82,13 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   if (s->block_n % (64 * groups))
     return reject(why, len, "wgmma kernel: BLOCK_N must be a multiple of 64 per warpgroup");
   if (s->block_k < 16) return reject(why, len, "wgmma kernel: BLOCK_K must be at least 16");
+  if (l->chunk % 64)
+    return reject(why, len, "wgmma kernel: the D chunk must be a multiple of 64 (128-byte swizzle)");
   int wg_m = s->block_n / 64 / groups;
   size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->warps_m = groups, l->warps_n = 1;
-  l->shared = (size_t)l->chunk * 2 * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles);
+  l->shared = (size_t)l->chunk * 2 * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
+              1024; /* slack to align the tiles to the 1024-byte swizzle atom */
   l->regs_estimate = wg_m * s->block_k / 2 + wg_m * 4 + 40;
   return FKM_OK;
 }

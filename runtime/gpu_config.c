@@ -30,24 +30,33 @@ static int pow2_at_least(long long v, int lo, int hi) {
  * shared-memory bytes per MMA), then smaller tiles. */
 static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
 static const int simt_tiles[][3] = {{64, 64, 8}, {64, 32, 4}};
-static const int wgmma_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {64, 128, 4}, {64, 64, 4}};
+static const int wgmma_tiles[][3] = {{128, 128, 8}, {128, 64, 8}, {64, 128, 4}, {64, 64, 4}};
 
-/* The model's pick: the first candidate tile (for BLOCK_K no larger than K needs) whose deepest
- * pipeline fits the device. */
-static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
-                             long long n, long long k) {
-  int dp = fkm__padded_d(s->d), mma = fkm__spec_uses_mma(s);
-  const int(*tiles)[3] = fkm__spec_uses_wgmma(s) ? wgmma_tiles : mma ? mma_tiles : simt_tiles;
-  int count = mma ? 4 : 2;
-  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
+/* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
+ * memory stays within `budget`. */
+static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int (*tiles)[3],
+                            int count, long long n, long long k, size_t budget) {
   for (int t = 0; t < count; t++) {
     if (tiles[t][0] > 128 && n < 4 * tiles[t][0]) continue;
     s->block_n = tiles[t][0], s->num_warps = tiles[t][2];
     s->block_k = tiles[t][1] < pow2_at_least(k, 16, 256) ? tiles[t][1] : pow2_at_least(k, 16, 256);
-    for (s->num_stages = mma ? 4 : 1; s->num_stages >= 1; s->num_stages--)
-      if (fkm__spec_validate(s, l, NULL, 0) == FKM_OK && l->shared <= g->shared_optin) return FKM_OK;
+    for (s->num_stages = fkm__spec_uses_mma(s) ? 4 : 1; s->num_stages >= 1; s->num_stages--)
+      if (fkm__spec_validate(s, l, NULL, 0) == FKM_OK && l->shared <= budget) return FKM_OK;
   }
   return FKM_ERR_REJECTED;
+}
+
+/* The model's pick. The wgmma kernel waits for its MMAs before folding them, so it wants two
+ * blocks per multiprocessor to overlap one block's arg-min with the other's MMAs (measured on
+ * H100: 128×128 tiles, 2 stages, 2 blocks beat every 1-block configuration). */
+static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
+                             long long n, long long k) {
+  int dp = fkm__padded_d(s->d), mma = fkm__spec_uses_mma(s), wg = fkm__spec_uses_wgmma(s);
+  const int(*tiles)[3] = wg ? wgmma_tiles : mma ? mma_tiles : simt_tiles;
+  int count = mma ? 4 : 2;
+  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
+  if (wg && first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
+  return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }
 
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
@@ -69,8 +78,9 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
     }
     return FKM_OK;
   }
-  if (model_pick(g, out, layout, p->n, o->k) != FKM_OK)
-    return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld",
-                      g->sm, (long long)p->d);
-  return FKM_OK;
+  if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
+  out->arch_specific = 0; /* e.g. D below the wgmma kernel's 64-column chunk: mma.sync */
+  if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
+  return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld", g->sm,
+                    (long long)p->d);
 }

@@ -1,8 +1,9 @@
 /* FlashAssign on Hopper warpgroup MMA (sm_90a; fp16/bf16 in, fp32 accumulate).
  * Same contract and tiling as assign_mma.cu: a block owns BLOCK_N points and streams the
  * centroids in BLOCK_K × CHUNK tiles through a NUM_STAGES-deep cp.async pipeline (with one chunk the
- * point tile stays on chip). Tiles sit in shared memory as 8×8 core matrices (8 rows × 16 bytes,
- * no swizzle), K-major, read by wgmma through descriptors. Each warpgroup owns WG_M m64 tiles of
+ * point tile stays on chip). Tiles sit in shared memory K-major in the 128-byte swizzle layout
+ * (64-column blocks of 128-byte rows, 16-byte chunks XOR-ed with row mod 8, 1024-byte aligned),
+ * read by wgmma through descriptors. Each warpgroup owns WG_M m64 tiles of
  * rows and all BLOCK_K columns, so every warp holds whole rows: the arg-min needs only quad
  * shuffles. The generator emits fkm_wgmma() for N = BLOCK_K. */
 #define BN FKM_BLOCK_N
@@ -14,8 +15,7 @@
 #define WG_M (BN / 64 / NWG)
 #define XRES (NCH == 1)
 #define XBUFS (XRES ? 1 : NS)
-#define CM_SBO (CH * 16) /* bytes between core matrices adjacent in rows */
-#define CM_LBO 128       /* bytes between core matrices adjacent in K */
+#define SW_ATOM 1024 /* bytes of 8 swizzled 128-byte rows */
 
 __device__ __forceinline__ u32 fkm_smem(const void *p) {
   u32 r;
@@ -30,26 +30,30 @@ template <int N> __device__ __forceinline__ void fkm_wait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N));
 }
 
-/* rows × CH tile of a [rows][DP] matrix from column col0 into core-matrix layout at dst; rows at or
- * beyond valid_rows and columns at or beyond DP are zero-filled. Thread pairs read 32 contiguous
- * bytes of a row. */
+/* rows × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at shared address
+ * dst; rows at or beyond valid_rows and columns at or beyond DP are zero-filled. 8 consecutive
+ * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. */
 template <int ROWS>
-__device__ __forceinline__ void fkm_load_tile(unsigned char *dst, const elem_t *src, i64 valid_rows,
-                                              int col0) {
+__device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 valid_rows, int col0) {
   for (int v = threadIdx.x; v < ROWS * CH / 8; v += FKM_THREADS) {
-    const int lo = v & 1, r8 = (v >> 1) & 7, rest = v >> 4;
-    const int c8 = (rest % (CH / 16)) * 2 + lo, r = (rest / (CH / 16)) * 8 + r8;
-    const int col = col0 + c8 * 8;
+    const int j = v & 7, rest = v >> 3, r = rest % ROWS, kb = rest / ROWS;
+    const int col = col0 + kb * 64 + j * 8;
     const bool ok = r < valid_rows && col < FKM_DP;
-    fkm_cp16(fkm_smem(dst + (r >> 3) * CM_SBO + c8 * CM_LBO + r8 * 16),
+    fkm_cp16(dst + kb * ROWS * 128 + (r >> 3) * SW_ATOM + (r & 7) * 128 + ((j ^ (r & 7)) << 4),
              ok ? src + (i64)r * FKM_DP + col : src, ok ? 16 : 0);
   }
 }
 
-/* Descriptor of the core-matrix tile starting at smem byte address addr (no swizzle). */
+/* Descriptor of a K-major 128-byte-swizzled operand at shared address addr: 8-row groups
+ * SW_ATOM bytes apart (the leading offset is unused in this mode). */
 __device__ __forceinline__ unsigned long long fkm_desc(u32 addr) {
-  return (unsigned long long)((addr & 0x3ffff) >> 4) | ((unsigned long long)(CM_LBO >> 4) << 16) |
-         ((unsigned long long)(CM_SBO >> 4) << 32);
+  return (unsigned long long)((addr & 0x3ffff) >> 4) | (1ull << 16) |
+         ((unsigned long long)(SW_ATOM >> 4) << 32) | (1ull << 62);
+}
+
+/* Shared address of k-step kk (16 columns) of a tile with `rows` rows, from row r0. */
+__device__ __forceinline__ u32 fkm_operand(u32 tile, int rows, int r0, int kk) {
+  return tile + (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
 
 __device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
@@ -76,14 +80,14 @@ __device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bid
 }
 
 /* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][K], labels [B][N]. */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
                           const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
                           const int *__restrict__ done) {
   if (done && *done) return;
   extern __shared__ __align__(128) unsigned char fkm_shared[];
-  unsigned char *cs = fkm_shared;
-  unsigned char *xs = cs + NS * BK * CH * 2;
+  const u32 cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
+  const u32 xs = cs + NS * BK * CH * 2;
   const int b = blockIdx.y, lane = threadIdx.x & 31, wg = threadIdx.x >> 7, wq = (threadIdx.x >> 5) & 3;
   const i64 n0 = (i64)blockIdx.x * BN;
   const elem_t *xb = x + ((i64)b * n + n0) * FKM_DP;
@@ -122,15 +126,15 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS, 1)
       asm volatile("fence.proxy.async.shared::cta;");
       __syncthreads();
     }
-    const u32 cbase = fkm_smem(cs + (s % NS) * BK * CH * 2);
-    const u32 xbase = fkm_smem(xs + (XRES ? 0 : s % NS) * BN * CH * 2);
+    const u32 cbase = cs + (s % NS) * BK * CH * 2;
+    const u32 xbase = xs + (XRES ? 0 : s % NS) * BN * CH * 2;
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
     for (int kk = 0; kk < CH / 16; ++kk)
 #pragma unroll
       for (int m = 0; m < WG_M; ++m)
-        fkm_wgmma(acc[m], fkm_desc(xbase + ((wg * WG_M + m) * 64 / 8) * CM_SBO + kk * 2 * CM_LBO),
-                  fkm_desc(cbase + kk * 2 * CM_LBO), (s % NCH != 0 || kk != 0) ? 1 : 0);
+        fkm_wgmma(acc[m], fkm_desc(fkm_operand(xbase, BN, (wg * WG_M + m) * 64, kk)),
+                  fkm_desc(fkm_operand(cbase, BK, 0, kk)), (s % NCH != 0 || kk != 0) ? 1 : 0);
     asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     if (s % NCH == NCH - 1)
