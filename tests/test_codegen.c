@@ -37,7 +37,10 @@ START_TEST(space_validates_or_gives_reasons) {
             ck_assert_msg(strlen(why) > 10, "rejection without a reason");
           }
         }
-        ck_assert_msg(accepted > 0, "no configuration for D=%d", codegen_dims[di]);
+        /* sm_90a's wgmma kernel needs 64-column chunks; smaller D runs the sm_90 kernel there. */
+        int wgmma_too_narrow = codegen_targets[t].a && fkm__padded_d(codegen_dims[di]) < 64 &&
+                               codegen_dtypes[ti] != FKM_DTYPE_FP32;
+        ck_assert_msg(accepted > 0 || wgmma_too_narrow, "no configuration for D=%d", codegen_dims[di]);
       }
 }
 END_TEST
