@@ -15,6 +15,7 @@ typedef struct shape {
   int64_t b, n, k, d;
   fkm_dtype dtype;
   double flash_kmeans_ms; /* SPEC §8 anchor, H100 80GB HBM3, 2026-11-25 */
+  fkm_precision precision;
 } shape;
 
 static const shape shapes[] = {
@@ -26,6 +27,7 @@ static const shape shapes[] = {
     {"n1m_k1024_d1024", 1, 1048576, 1024, 1024, FKM_DTYPE_FP16, 9.35},
     {"n4m_k4096_bf16", 1, 4194304, 4096, 128, FKM_DTYPE_BF16, 12.4},
     {"n2m_k1024_fp32", 1, 2097152, 1024, 128, FKM_DTYPE_FP32, 3.67},
+    {"n2m_k1024_tf32", 1, 2097152, 1024, 128, FKM_DTYPE_FP32, 3.67, FKM_PRECISION_TF32},
 };
 
 static float *random_points(size_t count, uint64_t seed) {
@@ -49,6 +51,7 @@ static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
   fkm_options o;
   fkm_options_init(&o);
   o.k = s->k, o.dtype = s->dtype, o.engine = FKM_ENGINE_GPU, o.tol = 0.0, o.max_iter = 2;
+  o.precision = s->precision;
   o.check_every = 1000;
   o.config = forced;
   fkm_result r = {.centroids = cen, .labels = NULL, .inertia = NULL};
@@ -68,7 +71,11 @@ static int run_shape(fkm_ctx *ctx, const shape *s, int iters, FILE *json) {
   double tflops = 2.0 * s->b * s->n * s->k * s->d / (ms * 1e-3) / 1e12;
   printf("| %-18s | %2lld | %8lld | %6lld | %5lld | %-4s | %8.3f | %7.3f | %7.3f | %7.1f | %5.1f%% | %6.2f | %5.2fx |\n", s->name,
          (long long)s->b, (long long)s->n, (long long)s->k, (long long)s->d,
-         s->dtype == FKM_DTYPE_FP16 ? "fp16" : s->dtype == FKM_DTYPE_BF16 ? "bf16" : "fp32", ms,
+         s->dtype == FKM_DTYPE_FP16   ? "fp16"
+         : s->dtype == FKM_DTYPE_BF16 ? "bf16"
+         : s->precision               ? "tf32"
+                                      : "fp32",
+         ms,
          ms_assign, ms_update, tflops, 100.0 * tflops / 730.0, s->flash_kmeans_ms, s->flash_kmeans_ms / ms);
   fflush(stdout);
   if (json)

@@ -24,6 +24,8 @@ SHAPES = [
     ("n4m_k4096_bf16", 1, 4194304, 4096, 128, torch.bfloat16),
     ("n2m_k1024_fp32", 1, 2097152, 1024, 128, torch.float32),
 ]
+# flash-kmeans computes fp32 in tf32: its fp32 row is the reference for both fkm fp32 rows.
+ALIASES = {"n2m_k1024_tf32": "n2m_k1024_fp32"}
 
 
 def timed(fn, repeats=5):
@@ -64,6 +66,8 @@ def main():
         row = run(*shape)
         print(json.dumps(row), flush=True)
         out.append(row)
+    for alias, source in ALIASES.items():
+        out.append(dict(next(r for r in out if r["shape"] == source), shape=alias))
     with open(sys.argv[1], "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "results": out}, f, indent=1)
 

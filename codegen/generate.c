@@ -20,9 +20,7 @@ static const char *template_text(const char *name) {
 static const char *kind_template(const fkm__kernel_spec *s) {
   switch (s->kind) {
     case FKM_KIND_ASSIGN:
-      return fkm__spec_uses_wgmma(s) ? "assign_wgmma.cu"
-             : fkm__spec_uses_mma(s) ? "assign_mma.cu"
-                                     : "assign_simt.cu";
+      return fkm__spec_uses_wgmma(s) ? "assign_wgmma.cu" : "assign_mma.cu";
     case FKM_KIND_NORMS:
       return "norms.cu";
     case FKM_KIND_UPDATE:
@@ -41,9 +39,10 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
   fkm__spec_describe(s, desc, sizeof desc);
   int n = snprintf(out, len,
                    "/* fkm generated kernel: %s */\n#define FKM_SPEC_ID %s\n#define FKM_METRIC %d\n"
-                   "#define FKM_DTYPE %d\n#define FKM_D %d\n#define FKM_DP %d\n#define FKM_THREADS %d\n",
-                   desc, id, (int)s->metric, dtype_code(s->dtype), s->d, fkm__padded_d(s->d),
-                   l->threads);
+                   "#define FKM_DTYPE %d\n#define FKM_PRECISION %d\n#define FKM_D %d\n"
+                   "#define FKM_DP %d\n#define FKM_THREADS %d\n",
+                   desc, id, (int)s->metric, dtype_code(s->dtype), (int)s->precision, s->d,
+                   fkm__padded_d(s->d), l->threads);
   if (s->kind == FKM_KIND_ASSIGN)
     n += snprintf(out + n, len - (size_t)n,
                   "#define FKM_BLOCK_N %d\n#define FKM_BLOCK_K %d\n#define FKM_CHUNK %d\n"

@@ -18,10 +18,8 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
   return s;
 }
 
-int fkm__spec_uses_mma(const fkm__kernel_spec *s) { return s->dtype != FKM_DTYPE_FP32; }
-
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) {
-  return fkm__spec_uses_mma(s) && s->sm == 90 && s->arch_specific;
+  return s->dtype != FKM_DTYPE_FP32 && s->sm == 90 && s->arch_specific;
 }
 
 size_t fkm__sm_shared_limit(int sm) {
@@ -65,11 +63,13 @@ static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, cha
   if (!l->warps_m) return reject(why, len, "no warp grid splits BLOCK_N×BLOCK_K into 16×8 MMA tiles");
   l->warps_n = s->num_warps / l->warps_m;
   int mf = s->block_n / l->warps_m / 16, nf = s->block_k / l->warps_n / 8;
-  size_t row = (size_t)(l->chunk + 8) * 2; /* bytes: 16-byte pad keeps ldmatrix conflict-free */
+  size_t esize = s->dtype == FKM_DTYPE_FP32 ? 4 : 2;
+  size_t row = (size_t)l->chunk * esize + 16; /* bytes: 16-byte pad keeps ldmatrix conflict-free */
   size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->shared = row * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               (size_t)s->block_n * l->warps_n * 8;
-  l->regs_estimate = mf * nf * 4 + mf * 4 + nf * 2 + mf * 4 + 24;
+  int split = s->dtype == FKM_DTYPE_FP32 && s->precision == FKM_PRECISION_DEFAULT ? 2 : 1;
+  l->regs_estimate = mf * nf * 4 + split * (mf * 4 + nf * 2) + mf * 4 + 24;
   return FKM_OK;
 }
 
@@ -93,19 +93,6 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   return FKM_OK;
 }
 
-static fkm_status layout_simt(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
-                              size_t len) {
-  int ty = l->threads / 16;
-  if (s->num_stages != 1) return reject(why, len, "the fp32 FFMA kernel has no pipeline: num_stages must be 1");
-  if (ty < 2 || s->block_n % ty || s->block_k % 16)
-    return reject(why, len, "fp32 FFMA tile: BLOCK_N must divide by num_warps·2, BLOCK_K by 16");
-  l->warps_m = ty, l->warps_n = 16; /* thread grid (rows × columns) for FFMA */
-  l->shared = (size_t)4 * l->chunk * (s->block_n + s->block_k + 8);
-  l->regs_estimate = (s->block_n / ty) * (s->block_k / 16) + (s->block_n / ty) * 2 +
-                     s->block_k / 16 + 32;
-  return FKM_OK;
-}
-
 static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
                                   size_t len) {
   if (!is_pow2_in(s->block_n, 16, 256)) return reject(why, len, "BLOCK_N must be a power of two in [16, 256]");
@@ -118,9 +105,7 @@ static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l
   l->block_n_rows = s->block_n;
   l->chunk = s->block_d < dp ? s->block_d : dp;
   l->d_chunks = (dp + l->chunk - 1) / l->chunk;
-  fkm_status st = fkm__spec_uses_wgmma(s) ? layout_wgmma(s, l, why, len)
-                  : fkm__spec_uses_mma(s) ? layout_mma(s, l, why, len)
-                                          : layout_simt(s, l, why, len);
+  fkm_status st = fkm__spec_uses_wgmma(s) ? layout_wgmma(s, l, why, len) : layout_mma(s, l, why, len);
   if (st != FKM_OK) return st;
   if (l->shared > fkm__sm_shared_limit(s->sm)) {
     char buf[160];
@@ -146,8 +131,9 @@ fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layou
   if ((unsigned)s->metric > FKM_METRIC_DOT) return reject(why, len, "unknown metric");
   if (s->dtype != FKM_DTYPE_FP16 && s->dtype != FKM_DTYPE_BF16 && s->dtype != FKM_DTYPE_FP32)
     return reject(why, len, "the GPU kernels compute in fp16, bf16 or fp32");
-  if (s->precision != FKM_PRECISION_DEFAULT)
-    return reject(why, len, "tf32 precision is not implemented yet (issue 4)");
+  if ((unsigned)s->precision > FKM_PRECISION_TF32) return reject(why, len, "unknown precision");
+  if (s->precision == FKM_PRECISION_TF32 && s->dtype != FKM_DTYPE_FP32)
+    return reject(why, len, "tf32 precision applies to fp32 only");
   if (s->d < 1 || s->d > FKM__MAX_GPU_D) return reject(why, len, "D must be in [1, 12288] on the GPU");
   if (s->sm < 80) return reject(why, len, "the GPU kernels need sm_80 or newer");
   if (s->arch_specific && s->sm != 90 && s->sm != 100)

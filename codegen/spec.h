@@ -37,16 +37,15 @@ static inline int fkm__padded_d(int d) { return (d + 15) / 16 * 16; }
 fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
                                 fkm_precision precision, int d, int sm);
 
-/* Whether the assign kernel for this spec uses tensor cores (fp16/bf16) or FFMA (fp32), and
- * whether those are Hopper warpgroup MMAs (sm_90a) rather than mma.sync. */
-int fkm__spec_uses_mma(const fkm__kernel_spec *s);
+/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (fp16/bf16 on sm_90a) rather
+ * than mma.sync (every other case; fp32 runs 3×TF32, or TF32 when asked). */
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */
 typedef struct fkm__spec_layout {
   int threads;        /* 32·num_warps */
   int block_n_rows;   /* assign: points per block (BLOCK_N) */
-  int warps_m, warps_n; /* assign (mma): warp grid over the BLOCK_N × BLOCK_K tile */
+  int warps_m, warps_n; /* assign: warp (or warpgroup) grid over the BLOCK_N × BLOCK_K tile */
   int chunk;          /* assign: D columns per pipeline step */
   int d_chunks;       /* assign: steps per centroid tile */
   size_t shared;      /* dynamic shared memory bytes */

@@ -8,8 +8,6 @@ fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_option
   if (o->empty == FKM_EMPTY_FARTHEST)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
                       "the farthest empty-cluster policy is not on the GPU yet (issue 7)");
-  if (o->precision == FKM_PRECISION_TF32)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "tf32 precision is not on the GPU yet (issue 4)");
   if (p->d > FKM__MAX_GPU_D)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "D = %lld exceeds the GPU kernels' limit %d",
                       (long long)p->d, FKM__MAX_GPU_D);
@@ -29,7 +27,6 @@ static int pow2_at_least(long long v, int lo, int hi) {
 /* Candidate tiles of the model, best first: 64×64 warp tiles where the points are many (fewer
  * shared-memory bytes per MMA), then smaller tiles. */
 static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
-static const int simt_tiles[][3] = {{64, 64, 8}, {64, 32, 4}};
 static const int wgmma_tiles[][3] = {{128, 128, 8}, {128, 64, 8}, {64, 128, 4}, {64, 64, 4}};
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
@@ -40,7 +37,7 @@ static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int 
     if (tiles[t][0] > 128 && n < 4 * tiles[t][0]) continue;
     s->block_n = tiles[t][0], s->num_warps = tiles[t][2];
     s->block_k = tiles[t][1] < pow2_at_least(k, 16, 256) ? tiles[t][1] : pow2_at_least(k, 16, 256);
-    for (s->num_stages = fkm__spec_uses_mma(s) ? 4 : 1; s->num_stages >= 1; s->num_stages--)
+    for (s->num_stages = 4; s->num_stages >= 1; s->num_stages--)
       if (fkm__spec_validate(s, l, NULL, 0) == FKM_OK && l->shared <= budget) return FKM_OK;
   }
   return FKM_ERR_REJECTED;
@@ -51,20 +48,20 @@ static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int 
  * H100: 128×128 tiles, 2 stages, 2 blocks beat every 1-block configuration). */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
-  int dp = fkm__padded_d(s->d), mma = fkm__spec_uses_mma(s), wg = fkm__spec_uses_wgmma(s);
-  const int(*tiles)[3] = wg ? wgmma_tiles : mma ? mma_tiles : simt_tiles;
-  int count = mma ? 4 : 2;
-  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : (mma ? 64 : 32);
-  if (wg && first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
-  return first_fit(s, l, tiles, count, n, k, g->shared_optin);
+  int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s);
+  const int(*tiles)[3] = wg ? wgmma_tiles : mma_tiles;
+  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
+  if (wg && first_fit(s, l, tiles, 4, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
+  return first_fit(s, l, tiles, 4, n, k, g->shared_optin);
 }
 
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                 const fkm_options *o, fkm__kernel_spec *out,
                                 fkm__spec_layout *layout) {
-  *out = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, fkm__compute_dtype(p, o, 1), o->precision,
-                        (int)p->d, g->sm);
-  out->arch_specific = g->sm == 90 && fkm__spec_uses_mma(out); /* sm_90a: warpgroup MMA */
+  fkm_dtype t = fkm__compute_dtype(p, o, 1);
+  *out = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
+                        t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT, (int)p->d, g->sm);
+  out->arch_specific = g->sm == 90 && t != FKM_DTYPE_FP32; /* sm_90a: warpgroup MMA */
   const fkm_config *c = &o->config;
   if (c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages) {
     out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;

@@ -108,18 +108,22 @@ fkm_status fkm__run_inertia(fkm__gpu_run *run) {
   return FKM_OK;
 }
 
-/* Counting sort of labels into sorted runs per cluster (tiles, counts, start). */
+/* Counting sort of labels into sorted runs per cluster (tiles, counts, start). The per-tile
+ * counters live in shared memory when K ints fit the default 48 KiB. */
 static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
-  int k = (int)run->k;
-  size_t tile_entries = (size_t)(run->b * run->ntiles * run->k);
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->tiles, 0, tile_entries, run->stream));
-  LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
-         &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &done);
+  int k = (int)run->k, shared = run->k * 4 <= 48 * 1024;
+  size_t counters = shared ? (size_t)run->k * 4 : 0;
+  if (!shared)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
+  LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+         &run->labels, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
   LAUNCH(run, run->kern.col_scan, (unsigned)run->k, (unsigned)run->b, 256, 0, &run->tiles,
          &run->counts, &k, &run->ntiles, &done);
   LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
-  LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, 0, &run->labels,
-         &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile, &run->ntiles, &done);
+  LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+         &run->labels, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
+         &run->ntiles, &shared, &done);
   return FKM_OK;
 }
 

@@ -7,9 +7,14 @@
 #define FKM__MAX_TILE_ENTRIES (16ll << 20) /* tile-count matrix bound: 64 MiB of int32 */
 #define FKM__STATE_BYTES 16
 
-/* Points per counting-sort tile: 1024, doubled until the [B][T][K] count matrix fits the bound. */
+/* Points per counting-sort tile (one warp each): halved from 1024 while the tiles are too few to
+ * fill the device and K stays small against the tile, doubled while the [B][T][K] count matrix
+ * exceeds its bound. */
 static void plan_tiles(fkm__gpu_run *run) {
   run->tile = 1024;
+  while (run->tile > 128 && run->b * ((run->n + run->tile - 1) / run->tile) < 4096 &&
+         run->k <= run->tile)
+    run->tile /= 2;
   while (run->b * ((run->n + run->tile - 1) / run->tile) * run->k > FKM__MAX_TILE_ENTRIES &&
          run->tile < (1 << 30))
     run->tile *= 2;

@@ -1,4 +1,6 @@
-/* FlashAssign on tensor cores (fp16/bf16 in, fp32 accumulate).
+/* FlashAssign on tensor cores with mma.sync: fp16/bf16 (m16n8k16) or fp32 (m16n8k8 TF32; the
+ * default precision splits each operand into two TF32 terms and sums three products, 3×TF32,
+ * which keeps fp32 accuracy), fp32 accumulate.
  * A block owns BLOCK_N points of one batch and streams the centroids through shared memory in
  * BLOCK_K × CHUNK tiles with a NUM_STAGES-deep cp.async pipeline (steps = centroid tiles × D chunks;
  * with one chunk the point tile is loaded once and stays on chip). Warps split the BLOCK_N × BLOCK_K
@@ -16,7 +18,10 @@
 #define WTN (BK / WN)
 #define MF (WTM / 16)
 #define NF (WTN / 8)
-#define SROW (CH + 8)
+#define EV (16 / (int)sizeof(elem_t))  /* elements per 16 bytes */
+#define KSTEP (2 * EV)                  /* elements per MMA k-step: 32 bytes */
+#define SROW (CH + EV)                  /* 16-byte row pad keeps ldmatrix conflict-free */
+#define FKM_3XTF32 (FKM_DTYPE == 3 && FKM_PRECISION == 0)
 #define XRES (NCH == 1)
 #define XBUFS (XRES ? 1 : NS)
 
@@ -39,11 +44,11 @@ template <int N> __device__ __forceinline__ void fkm_wait() {
 template <int ROWS>
 __device__ __forceinline__ void fkm_load_tile(elem_t *dst, const elem_t *src, i64 valid_rows,
                                               int col0) {
-  const int vpr = CH / 8;
+  const int vpr = CH / EV;
   for (int v = threadIdx.x; v < ROWS * vpr; v += FKM_THREADS) {
-    const int r = v / vpr, col = col0 + (v % vpr) * 8;
+    const int r = v / vpr, col = col0 + (v % vpr) * EV;
     const bool ok = r < valid_rows && col < FKM_DP;
-    fkm_cp16(fkm_smem(dst + r * SROW + (v % vpr) * 8), ok ? src + (i64)r * FKM_DP + col : src,
+    fkm_cp16(fkm_smem(dst + r * SROW + (v % vpr) * EV), ok ? src + (i64)r * FKM_DP + col : src,
              ok ? 16 : 0);
   }
 }
@@ -59,7 +64,41 @@ __device__ __forceinline__ void fkm_ldsm2(u32 *r, u32 addr) {
                : "r"(addr));
 }
 
-__device__ __forceinline__ void fkm_mma(float *d, const u32 *a, const u32 *b) {
+#if FKM_DTYPE == 3
+__device__ __forceinline__ u32 fkm_tf32(float f) {
+  u32 r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
+  return r;
+}
+__device__ __forceinline__ void fkm_mma_tf32(float *d, const u32 *a, const u32 *b) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+/* Splits fp32 bit patterns v[0..n) into TF32 high parts (in place) and low parts (lo). */
+template <int N> __device__ __forceinline__ void fkm_split(u32 *v, u32 *lo) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const float f = __uint_as_float(v[i]);
+    v[i] = fkm_tf32(f);
+    if (FKM_3XTF32) lo[i] = fkm_tf32(f - __uint_as_float(v[i]));
+  }
+}
+#endif
+
+/* d += a·b for one 16×8 tile; fp32 operands arrive as raw bits and are rounded (and split) here. */
+__device__ __forceinline__ void fkm_mma(float *d, const u32 *a_in, const u32 *b_in) {
+#if FKM_DTYPE == 3
+  u32 a[4] = {a_in[0], a_in[1], a_in[2], a_in[3]}, b[2] = {b_in[0], b_in[1]}, alo[4], blo[2];
+  fkm_split<4>(a, alo);
+  fkm_split<2>(b, blo);
+  if (FKM_3XTF32) {
+    fkm_mma_tf32(d, alo, b);
+    fkm_mma_tf32(d, a, blo);
+  }
+  fkm_mma_tf32(d, a, b);
+#else
 #if FKM_DTYPE == 1
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
 #else
@@ -67,29 +106,30 @@ __device__ __forceinline__ void fkm_mma(float *d, const u32 *a, const u32 *b) {
 #endif
                "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+               : "r"(a_in[0]), "r"(a_in[1]), "r"(a_in[2]), "r"(a_in[3]), "r"(b_in[0]), "r"(b_in[1]));
+#endif
 }
 
 /* acc += x_tile[warp rows] · c_tile[warp cols]ᵀ over one CH-wide chunk. */
 __device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t *xs,
                                               const elem_t *cs, int wm, int wn, int lane) {
 #pragma unroll
-  for (int kk = 0; kk < CH / 16; ++kk) {
+  for (int kk = 0; kk < CH / KSTEP; ++kk) {
     u32 a[MF][4], b[NF][2];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
-      fkm_ldsm4(a[mf], fkm_smem(xs + (wm * WTM + mf * 16 + (lane & 15)) * SROW + kk * 16 +
-                                (lane >> 4) * 8));
+      fkm_ldsm4(a[mf], fkm_smem(xs + (wm * WTM + mf * 16 + (lane & 15)) * SROW + kk * KSTEP +
+                                (lane >> 4) * EV));
 #pragma unroll
     for (int nf = 0; nf + 1 < NF; nf += 2) { /* two 8-column fragments per ldmatrix.x4 */
       u32 r[4];
       fkm_ldsm4(r, fkm_smem(cs + (wn * WTN + (nf + (lane >> 4)) * 8 + (lane & 7)) * SROW +
-                            kk * 16 + ((lane >> 3) & 1) * 8));
+                            kk * KSTEP + ((lane >> 3) & 1) * EV));
       b[nf][0] = r[0], b[nf][1] = r[1], b[nf + 1][0] = r[2], b[nf + 1][1] = r[3];
     }
     if (NF & 1)
-      fkm_ldsm2(b[NF - 1], fkm_smem(cs + (wn * WTN + (NF - 1) * 8 + (lane & 7)) * SROW + kk * 16 +
-                                    ((lane >> 3) & 1) * 8));
+      fkm_ldsm2(b[NF - 1], fkm_smem(cs + (wn * WTN + (NF - 1) * 8 + (lane & 7)) * SROW +
+                                    kk * KSTEP + ((lane >> 3) & 1) * EV));
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll

@@ -11,18 +11,40 @@ __device__ __forceinline__ int fkm_tile_label(const int *labels, i64 i, i64 n) {
   return i < n ? labels[i] : -1;
 }
 
+/* Counters of one tile's clusters: in shared memory (K ints, dynamic) when shared is set, else the
+ * tile's column of the global matrix (entry of cluster c at col[c * ntiles]). */
+struct fkm_counters {
+  int *base;
+  i64 stride;
+  __device__ __forceinline__ int &operator[](int c) const { return base[c * stride]; }
+};
+
+__device__ __forceinline__ fkm_counters fkm_tile_counters(int *col, int ntiles, int shared) {
+  extern __shared__ int fkm_shared_counts[];
+  return shared ? fkm_counters{fkm_shared_counts, 1} : fkm_counters{col, ntiles};
+}
+
+/* One warp per (tile, batch). With shared counters every entry of the tile's column is written, so
+ * the matrix needs no clearing; without, it must be zero on entry. */
 extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels, int *__restrict__ tiles,
-                                                   i64 n, int k, int tile, int ntiles, const int *__restrict__ done) {
+                                                   i64 n, int k, int tile, int ntiles, int shared,
+                                                   const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
-  int *col = tiles + (i64)b * k * ntiles + t; /* entry of cluster c: col[c * ntiles] */
+  int *col = tiles + (i64)b * k * ntiles + t;
   const int *lb = labels + (i64)b * n;
+  const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
+  if (shared)
+    for (int c = lane; c < k; c += 32) cnt[c] = 0;
+  __syncwarp();
   for (int s = 0; s < tile; s += 32) {
     const int lab = fkm_tile_label(lb, (i64)t * tile + s + lane, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
-    if (lab >= 0 && lane == __ffs(peers) - 1) col[(i64)lab * ntiles] += __popc(peers);
+    if (lab >= 0 && lane == __ffs(peers) - 1) cnt[lab] += __popc(peers);
     __syncwarp();
   }
+  if (shared)
+    for (int c = lane; c < k; c += 32) col[(i64)c * ntiles] = cnt[c];
 }
 
 /* Exclusive scan of a block's FKM_THREADS values in thread order; *total gets their sum. */
@@ -82,23 +104,25 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
 
 extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels, int *__restrict__ tiles,
                                                  const int *__restrict__ start, int *__restrict__ sorted,
-                                                 i64 n, int k, int tile, int ntiles, const int *__restrict__ done) {
+                                                 i64 n, int k, int tile, int ntiles, int shared,
+                                                 const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
   int *col = tiles + (i64)b * k * ntiles + t;
   const int *lb = labels + (i64)b * n;
   const int *sb = start + (i64)b * k;
   int *out = sorted + (i64)b * n;
+  const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
+  if (shared) /* shared counters start at cluster start + the tile's prefix */
+    for (int c = lane; c < k; c += 32) cnt[c] = col[(i64)c * ntiles] + sb[c];
+  __syncwarp();
   for (int s = 0; s < tile; s += 32) {
     const i64 i = (i64)t * tile + s + lane;
     const int lab = fkm_tile_label(lb, i, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
-    if (lab >= 0) {
-      const int base = sb[lab] + col[(i64)lab * ntiles];
-      out[base + __popc(peers & ((1u << lane) - 1u))] = (int)i;
-    }
+    if (lab >= 0) out[cnt[lab] + (shared ? 0 : sb[lab]) + __popc(peers & ((1u << lane) - 1u))] = (int)i;
     __syncwarp();
-    if (lab >= 0 && lane == __ffs(peers) - 1) col[(i64)lab * ntiles] += __popc(peers);
+    if (lab >= 0 && lane == __ffs(peers) - 1) cnt[lab] += __popc(peers);
     __syncwarp();
   }
 }

@@ -14,8 +14,10 @@ static void normalise(double *v, int64_t d) {
     for (int64_t j = 0; j < d; j++) v[j] /= sqrt(s);
 }
 
-void oracle_init(oracle_problem *o, const fkm_points *p, int64_t k, fkm_metric m, fkm_dtype t) {
+void oracle_init(oracle_problem *o, const fkm_points *p, int64_t k, fkm_metric m, fkm_dtype t,
+                 fkm_precision precision) {
   o->b = p->batches, o->n = p->n, o->d = p->d, o->k = k, o->metric = m, o->dtype = t;
+  o->precision = precision;
   size_t count = (size_t)(o->b * o->n * o->d);
   o->x = malloc(count * sizeof(double));
   for (size_t i = 0; i < count; i++) o->x[i] = fkm__load_element(p->data, p->dtype, i);
@@ -26,8 +28,10 @@ void oracle_init(oracle_problem *o, const fkm_points *p, int64_t k, fkm_metric m
 
 void oracle_free(oracle_problem *o) { free(o->x); }
 
-double oracle_unit_roundoff(fkm_dtype t) {
-  return t == FKM_DTYPE_FP16 ? 0x1p-11 : t == FKM_DTYPE_BF16 ? 0x1p-8 : 0.0;
+double oracle_unit_roundoff(fkm_dtype t, fkm_precision precision) {
+  if (t == FKM_DTYPE_FP16) return 0x1p-11;
+  if (t == FKM_DTYPE_BF16) return 0x1p-8;
+  return precision == FKM_PRECISION_TF32 ? 0x1p-11 : 0x1p-22;
 }
 
 /* Score (lower is nearer) of point x against centroid c, and its error bound. */
@@ -38,7 +42,7 @@ static double score(const oracle_problem *o, const double *x, const float *c, do
     absdot += fabs(x[j] * c[j]);
     cn += (double)c[j] * c[j];
   }
-  double u = oracle_unit_roundoff(o->dtype), acc = (double)o->d * 0x1p-24;
+  double u = oracle_unit_roundoff(o->dtype, o->precision), acc = (double)o->d * 0x1p-24;
   if (o->metric != FKM_METRIC_L2) {
     *bound = 2.0 * (u + acc) * absdot + 1e-30;
     return -dot;

@@ -11,15 +11,18 @@ typedef struct oracle_problem {
   int64_t b, n, d, k;
   fkm_metric metric;
   fkm_dtype dtype; /* compute dtype */
+  fkm_precision precision;
   double *x;       /* [B][N][D]: points as the kernels hold them, owned */
 } oracle_problem;
 
 /* Builds x from host points p for compute dtype t (cosine: unit length, then rounded). */
-void oracle_init(oracle_problem *o, const fkm_points *p, int64_t k, fkm_metric m, fkm_dtype t);
+void oracle_init(oracle_problem *o, const fkm_points *p, int64_t k, fkm_metric m, fkm_dtype t,
+                 fkm_precision precision);
 void oracle_free(oracle_problem *o);
 
-/* Unit roundoff of the compute dtype's centroid copy (0 for fp32). */
-double oracle_unit_roundoff(fkm_dtype t);
+/* Relative error of the operands the tensor cores see: the compute dtype's unit roundoff for
+ * fp16/bf16 centroids, 2⁻¹¹ for TF32, 2⁻²² for 3×TF32 (two TF32 terms per fp32 operand). */
+double oracle_unit_roundoff(fkm_dtype t, fkm_precision precision);
 
 /* Checks labels [B][N] against centroids c [B][K][D] (as the kernels saw them: unit length for
  * cosine) on every stride-th point: a label is accepted when its score is within the sum of the two

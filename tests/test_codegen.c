@@ -51,10 +51,14 @@ START_TEST(rejections_name_the_reason) {
   s.block_n = 256, s.block_k = 256, s.block_d = 128, s.num_stages = 4, s.num_warps = 8;
   ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
   ck_assert_ptr_nonnull(strstr(why, "shared memory"));
-  s = assign_spec(FKM_DTYPE_FP32, 64, 90, 0);
-  s.num_stages = 2;
+  s = assign_spec(FKM_DTYPE_FP16, 64, 90, 0);
+  s.precision = FKM_PRECISION_TF32;
   ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
-  ck_assert_ptr_nonnull(strstr(why, "num_stages"));
+  ck_assert_ptr_nonnull(strstr(why, "tf32"));
+  s = assign_spec(FKM_DTYPE_FP16, 32, 90, 0);
+  s.arch_specific = 1;
+  ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "wgmma"));
   s = assign_spec(FKM_DTYPE_FP16, 64, 90, 0);
   s.block_n = 96;
   ck_assert_int_eq(fkm__spec_validate(&s, NULL, why, sizeof why), FKM_ERR_REJECTED);
@@ -112,7 +116,7 @@ static size_t add_all_configs(fkm__kernel_spec *out, fkm_dtype t, int d, int sm,
 }
 
 /* Every accepted configuration of fp16 D=128 on sm_90 (mma.sync) and sm_90a (wgmma) and of fp32
- * D=17 (FFMA) compiles; bf16 shares the fp16 templates but for the MMA type and is sampled below. */
+ * D=17 (3×TF32) compiles; bf16 and TF32 differ only in the MMA instruction and are sampled below. */
 START_TEST(every_config_compiles_for_some_dims) {
   static fkm__kernel_spec specs[4096];
   size_t n = add_all_configs(specs, FKM_DTYPE_FP16, 128, 90, 0);
@@ -137,6 +141,11 @@ START_TEST(every_target_compiles_a_sample) {
         for (size_t c = 0; c < (kind == FKM_KIND_ASSIGN ? 3u : 1u); c++) {
           if (kind == FKM_KIND_ASSIGN) fkm__space_apply(configs[c], &s);
           if (fkm__spec_validate(&s, NULL, NULL, 0) == FKM_OK) specs[n++] = s;
+          if (kind == FKM_KIND_ASSIGN && s.dtype == FKM_DTYPE_FP32) {
+            fkm__kernel_spec tf32 = s;
+            tf32.precision = FKM_PRECISION_TF32;
+            if (fkm__spec_validate(&tf32, NULL, NULL, 0) == FKM_OK) specs[n++] = tf32;
+          }
         }
       }
     }

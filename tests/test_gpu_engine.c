@@ -14,28 +14,31 @@ typedef struct gcase {
   fkm_dtype dtype;
   fkm_metric metric;
   int distinct; /* > 0: only this many distinct points (duplicates, empty clusters) */
+  fkm_precision precision;
 } gcase;
 
 /* Every D, K, N, B and dtype of the issue, with the awkward corners: K = N, N = 1, N not a multiple
- * of any tile, duplicates with many empty clusters. */
+ * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. */
 static const gcase cases[] = {
-    {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0},
-    {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 8193, 1, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0},
-    {1, 8193, 16, 100, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 0},
-    {32, 8193, 64, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 8193, 96, 1031, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0},
-    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 8193, 130, 2, FKM_DTYPE_BF16, FKM_METRIC_L2, 0},
-    {1, 8193, 256, 4096, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0},
-    {1, 8193, 512, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0},
-    {1, 8193, 1000, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 8193, 1024, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0},
-    {1, 8193, 2048, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 8193, 64, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50},
-    {3, 8193, 17, 100, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0},
-    {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0},
-    {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0},
+    {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 1, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 16, 100, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
+    {32, 8193, 64, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 96, 1031, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT},
+    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 130, 2, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 256, 4096, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 512, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 1000, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 1024, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 2048, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 64, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT},
+    {3, 8193, 17, 100, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
+    {1, 8193, 128, 100, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32},
+    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT}, /* sort counters in global memory */
+    {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
@@ -77,6 +80,7 @@ static fkm_options case_options(const gcase *c, const float *init, int max_iter)
   fkm_options o;
   fkm_options_init(&o);
   o.k = c->k, o.metric = c->metric, o.dtype = c->dtype, o.engine = FKM_ENGINE_GPU;
+  o.precision = c->precision;
   o.init = init ? FKM_INIT_GIVEN : FKM_INIT_RANDOM, o.init_centroids = init;
   o.max_iter = max_iter, o.tol = 0.0, o.seed = rng;
   return o;
@@ -125,7 +129,7 @@ START_TEST(one_iteration_matches_oracle) {
   float *x = case_points(c), *c0 = case_centroids(c, x);
   fkm_points p = {x, FKM_DTYPE_FP32, c->b, c->n, c->d};
   oracle_problem o;
-  oracle_init(&o, &p, c->k, c->metric, c->dtype);
+  oracle_init(&o, &p, c->k, c->metric, c->dtype, c->precision);
   size_t nl = (size_t)(c->b * c->n), nc = (size_t)(c->b * c->k * c->d);
   int32_t *l1 = malloc(nl * 4), *fl = malloc(nl * 4);
   float *c1 = malloc(nc * 4);
@@ -169,7 +173,7 @@ START_TEST(iterations_are_deterministic) {
   ck_assert(memcmp(lab[0], lab[1], nl * 4) == 0);
   ck_assert(memcmp(in[0], in[1], (size_t)c->b * 8) == 0);
   oracle_problem o;
-  oracle_init(&o, &p, c->k, c->metric, c->dtype);
+  oracle_init(&o, &p, c->k, c->metric, c->dtype, c->precision);
   expect_labels(&o, c, cen[0], lab[0], "final labels");
   expect_inertia(&o, cen[0], lab[0], in[0]);
   oracle_free(&o);
@@ -182,7 +186,7 @@ START_TEST(random_init_matches_cpu_engine) {
   const int64_t b = 3, n = 7001, d = 5, k = 40;
   float *x = fkm_test_random(&rng, (size_t)(b * n * d));
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
   fkm_options opt = case_options(&c, NULL, 0);
   float cen[2][3 * 40 * 5];
   for (int e = 0; e < 2; e++) {
@@ -206,7 +210,7 @@ START_TEST(matches_cpu_engine_on_blobs) {
   for (int64_t bi = 0; bi < b; bi++) /* point i lies in blob i mod k */
     memcpy(init + bi * k * d, x + bi * n * d, (size_t)(k * d) * sizeof(float));
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, dtypes[_i], FKM_METRIC_L2, 0};
+  gcase c = {b, n, d, k, dtypes[_i], FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
   fkm_options opt = case_options(&c, init, 50);
   opt.tol = 1e-6;
   float cen[2][2 * 12 * 24];
@@ -239,7 +243,7 @@ START_TEST(device_entry_points_match_host) {
   uint16_t *xh = malloc(count * 2);
   for (size_t i = 0; i < count; i++) xh[i] = fkm__float_to_half(xf[i]);
   fkm_points host = {xh, FKM_DTYPE_FP16, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP16, FKM_METRIC_L2, 0};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
   fkm_options opt = case_options(&c, NULL, 6);
   float *hc = malloc(nc * 4), *dc_host = malloc(nc * 4);
   int32_t *hl = malloc(nl * 4), *dl_host = malloc(nl * 4);
@@ -279,7 +283,7 @@ START_TEST(tolerance_stops_early) {
   const int64_t n = 30000, d = 8, k = 5;
   float *x = fkm_test_blobs(&rng, 1, n, d, k, 0.3);
   fkm_points p = {x, FKM_DTYPE_FP32, 1, n, d};
-  gcase c = {1, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0};
+  gcase c = {1, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
   fkm_options opt = case_options(&c, NULL, 300);
   opt.tol = 1e-3;
   float cen[5 * 8];
