@@ -59,6 +59,8 @@ FKM_API const char *fkm_version_string(void);
 FKM_API unsigned fkm_version(void);
 
 /* ---- enumerations ------------------------------------------------------------------------------ */
+/* COSINE: points are scaled to unit length in fp64 from the input values, then rounded once.
+ * DOT: predict uses the given centroids as they are (fit scales its initial centroids to unit). */
 typedef enum fkm_metric { FKM_METRIC_L2 = 0, FKM_METRIC_COSINE = 1, FKM_METRIC_DOT = 2 } fkm_metric;
 
 /* Element types. FKM_DTYPE_AUTO as a compute dtype means "the input's" (fp64 input computes in fp32

@@ -53,8 +53,8 @@ static void state_free(fit_state *st) {
   fkm__cpu_update_ws_free(&st->ws);
 }
 
-/* c [B][K][D] = the points picked by fkm__random_init_indices, in pick order (the loaded points are
- * already unit for cosine; dot normalises the picks). */
+/* c [B][K][D] = the points picked by fkm__random_init_indices, in pick order, scaled to unit length
+ * for cosine and dot (cosine points are unit only up to the rounding to the compute dtype). */
 static fkm_status init_random(fkm_ctx *ctx, const fit_state *st, uint64_t seed, double *c) {
   const fkm__cpu_points *pts = &st->pts;
   int64_t *idx = fkm__cpu_alloc(ctx, (size_t)st->k, sizeof(int64_t), "init indices");
@@ -70,14 +70,14 @@ static fkm_status init_random(fkm_ctx *ctx, const fit_state *st, uint64_t seed, 
              pts->x + (size_t)(b * pts->n + idx[j]) * (size_t)pts->d, row);
   }
   free(idx);
-  if (pts->metric == FKM_METRIC_DOT) fkm__cpu_normalise(c, pts->b * st->k, pts->d);
+  if (pts->metric != FKM_METRIC_L2) fkm__cpu_normalise(c, pts->b * st->k, pts->d);
   return FKM_OK;
 }
 
-/* c [rows][d] = f widened to fp64, L2-normalised per row for cosine and dot. */
-static void widen_centroids(const float *f, int64_t rows, int64_t d, fkm_metric metric, double *c) {
+/* c [rows][d] = f widened to fp64, L2-normalised per row when unit is set. */
+static void widen_centroids(const float *f, int64_t rows, int64_t d, int unit, double *c) {
   for (size_t i = 0; i < (size_t)rows * (size_t)d; i++) c[i] = f[i];
-  if (metric != FKM_METRIC_L2) fkm__cpu_normalise(c, rows, d);
+  if (unit) fkm__cpu_normalise(c, rows, d);
 }
 
 static int64_t count_changed(const int32_t *a, const int32_t *b, int64_t count) {
@@ -159,18 +159,19 @@ static fkm_status lloyd(fkm_ctx *ctx, fit_state *st, const fkm_options *o, doubl
   return FKM_OK;
 }
 
-/* Labels [B][N] and inertia [B] of pts against the fp32 centroids f [B][k][D], widened (and
- * normalised for cosine and dot) into the scratch c [B][k][D]. */
+/* Labels [B][N] and inertia [B] of pts against the fp32 centroids f [B][k][D] as predict takes
+ * them: widened into the scratch c [B][k][D], normalised for cosine only (dot uses them as they
+ * are). */
 static fkm_status assign_fp32(fkm_ctx *ctx, const fkm__cpu_points *pts, const float *f, int64_t k,
                               double *c, int32_t *labels, double *inertia) {
-  widen_centroids(f, pts->b * k, pts->d, pts->metric, c);
+  widen_centroids(f, pts->b * k, pts->d, pts->metric == FKM_METRIC_COSINE, c);
   fkm_status s = fkm__cpu_assign(ctx, pts, c, k, labels);
   if (s == FKM_OK) fkm__cpu_inertia(pts, c, k, labels, inertia);
   return s;
 }
 
-/* Rounds the centroids to fp32, runs the final assignment against them and, once all succeeded,
- * writes the result buffers. */
+/* Rounds the centroids to fp32, runs the final assignment against them (as predict would) and,
+ * once all succeeded, writes the result buffers. */
 static fkm_status write_result(fkm_ctx *ctx, fit_state *st, fkm_result *r) {
   const fkm__cpu_points *pts = &st->pts;
   size_t cent = (size_t)pts->b * (size_t)st->k * (size_t)pts->d;
@@ -193,7 +194,7 @@ static fkm_status fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, f
   fkm_status s = state_init(ctx, p, o, st);
   if (s != FKM_OK) return s;
   if (o->init == FKM_INIT_GIVEN)
-    widen_centroids(o->init_centroids, p->batches * o->k, p->d, o->metric, st->c);
+    widen_centroids(o->init_centroids, p->batches * o->k, p->d, o->metric != FKM_METRIC_L2, st->c);
   else
     s = init_random(ctx, st, o->seed, st->c);
   if (s != FKM_OK) return s;

@@ -7,8 +7,9 @@
 
 #include "internal.h"
 
-/* The points of one call as the engine holds them: each element rounded to the compute dtype,
- * then fp64; rows L2-normalised for cosine (a zero row stays zero). */
+/* The points of one call as the engine holds them, fp64: for cosine each row is first scaled to
+ * unit L2 norm from the input values in fp64 (a zero row stays zero); then every element is rounded
+ * once to the compute dtype and used as it is (no re-normalisation after rounding). */
 typedef struct fkm__cpu_points {
   double *x; /* [B][N][D], owned */
   int64_t b, n, d;

@@ -19,10 +19,10 @@ fkm_status fkm__cpu_points_load(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
   double *x = fkm__cpu_alloc(ctx, count, sizeof(double), "points");
   if (!x) return FKM_ERR_NOMEM;
   fkm_dtype t = fkm__compute_dtype(p, o, 0);
-  for (size_t i = 0; i < count; i++)
-    x[i] = fkm__round_to_dtype(fkm__load_element(p->data, p->dtype, i), t);
-  *out = (fkm__cpu_points){x, p->batches, p->n, p->d, o->metric};
+  for (size_t i = 0; i < count; i++) x[i] = fkm__load_element(p->data, p->dtype, i);
   if (o->metric == FKM_METRIC_COSINE) fkm__cpu_normalise(x, p->batches * p->n, p->d);
+  for (size_t i = 0; i < count; i++) x[i] = fkm__round_to_dtype(x[i], t);
+  *out = (fkm__cpu_points){x, p->batches, p->n, p->d, o->metric};
   return FKM_OK;
 }
 

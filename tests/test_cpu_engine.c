@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_internal.h"
 #include "internal.h"
 #include "support.h"
 
@@ -49,23 +50,29 @@ static void normalise_rows(double *v, int64_t rows, int64_t d) {
   }
 }
 
-/* The points as the engine should hold them: rounded to compute dtype t, normalised for cosine. */
+/* The points as the engine should hold them: for cosine normalised from the input values, then
+ * every element rounded once to compute dtype t. */
 static double *ref_points(const fkm_points *p, fkm_dtype t, fkm_metric m) {
   size_t count = (size_t)(p->batches * p->n * p->d);
   double *x = malloc(count * sizeof(double));
-  for (size_t i = 0; i < count; i++)
-    x[i] = fkm__round_to_dtype(fkm__load_element(p->data, p->dtype, i), t);
+  for (size_t i = 0; i < count; i++) x[i] = fkm__load_element(p->data, p->dtype, i);
   if (m == FKM_METRIC_COSINE) normalise_rows(x, p->batches * p->n, p->d);
+  for (size_t i = 0; i < count; i++) x[i] = fkm__round_to_dtype(x[i], t);
   return x;
 }
 
-/* Returned fp32 centroids widened, normalised for cosine and dot (what labels are computed
- * against). */
-static double *ref_centroids(const float *c, int64_t rows, int64_t d, fkm_metric m) {
+/* fp32 centroids widened, normalised when unit is set; caller frees. */
+static double *widen(const float *c, int64_t rows, int64_t d, int unit) {
   double *w = malloc((size_t)(rows * d) * sizeof(double));
   for (int64_t i = 0; i < rows * d; i++) w[i] = c[i];
-  if (m != FKM_METRIC_L2) normalise_rows(w, rows, d);
+  if (unit) normalise_rows(w, rows, d);
   return w;
+}
+
+/* Returned fp32 centroids as predict uses them (what labels are computed against): normalised
+ * for cosine, as they are for l2 and dot. */
+static double *ref_centroids(const float *c, int64_t rows, int64_t d, fkm_metric m) {
+  return widen(c, rows, d, m == FKM_METRIC_COSINE);
 }
 
 /* ---- running fit ------------------------------------------------------------------------------
@@ -389,6 +396,99 @@ START_TEST(ties_go_to_lowest_index) {
     ck_assert_int_eq(f.labels[2], 2);
     fit_free(&f);
   }
+}
+END_TEST
+
+/* Cosine scales (3, 4) to unit length in fp64 and then rounds once: fp16 holds (0.6, 0.8) as
+ * (1229, 1638)/2048 (rounding first would keep (3, 4) and give (0.6, 0.8) in fp64). A zero row
+ * stays zero; dot and l2 only round. */
+START_TEST(cosine_points_normalised_then_rounded) {
+  const float v[] = {3, 4, 0, 0};
+  fkm_points p = {v, FKM_DTYPE_FP32, 1, 2, 2};
+  for (int m = 0; m < 3; m++) {
+    snprintf(g_case, sizeof g_case, "point preparation %s", fkm__metric_name((fkm_metric)m));
+    fkm_options o;
+    cpu_options(&o, 1, (fkm_metric)m);
+    o.dtype = FKM_DTYPE_FP16;
+    fkm_ctx *ctx;
+    ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+    fkm__cpu_points pts;
+    ck_assert_int_eq(fkm__cpu_points_load(ctx, &p, &o, &pts), FKM_OK);
+    const double cos_want[] = {1229.0 / 2048, 1638.0 / 2048, 0, 0}, raw[] = {3, 4, 0, 0};
+    for (int i = 0; i < 4; i++)
+      ck_assert_double_eq(pts.x[i], m == FKM_METRIC_COSINE ? cos_want[i] : raw[i]);
+    fkm__cpu_points_free(&pts);
+    fkm_ctx_free(ctx);
+  }
+}
+END_TEST
+
+/* The rounded cosine point is used as it is: a fit of (3, 4) alone in fp16 returns its held value
+ * (1229, 1638)/2048 re-normalised, (1229, 1638)/√4193485, not (0.6, 0.8); against the centroids
+ * (3, 4) and (1229, 1638) its label is 1 in fp16 (exactly its direction) but 0 in fp32. */
+START_TEST(cosine_fp16_uses_rounded_points) {
+  const float v[] = {3, 4}, c[] = {3, 4, 1229, 1638};
+  fkm_points p = {v, FKM_DTYPE_FP32, 1, 1, 2};
+  snprintf(g_case, sizeof g_case, "cosine fp16 fit");
+  fkm_options o;
+  cpu_options(&o, 1, FKM_METRIC_COSINE);
+  o.dtype = FKM_DTYPE_FP16;
+  fit_out f = run_fit(&p, &o);
+  assert_ok(&f);
+  ck_assert_float_eq(f.c[0], (float)(1229.0 / sqrt(4193485.0)));
+  ck_assert_float_eq(f.c[1], (float)(1638.0 / sqrt(4193485.0)));
+  ck_assert_float_ne(f.c[0], 0.6f);
+  fit_free(&f);
+  fkm_ctx *ctx;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  const float v2[] = {3, 4, 0, -1}; /* K ≤ N: a second point, its label not checked */
+  fkm_points p2 = {v2, FKM_DTYPE_FP32, 1, 2, 2};
+  o.k = 2;
+  for (int fp16 = 0; fp16 < 2; fp16++) {
+    o.dtype = fp16 ? FKM_DTYPE_FP16 : FKM_DTYPE_FP32;
+    int32_t labels[2] = {-1, -1};
+    ck_assert_int_eq(fkm_predict(ctx, &p2, c, &o, labels, NULL), FKM_OK);
+    ck_assert_int_eq(labels[0], fp16);
+  }
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+/* Points (1, 0.5), (0, 1); centroids (3, 0), (1, 1). Dot predict takes the centroids as they are:
+ * scores 3, 1.5 and 0, 1 give labels {0, 1}, inertia 4 + 0.25 + 1 = 5.25 (normalised centroids
+ * would give 1, 1.06: label 1). Cosine predict normalises them: labels {1, 1}. Dot fit scales the
+ * given centroids to unit: (1, 0), (1, 1)/√2, labels {1, 1}, inertia (2.25 − 1.5·√2) + (2 − √2). */
+START_TEST(dot_predict_uses_centroids_as_given) {
+  const float v[] = {1, 0.5f, 0, 1}, c[] = {3, 0, 1, 1};
+  fkm_points p = {v, FKM_DTYPE_FP32, 1, 2, 2};
+  fkm_ctx *ctx;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  for (int m = 1; m < 3; m++) {
+    snprintf(g_case, sizeof g_case, "predict %s", fkm__metric_name((fkm_metric)m));
+    fkm_options o;
+    cpu_options(&o, 2, (fkm_metric)m);
+    int32_t labels[2] = {-1, -1};
+    double inertia = NAN;
+    ck_assert_int_eq(fkm_predict(ctx, &p, c, &o, labels, &inertia), FKM_OK);
+    ck_assert_int_eq(labels[0], m == FKM_METRIC_DOT ? 0 : 1);
+    ck_assert_int_eq(labels[1], 1);
+    if (m == FKM_METRIC_DOT) ck_assert_double_eq(inertia, 5.25);
+  }
+  fkm_ctx_free(ctx);
+  snprintf(g_case, sizeof g_case, "dot fit, given centroids");
+  fkm_options o;
+  cpu_options(&o, 2, FKM_METRIC_DOT);
+  o.init = FKM_INIT_GIVEN;
+  o.init_centroids = c;
+  o.max_iter = 0;
+  fit_out f = run_fit(&p, &o);
+  assert_ok(&f);
+  const double want[] = {1, 0, sqrt(0.5), sqrt(0.5)};
+  assert_centroids_near(f.c, want, 4);
+  ck_assert_int_eq(f.labels[0], 1);
+  ck_assert_int_eq(f.labels[1], 1);
+  ck_assert_double_eq_tol(f.inertia[0], 4.25 - 2.5 * sqrt(2.0), 1e-6);
+  fit_free(&f);
 }
 END_TEST
 
@@ -716,7 +816,7 @@ START_TEST(independent_of_thread_count) {
 END_TEST
 
 /* Random init picks the points fkm__random_init_indices names, K distinct ones per batch, the same
- * every run; dot normalises them. */
+ * every run; cosine and dot scale the picks (as the engine holds them) to unit length. */
 START_TEST(random_init_picks) {
   uint64_t st = fkm_test_seed() ^ 0x55ull;
   int64_t b = 3, n = 400, d = 5, k = 9;
@@ -725,7 +825,7 @@ START_TEST(random_init_picks) {
   fkm_points p = {data, FKM_DTYPE_FP32, b, n, d};
   const float *x = data;
   uint64_t seed = st;
-  for (int m = 0; m < 3; m += 2) {
+  for (int m = 0; m < 3; m++) {
     snprintf(g_case, sizeof g_case, "random init %s", fkm__metric_name((fkm_metric)m));
     fkm_options o;
     cpu_options(&o, k, (fkm_metric)m);
@@ -743,7 +843,12 @@ START_TEST(random_init_picks) {
         ck_assert(idx[j] >= 0 && idx[j] < n);
         for (int64_t q = 0; q < j; q++) ck_assert(idx[q] != idx[j]);
         double row[5], ss = 0.0;
-        for (int64_t t = 0; t < d; t++) ss += pow(row[t] = x[(bi * n + idx[j]) * d + t], 2);
+        for (int64_t t = 0; t < d; t++) row[t] = x[(bi * n + idx[j]) * d + t];
+        if (m == FKM_METRIC_COSINE) { /* the held point: normalised, then rounded to fp32 */
+          normalise_rows(row, 1, d);
+          for (int64_t t = 0; t < d; t++) row[t] = (float)row[t];
+        }
+        for (int64_t t = 0; t < d; t++) ss += row[t] * row[t];
         for (int64_t t = 0; t < d; t++) {
           double want = m == FKM_METRIC_L2 ? row[t] : row[t] / sqrt(ss);
           ck_assert_float_eq(f.c[(bi * k + j) * d + t], (float)want);
@@ -821,7 +926,7 @@ START_TEST(tolerance_stops) {
 }
 END_TEST
 
-/* max_iter = 0: the init centroids come back (normalised for cosine) with final labels. */
+/* max_iter = 0: the init centroids come back (normalised for cosine and dot) with final labels. */
 START_TEST(max_iter_zero) {
   uint64_t st = fkm_test_seed() ^ 0x58ull;
   int64_t b = 3, n = 200, d = 4, k = 6;
@@ -830,7 +935,7 @@ START_TEST(max_iter_zero) {
   fkm_points p = {data, FKM_DTYPE_FP16, b, n, d};
   float *init = malloc((size_t)(b * k * d) * sizeof(float));
   for (int64_t i = 0; i < b * k * d; i++) init[i] = (float)fkm_test_uniform(&st, -1, 1);
-  for (int m = 0; m < 2; m++) {
+  for (int m = 0; m < 3; m++) {
     snprintf(g_case, sizeof g_case, "max_iter 0 %s", fkm__metric_name((fkm_metric)m));
     fkm_options o;
     cpu_options(&o, k, (fkm_metric)m);
@@ -840,7 +945,7 @@ START_TEST(max_iter_zero) {
     fit_out f = run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_int_eq(f.r.iterations, 0);
-    double *want = ref_centroids(init, b * k, d, (fkm_metric)m);
+    double *want = widen(init, b * k, d, m != FKM_METRIC_L2);
     for (int64_t i = 0; i < b * k * d; i++) ck_assert_float_eq(f.c[i], (float)want[i]);
     check_fit_properties(&p, &o, &f);
     free(want);
@@ -883,7 +988,7 @@ START_TEST(callback_cancels) {
 END_TEST
 
 /* fkm_predict against the returned centroids reproduces fit's labels and inertia bitwise; it
- * normalises un-normalised centroids for cosine and dot. */
+ * normalises un-normalised centroids for cosine, and a common scale leaves dot's labels alone. */
 START_TEST(predict_matches_fit) {
   uint64_t st = fkm_test_seed() ^ 0x5aull;
   int64_t b = 2, n = 700, d = 9, k = 7;
@@ -932,6 +1037,9 @@ static Suite *cpu_engine_suite(void) {
   tcase_add_test(hand, tiny_cosine);
   tcase_add_test(hand, tiny_dot);
   tcase_add_test(hand, ties_go_to_lowest_index);
+  tcase_add_test(hand, cosine_points_normalised_then_rounded);
+  tcase_add_test(hand, cosine_fp16_uses_rounded_points);
+  tcase_add_test(hand, dot_predict_uses_centroids_as_given);
   tcase_add_test(hand, empty_cluster_policies);
   tcase_add_test(hand, farthest_from_singleton_cluster);
   suite_add_tcase(s, hand);
