@@ -137,23 +137,34 @@ __device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t 
   }
 }
 
-/* Folds one finished BLOCK_N × BLOCK_K tile of dot products into the running arg-min. Columns a
- * thread visits increase, so strict '<' keeps the lowest index among equal distances. */
-__device__ __forceinline__ void fkm_fold(float (*acc)[NF][4], float (*best)[2], int (*bidx)[2],
-                                         const float *cnorm, int k0, int k, int wn, int lane) {
+/* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
+ * columns never win). Loaded before the tile's last MMAs, to hide the latency. */
+__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
+                                               int wn, int lane) {
 #pragma unroll
   for (int nf = 0; nf < NF; ++nf)
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
       const int col = k0 + wn * WTN + nf * 8 + (lane & 3) * 2 + j;
-      if (col >= k) continue;
-      const float cn = FKM_METRIC == 0 ? cnorm[col] : 0.0f;
+      cn[nf][j] = col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
+    }
+}
+
+/* Folds one finished BLOCK_N × BLOCK_K tile of dot products into the running arg-min. Columns a
+ * thread visits increase, so strict '<' keeps the lowest index among equal distances. */
+__device__ __forceinline__ void fkm_fold(float (*acc)[NF][4], float (*best)[2], int (*bidx)[2],
+                                         const float (*cn)[2], int k0, int wn, int lane) {
+#pragma unroll
+  for (int nf = 0; nf < NF; ++nf)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int col = k0 + wn * WTN + nf * 8 + (lane & 3) * 2 + j;
 #pragma unroll
       for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const float s = acc[mf][nf][h * 2 + j];
-          const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn) : -s;
+          const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn[nf][j]) : (cn[nf][j] == FKM_INF ? FKM_INF : -s);
           if (dist < best[mf][h]) best[mf][h] = dist, bidx[mf][h] = col;
         }
     }
@@ -218,8 +229,10 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
 #pragma unroll
         for (int nf = 0; nf < NF; ++nf) acc[mf][nf][0] = acc[mf][nf][1] = acc[mf][nf][2] = acc[mf][nf][3] = 0.0f;
     }
+    float cn[NF][2];
+    if (s % NCH == NCH - 1) fkm_tile_norms(cn, nb, (s / NCH) * BK, k, wn, lane);
     fkm_mma_chunk(acc, xs + (XRES ? 0 : s % NS) * BN * SROW, cs + (s % NS) * BK * SROW, wm, wn, lane);
-    if (s % NCH == NCH - 1) fkm_fold(acc, best, bidx, nb, (s / NCH) * BK, k, wn, lane);
+    if (s % NCH == NCH - 1) fkm_fold(acc, best, bidx, cn, (s / NCH) * BK, wn, lane);
     if (NS == 1) __syncthreads();
   }
 

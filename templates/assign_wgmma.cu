@@ -60,20 +60,32 @@ __device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
   if (ov < v || (ov == v && oi < i)) v = ov, i = oi;
 }
 
-/* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows. */
-__device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bidx,
-                                         const float *cnorm, int k0, int k, int lane) {
+/* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
+ * columns never win). Loaded before the tile's MMAs are waited for, to hide the latency. */
+__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
+                                               int lane) {
 #pragma unroll
   for (int j = 0; j < BK / 8; ++j)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int col = k0 + j * 8 + (lane & 3) * 2 + e;
-      if (col >= k) continue;
-      const float cn = FKM_METRIC == 0 ? cnorm[col] : 0.0f;
+      cn[j][e] = col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
+    }
+}
+
+/* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
+ * Columns visited increase, so strict '<' keeps the lowest index among equal distances. */
+__device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bidx,
+                                         const float (*cn)[2], int k0, int lane) {
+#pragma unroll
+  for (int j = 0; j < BK / 8; ++j)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int col = k0 + j * 8 + (lane & 3) * 2 + e;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float s = acc[j * 4 + h * 2 + e];
-        const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn) : -s;
+        const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn[j][e]) : (cn[j][e] == FKM_INF ? FKM_INF : -s);
         if (dist < best[h]) best[h] = dist, bidx[h] = col;
       }
     }
@@ -136,10 +148,12 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
         fkm_wgmma(acc[m], fkm_desc(fkm_operand(xbase, BN, (wg * WG_M + m) * 64, kk)),
                   fkm_desc(fkm_operand(cbase, BK, 0, kk)), (s % NCH != 0 || kk != 0) ? 1 : 0);
     asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    float cn[BK / 8][2];
+    if (s % NCH == NCH - 1) fkm_tile_norms(cn, nb, (s / NCH) * BK, k, lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     if (s % NCH == NCH - 1)
 #pragma unroll
-      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], nb, (s / NCH) * BK, k, lane);
+      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, (s / NCH) * BK, lane);
     if (NS == 1) __syncthreads();
   }
 
