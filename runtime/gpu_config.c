@@ -28,6 +28,8 @@ static int pow2_at_least(long long v, int lo, int hi) {
  * shared-memory bytes per MMA), then smaller tiles. */
 static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
 static const int wgmma_tiles[][3] = {{256, 64, 8}, {128, 64, 4}, {128, 128, 8}, {64, 64, 4}};
+/* D split into chunks: the point tile streams with the centroids, square tiles reuse both. */
+static const int wgmma_wide_tiles[][3] = {{128, 128, 8}, {128, 64, 4}, {64, 64, 4}, {64, 64, 4}};
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
  * memory stays within `budget`. */
@@ -50,7 +52,7 @@ static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int 
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s);
-  const int(*tiles)[3] = wg ? wgmma_tiles : mma_tiles;
+  const int(*tiles)[3] = !wg ? mma_tiles : dp > 128 ? wgmma_wide_tiles : wgmma_tiles;
   s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
   if (wg && first_fit(s, l, tiles, 4, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
   return first_fit(s, l, tiles, 4, n, k, g->shared_optin);
