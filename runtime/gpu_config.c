@@ -5,9 +5,6 @@
 #include "gpu.h"
 
 fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
-  if (o->empty == FKM_EMPTY_FARTHEST)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
-                      "the farthest empty-cluster policy is not on the GPU yet (issue 7)");
   if (p->d > FKM__MAX_GPU_D)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "D = %lld exceeds the GPU kernels' limit %d",
                       (long long)p->d, FKM__MAX_GPU_D);

@@ -7,7 +7,7 @@
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
-  CUfunction reduce, check, point_inertia, sum_partials; /* finalize module */
+  CUfunction reduce, check, point_inertia, sum_partials, relocate; /* finalize module */
   CUfunction assign;
   fkm__spec_layout assign_layout;
 } fkm__gpu_kernels;
@@ -31,9 +31,10 @@ typedef struct fkm__gpu_run {
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
    * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
-   * partial [B][parts] f64, inertia [B] f64, state: struct fkm_state. */
+   * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), state: struct
+   * fkm_state. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
-      state;
+      far, state;
 } fkm__gpu_run;
 
 /* Resolves every kernel (compiling what is missing) and allocates the workspace. */

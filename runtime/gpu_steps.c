@@ -127,6 +127,14 @@ static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
   return FKM_OK;
 }
 
+/* FKM_EMPTY_FARTHEST: relabels the farthest points into the empty clusters, then sorts again. */
+static fkm_status relocate_empty(fkm__gpu_run *run, CUdeviceptr done) {
+  int k = (int)run->k;
+  LAUNCH(run, run->kern.relocate, (unsigned)run->b, 1, 256, 0, &run->x, &run->labels, &run->counts,
+         &run->c32, &run->far, &run->n, &k, &run->state);
+  return sort_labels(run, done);
+}
+
 static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
   if (marks) FKM_CU_TRY(run->ctx, run->cu, cuEventRecord(marks[i], run->stream));
   return FKM_OK;
@@ -140,6 +148,7 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol, CU
   if (st == FKM_OK) st = mark(run, marks, 1);
   if (st == FKM_OK && with_inertia) st = fkm__run_inertia(run);
   if (st == FKM_OK) st = sort_labels(run, done);
+  if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
   LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
          &run->x, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n, &k);

@@ -50,6 +50,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->idx, run->fit ? B * K * 8 : 0};
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};
+  c[n++] = (carve){&run->far, run->fit && run->o->empty == FKM_EMPTY_FARTHEST ? B * N * 8 : 0};
   c[n++] = (carve){&run->state, FKM__STATE_BYTES};
   for (size_t i = 0; i < n; i++) total += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
   *count = n;

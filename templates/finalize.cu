@@ -126,3 +126,76 @@ extern "C" __global__ void FKM_ENTRY(fkm_sum_partials)(const double *__restrict_
   for (int i = 0; i < parts; ++i) t += partial[(i64)blockIdx.x * parts + i];
   inertia[blockIdx.x] = t;
 }
+
+/* Better candidate for FKM_EMPTY_FARTHEST: farther first, then the lower point index. */
+__device__ __forceinline__ bool fkm_farther(double d, i64 i, double bd, i64 bi) {
+  return bi < 0 || d > bd || (d == bd && i < bi);
+}
+
+/* Block-wide best (d, i) by fkm_farther; every thread gets it. scratch: FKM_GROUPS pairs. */
+__device__ __forceinline__ void fkm_block_farthest(double &d, i64 &i, double *sd, i64 *si) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const double od = __shfl_xor_sync(0xffffffffu, d, off);
+    const i64 oi = __shfl_xor_sync(0xffffffffu, i, off);
+    if (oi >= 0 && fkm_farther(od, oi, d, i)) d = od, i = oi;
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) sd[threadIdx.x >> 5] = d, si[threadIdx.x >> 5] = i;
+  __syncthreads();
+  d = sd[0], i = si[0];
+  for (int w = 1; w < FKM_GROUPS; ++w)
+    if (si[w] >= 0 && fkm_farther(sd[w], si[w], d, i)) d = sd[w], i = si[w];
+}
+
+/* Block b applies FKM_EMPTY_FARTHEST to batch b (scikit-learn's rule, as the CPU engine): the
+ * clusters still empty, in increasing index, take the points farthest from their old centroid
+ * (c32 before the update), farthest first, ties to the lower index; a taken point is relabelled,
+ * leaving its old cluster (which, emptied, keeps its centroid if already passed). counts [B][K]
+ * are updated alongside; the caller sorts the labels again. dist: [B][N] fp64 scratch. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_relocate)(const elem_t *__restrict__ x, int *__restrict__ labels,
+                            int *__restrict__ counts, const float *__restrict__ c32,
+                            double *__restrict__ dist, i64 n, int k, struct fkm_state *state) {
+  if (state->done) return;
+  __shared__ int any_empty;
+  __shared__ double sd[FKM_GROUPS];
+  __shared__ i64 si[FKM_GROUPS];
+  const int b = blockIdx.x;
+  int *cnt = counts + (i64)b * k, *lb = labels + (i64)b * n;
+  double *db = dist + (i64)b * n;
+  if (threadIdx.x == 0) any_empty = 0;
+  __syncthreads();
+  for (int c = threadIdx.x; c < k; c += FKM_THREADS)
+    if (cnt[c] == 0) any_empty = 1;
+  __syncthreads();
+  if (!any_empty) return;
+  for (i64 i = threadIdx.x; i < n; i += FKM_THREADS) {
+    const elem_t *row = x + ((i64)b * n + i) * FKM_DP;
+    const float *cr = c32 + ((i64)b * k + lb[i]) * FKM_D;
+    double s = 0.0;
+    for (int d = 0; d < FKM_D; ++d) {
+      const double diff = (double)fkm_to_f32(row[d]) - (double)cr[d];
+      s += diff * diff;
+    }
+    db[i] = s;
+  }
+  __syncthreads();
+  double pd = 0.0;
+  i64 pi = -1; /* the previous pick: the next one comes strictly after it in farthest order */
+  for (int c = 0; c < k; ++c) {
+    if (cnt[c] != 0) continue;
+    double bd = 0.0;
+    i64 bi = -1;
+    for (i64 i = threadIdx.x; i < n; i += FKM_THREADS)
+      if ((pi < 0 || fkm_farther(pd, pi, db[i], i)) && fkm_farther(db[i], i, bd, bi)) bd = db[i], bi = i;
+    fkm_block_farthest(bd, bi, sd, si);
+    if (bi < 0) return;
+    if (threadIdx.x == 0) {
+      cnt[lb[bi]] -= 1;
+      cnt[c] = 1;
+      lb[bi] = c;
+    }
+    pd = bd, pi = bi;
+    __syncthreads();
+  }
+}
