@@ -80,15 +80,16 @@ fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source)
     return fkm__error(ctx, FKM_ERR_REJECTED, "kernel %s rejected: %s", desc, why);
   }
   const char *common = template_text("00_common.cu"), *body = template_text(kind_template(s));
-  if (!common || !body)
+  const char *copies = s->kind == FKM_KIND_ASSIGN ? template_text("01_cp_async.cu") : "";
+  if (!common || !body || !copies)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "kernel template %s is not embedded", kind_template(s));
   char prelude[1024], wrapper[8192] = "";
   int n = write_prelude(prelude, sizeof prelude, s, &l);
   int w = fkm__spec_uses_wgmma(s) && s->kind == FKM_KIND_ASSIGN ? write_wgmma(wrapper, sizeof wrapper, s) : 0;
-  size_t total = (size_t)n + strlen(common) + (size_t)w + strlen(body) + 1;
+  size_t total = (size_t)n + strlen(common) + strlen(copies) + (size_t)w + strlen(body) + 1;
   *source = malloc(total);
   if (!*source) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory generating a kernel");
-  snprintf(*source, total, "%s%s%s%s", prelude, common, wrapper, body);
+  snprintf(*source, total, "%s%s%s%s%s", prelude, common, copies, wrapper, body);
   return FKM_OK;
 }
 

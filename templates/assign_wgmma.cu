@@ -17,19 +17,6 @@
 #define XBUFS (XRES ? 1 : NS)
 #define SW_ATOM 1024 /* bytes of 8 swizzled 128-byte rows */
 
-__device__ __forceinline__ u32 fkm_smem(const void *p) {
-  u32 r;
-  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-  return r;
-}
-__device__ __forceinline__ void fkm_cp16(u32 dst, const void *src, int bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void fkm_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> __device__ __forceinline__ void fkm_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
-
 /* rows × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at shared address
  * dst; rows at or beyond valid_rows and columns at or beyond DP are zero-filled. 8 consecutive
  * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. */
