@@ -4,6 +4,7 @@
 
 #include "generate.h"
 #include "gpu.h"
+#include "kernel_cache.h"
 
 static fkm_status describe_device(fkm_ctx *ctx, struct fkm__gpu *g) {
   const fkm__cuda_api *cu = g->cu;
@@ -70,20 +71,22 @@ static fkm_status remember_module(fkm_ctx *ctx, struct fkm__gpu *g, uint64_t has
   return FKM_OK;
 }
 
+/* The cubin comes from the kernel cache when it holds it (no NVRTC call), else from NVRTC; a cached
+ * cubin the driver refuses (e.g. built by a newer toolkit) is rebuilt once. */
 static fkm_status build_module(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
                                CUmodule *out) {
   double t0 = fkm__now_ms();
-  char *source = NULL;
-  void *cubin = NULL;
-  size_t size = 0;
-  fkm_status st = fkm__generate(ctx, s, &source);
-  if (st == FKM_OK) st = fkm__compile(ctx, s, source, &cubin, &size);
-  if (st == FKM_OK) {
-    CUresult r = g->cu->cuModuleLoadData(out, cubin);
-    if (r != CUDA_SUCCESS) st = fkm__cuda_error(ctx, r, "cuModuleLoadData");
+  fkm__cubin c;
+  CUresult r = CUDA_SUCCESS;
+  fkm_status st = fkm__kernel_cubin(ctx, s, FKM__LAYERS_ALL, &c);
+  if (st == FKM_OK && (r = g->cu->cuModuleLoadData(out, c.data)) != CUDA_SUCCESS && c.layer) {
+    fkm__log(ctx, FKM_LOG_WARN, "a cached kernel does not load (CUDA error %d): rebuilding it", (int)r);
+    free(c.data);
+    st = fkm__kernel_cubin(ctx, s, 0, &c);
+    if (st == FKM_OK) r = g->cu->cuModuleLoadData(out, c.data);
   }
-  free(source);
-  free(cubin);
+  if (st == FKM_OK && r != CUDA_SUCCESS) st = fkm__cuda_error(ctx, r, "cuModuleLoadData");
+  free(c.data);
   g->ms_compile += fkm__now_ms() - t0;
   return st == FKM_OK ? remember_module(ctx, g, fkm__spec_hash(s), *out) : st;
 }

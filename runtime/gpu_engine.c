@@ -33,13 +33,15 @@ static fkm_status read_state(fkm__gpu_run *run, host_state *hs) {
 /* Calls opts->on_iter for the iteration just finished; FKM_ERR_CANCELLED if it asks to stop. */
 static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   double *inertia = malloc((size_t)run->b * sizeof *inertia);
+  unsigned long long stats[2] = {0, 0};
   if (!inertia) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for a report");
   CUresult r = run->cu->cuMemcpyDtoHAsync(inertia, run->inertia, (size_t)run->b * 8, run->stream);
+  if (r == CUDA_SUCCESS) r = run->cu->cuMemcpyDtoHAsync(stats, run->stats, sizeof stats, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
-  fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, -1, -1, ms};
+  fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, (int64_t)stats[0], (int64_t)stats[1], ms};
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyDtoHAsync(inertia)");
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "reading the iteration report");
   if (run->o->on_iter(&rep, run->o->on_iter_user))
     return fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
   return FKM_OK;
@@ -68,6 +70,9 @@ static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile
   int every = o->on_iter || pm ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
   host_state hs = {0, 0, 0, 0.0f};
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
+  if (run->prev)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuMemsetD32Async(run->prev, 0xffffffffu, (size_t)(run->b * run->n), run->stream));
   while (ran < o->max_iter && !hs.done) {
     double t0 = fkm__now_ms();
     int batch = o->max_iter - ran < every ? o->max_iter - ran : every;

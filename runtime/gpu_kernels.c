@@ -21,7 +21,7 @@ static const entry_slot update_slots[] = {SLOT("fkm_tile_hist", tile_hist),
 static const entry_slot finalize_slots[] = {
     SLOT("fkm_reduce_finalize", reduce), SLOT("fkm_check", check),
     SLOT("fkm_point_inertia", point_inertia), SLOT("fkm_sum_partials", sum_partials),
-    SLOT("fkm_relocate", relocate)};
+    SLOT("fkm_relocate", relocate), SLOT("fkm_iter_stats", iter_stats)};
 
 static fkm_status resolve_kind(fkm__gpu_run *run, fkm__kernel_kind kind, const entry_slot *slots,
                                size_t count) {

@@ -7,7 +7,7 @@
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
-  CUfunction reduce, check, point_inertia, sum_partials, relocate; /* finalize module */
+  CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
   CUfunction assign;
   fkm__spec_layout assign_layout;
 } fkm__gpu_kernels;
@@ -31,10 +31,10 @@ typedef struct fkm__gpu_run {
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
    * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
-   * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), state: struct
-   * fkm_state. */
+   * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
+   * and stats [2] u64 (per-iteration reports), state: struct fkm_state. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
-      far, state;
+      far, prev, stats, state;
 } fkm__gpu_run;
 
 /* Resolves every kernel (compiling what is missing) and allocates the workspace. */
@@ -49,10 +49,10 @@ fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points);
 /* Initial centroids into c32 per opts: random picks, or the given ones (unit length for cosine
  * and dot). */
 fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points);
-/* One Lloyd iteration (stream-ordered; kernels skip once the state's flag is set). with_inertia
- * also leaves the assignment's inertia in `inertia`; marks (NULL or 3 events) are recorded before
+/* One Lloyd iteration (stream-ordered; kernels skip once the state's flag is set). with_report
+ * also leaves the assignment's inertia in `inertia` and its changed/empty counts in `stats`; marks (NULL or 3 events) are recorded before
  * the assignment, after it, and after the update. */
-fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol, CUevent *marks);
+fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
 /* Predict: the caller's centroids [B][K][D] fp32 into c32 (unit length for cosine). */
 fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points);
 /* Labels of every point against c32, and the inertia per batch. */

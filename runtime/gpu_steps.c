@@ -140,14 +140,24 @@ static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
   return FKM_OK;
 }
 
-fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_inertia, float tol, CUevent *marks) {
+/* Changed labels and empty clusters of this assignment into stats (before the empty policy). */
+static fkm_status iteration_stats(fkm__gpu_run *run) {
+  int64_t points = run->b * run->n, clusters = run->b * run->k;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
+  LAUNCH(run, run->kern.iter_stats, row_blocks(points), 1, 256, 0, &run->labels, &run->prev,
+         &run->counts, &run->stats, &points, &clusters);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks) {
   CUdeviceptr done = run->state; /* struct fkm_state starts with the flag */
   int k = (int)run->k;
   fkm_status st = mark(run, marks, 0);
   if (st == FKM_OK) st = assign(run, done);
   if (st == FKM_OK) st = mark(run, marks, 1);
-  if (st == FKM_OK && with_inertia) st = fkm__run_inertia(run);
+  if (st == FKM_OK && with_report) st = fkm__run_inertia(run);
   if (st == FKM_OK) st = sort_labels(run, done);
+  if (st == FKM_OK && with_report) st = iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
   LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,

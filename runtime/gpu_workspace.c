@@ -51,6 +51,8 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};
   c[n++] = (carve){&run->far, run->fit && run->o->empty == FKM_EMPTY_FARTHEST ? B * N * 8 : 0};
+  c[n++] = (carve){&run->prev, run->fit && run->o->on_iter ? B * N * 4 : 0};
+  c[n++] = (carve){&run->stats, run->fit && run->o->on_iter ? 16 : 0};
   c[n++] = (carve){&run->state, FKM__STATE_BYTES};
   for (size_t i = 0; i < n; i++) total += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
   *count = n;
@@ -58,7 +60,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
 }
 
 static fkm_status allocate(fkm__gpu_run *run, int device_points) {
-  carve c[16];
+  carve c[24];
   size_t count, total = layout(run, c, &count, device_points);
   CUresult r = run->cu->cuMemAlloc(&run->block, total);
   if (r != CUDA_SUCCESS) {

@@ -199,3 +199,22 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     __syncthreads();
   }
 }
+
+/* Per-iteration report counts (only when a callback asks): stats[0] += labels that differ from
+ * prev (then prev = labels; prev starts at −1 so the first assignment counts every point),
+ * stats[1] += empty clusters. labels/prev [B·N], counts [B·K]. Grid-stride, integer atomics. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_iter_stats)(const int *__restrict__ labels, int *__restrict__ prev,
+                              const int *__restrict__ counts, unsigned long long *stats,
+                              i64 points, i64 clusters) {
+  unsigned long long changed = 0, empty = 0;
+  const i64 stride = (i64)gridDim.x * FKM_THREADS;
+  for (i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x; i < points; i += stride) {
+    changed += labels[i] != prev[i];
+    prev[i] = labels[i];
+  }
+  for (i64 c = (i64)blockIdx.x * FKM_THREADS + threadIdx.x; c < clusters; c += stride)
+    empty += counts[c] == 0;
+  if (changed) atomicAdd(&stats[0], changed);
+  if (empty) atomicAdd(&stats[1], empty);
+}

@@ -309,6 +309,53 @@ START_TEST(farthest_policy_matches_cpu_engine) {
 }
 END_TEST
 
+typedef struct {
+  int count;
+  fkm_iter_report r[16];
+} report_log;
+
+static int record_report(const fkm_iter_report *r, void *user) {
+  report_log *log = user;
+  if (log->count < 16) log->r[log->count++] = *r;
+  return 0;
+}
+
+/* The per-iteration report (changed labels, empty clusters, shift, inertia) matches the CPU
+ * engine's on blobs seeded one point per blob plus one far centroid that stays empty. */
+START_TEST(reports_match_cpu_engine) {
+  const int64_t b = 2, n = 4001, d = 5, k = 4;
+  float *x = fkm_test_blobs(&rng, b, n, d, 3, 0.5);
+  float init[2 * 4 * 5];
+  for (int64_t bi = 0; bi < b; bi++) {
+    memcpy(init + bi * k * d, x + bi * n * d, (size_t)(3 * d) * sizeof(float));
+    for (int64_t j = 3 * d; j < k * d; j++) init[bi * k * d + j] = 500.0f;
+  }
+  fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  fkm_options opt = case_options(&c, init, 5);
+  report_log log[2] = {{0}, {0}};
+  float cen[2 * 4 * 5];
+  for (int e = 0; e < 2; e++) {
+    opt.engine = e ? FKM_ENGINE_CPU : FKM_ENGINE_GPU;
+    opt.on_iter = record_report, opt.on_iter_user = &log[e];
+    fkm_result r = {.centroids = cen};
+    ck_assert_msg(fkm_fit(ctx, &p, &opt, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  }
+  ck_assert_int_eq(log[0].count, log[1].count);
+  for (int i = 0; i < log[0].count; i++) {
+    const fkm_iter_report *g = &log[0].r[i], *h = &log[1].r[i];
+    ck_assert_int_eq(g->iteration, h->iteration);
+    ck_assert_int_eq(g->changed, h->changed);
+    ck_assert_int_eq(g->empty, h->empty);
+    ck_assert(fabs(g->inertia - h->inertia) <= 1e-6 * h->inertia);
+    ck_assert(fabs(g->shift - h->shift) <= 1e-5 * (h->shift + 1e-3));
+  }
+  ck_assert_int_eq(log[0].r[0].changed, b * n);
+  ck_assert_int_eq(log[0].r[0].empty, b);
+  free(x);
+}
+END_TEST
+
 /* Tolerance stops early on blobs; the state flag is honoured between groups of iterations. */
 START_TEST(tolerance_stops_early) {
   const int64_t n = 30000, d = 8, k = 5;
@@ -350,6 +397,7 @@ int main(void) {
     tcase_add_test(t, device_entry_points_match_host);
     tcase_add_test(t, tolerance_stops_early);
     tcase_add_test(t, farthest_policy_matches_cpu_engine);
+    tcase_add_test(t, reports_match_cpu_engine);
   }
   suite_add_tcase(s, t);
   return fkm_test_run(s, 1);
