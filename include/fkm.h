@@ -234,11 +234,62 @@ FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
  * winner in *best (caller-owned). */
 FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                             fkm_config *best);
-/* Cache maintenance on the cache root ($FKM_CACHE_DIR, $XDG_CACHE_HOME/fkm or ~/.cache/fkm). */
+/* Kernel cache. The user cache is $FKM_CACHE_DIR, else $XDG_CACHE_HOME/fkm, else ~/.cache/fkm
+ * ($FKM_CACHE_DIR set and empty disables it). Kernel lookups read, first hit wins, the read-only
+ * $FKM_CACHE_OVERRIDE_DIR, the user cache, then the bundles of $FKM_BUNDLE_PATH (colon-separated,
+ * read in place). A damaged entry is a miss (rebuilt, logged), never a failure; an unwritable cache
+ * means no caching and one warning per context. Paths are borrowed for the call. */
+/* Writes the intact entries of the user cache as one bundle file (temp file + rename: all or
+ * nothing). */
 FKM_API fkm_status fkm_cache_export(fkm_ctx *ctx, const char *bundle_path);
+/* Checks a bundle (manifest and every payload hash), then copies its entries into the user cache.
+ * A damaged bundle imports nothing (FKM_ERR_FORMAT). */
 FKM_API fkm_status fkm_cache_import(fkm_ctx *ctx, const char *bundle_path);
+/* Checks every entry of the user cache; *bad_entries (caller-owned) is the number of damaged or
+ * incomplete ones, each also named through the log callback. */
 FKM_API fkm_status fkm_cache_verify(fkm_ctx *ctx, size_t *bad_entries);
+/* Removes every kernel of the user cache. */
 FKM_API fkm_status fkm_cache_clear(fkm_ctx *ctx);
+
+/* One intact entry of the user cache, as fkm_cache_list reports it. The struct and its strings are
+ * borrowed for the duration of the callback. */
+typedef struct fkm_cache_entry {
+  const char *key;    /* 32 lower-case hex digits: the directory kernels/<key> */
+  const char *name;   /* the module's primary kernel, e.g. "fkm_assign_h0123456789abcdef" */
+  const char *kind;   /* "assign", "norms", "update" or "finalize" */
+  const char *metric; /* "l2", "cosine" or "dot" */
+  const char *dtype;  /* compute dtype: "fp16", "bf16" or "fp32" */
+  int d;              /* feature dimension D */
+  const char *arch;   /* target, e.g. "sm_90a" */
+  size_t bytes;       /* size of the cubin */
+} fkm_cache_entry;
+
+/* Returns 0 to go on, non-zero to stop the listing. */
+typedef int (*fkm_cache_entry_fn)(const fkm_cache_entry *entry, void *user);
+
+/* Calls fn for each intact entry of the user cache, in key order (damaged entries are left to
+ * fkm_cache_verify). A disabled or empty cache lists nothing. */
+FKM_API fkm_status fkm_cache_list(fkm_ctx *ctx, fkm_cache_entry_fn fn, void *user);
+
+/* What fkm_cache_prebuild compiles: comma-separated lists, borrowed for the call. Caller-owned,
+ * filled with the defaults by fkm_prebuild_spec_init. */
+typedef struct fkm_prebuild_spec {
+  const char *archs;   /* required: compute capabilities of the target devices, e.g. "80,90,90a";
+                          "90a" is the same device as "90" (the kernels fkm loads on an sm_90
+                          device include sm_90a ones) */
+  const char *dims;    /* required: feature dimensions D, e.g. "128,1024" */
+  const char *dtypes;  /* compute dtypes fp16, bf16, fp32, tf32 (fp32 with FKM_PRECISION_TF32);
+                          default "fp16" */
+  const char *metrics; /* l2, cosine, dot; default "l2" */
+} fkm_prebuild_spec;
+
+FKM_API void fkm_prebuild_spec_init(fkm_prebuild_spec *spec);
+
+/* Compiles with NVRTC, without a GPU, every kernel a fit or predict would load on those devices
+ * for those dtypes, metrics and dimensions — the norms, update and finalize kernels and each assign
+ * configuration the model picks for any N and K — into the user cache (entries already there are
+ * kept). fkm_cache_export then makes a bundle of them. Needs NVRTC and a writable cache. */
+FKM_API fkm_status fkm_cache_prebuild(fkm_ctx *ctx, const fkm_prebuild_spec *spec);
 
 #ifdef __cplusplus
 }

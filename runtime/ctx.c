@@ -15,6 +15,7 @@ fkm_status fkm_ctx_create(fkm_ctx **out) {
 void fkm_ctx_free(fkm_ctx *ctx) {
   if (!ctx) return;
   fkm__gpu_free(ctx->gpu);
+  fkm__cache_state_free(ctx->cache);
   free(ctx->compile_log);
   free(ctx);
 }

@@ -11,6 +11,7 @@
 #define FKM__ERR_LEN 2048
 
 struct fkm__gpu; /* GPU engine state of a context (runtime/gpu_*.c) */
+struct fkm__cache_state; /* kernel-cache state of a context (cache/) */
 
 struct fkm_ctx {
   char err[FKM__ERR_LEN];  /* detail of the innermost failure */
@@ -18,6 +19,7 @@ struct fkm_ctx {
   fkm_log_fn log_fn;
   void *log_user;
   struct fkm__gpu *gpu;    /* owned; created on the first GPU call */
+  struct fkm__cache_state *cache; /* owned; created on the first cache use */
 };
 
 /* Records detail text for status s (the first error recorded since fkm__clear_error wins, so the
@@ -79,6 +81,7 @@ fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *cent
                             const fkm_options *o, int32_t *labels, double *inertia, int device,
                             void *stream);
 void fkm__gpu_free(struct fkm__gpu *g);
+void fkm__cache_state_free(struct fkm__cache_state *s);
 /* FKM_OK, or FKM_ERR_UNSUPPORTED naming what of p and o the GPU engine does not take. */
 fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o);
 

@@ -1,0 +1,87 @@
+/* One cache entry, <root>/kernels/<key>/{kernel.cubin, kernel.json}: checked read, ordered write. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+static fkm__entry_state damaged(char *why, size_t len, const char *fmt, const char *detail) {
+  snprintf(why, len, fmt, detail);
+  return FKM__ENTRY_DAMAGED;
+}
+
+/* kernel.json → *meta, checked against key. */
+static fkm__entry_state read_meta(const char *dir, const char *key, fkm__kernel_meta *meta,
+                                  char *why, size_t len) {
+  char path[FKM__PATH_MAX];
+  void *text = NULL;
+  size_t size = 0;
+  if (fkm__path(path, sizeof path, "%s/kernel.json", dir) != 0) return FKM__ENTRY_ABSENT;
+  int err = fkm__file_read(path, &text, &size);
+  if (err == ENOENT || err == ENOTDIR || err == ENOMEM) return FKM__ENTRY_ABSENT;
+  if (err) return damaged(why, len, "kernel.json unreadable: %s", strerror(err));
+  json_error_t jerr;
+  json_t *j = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
+  free(text);
+  if (!j) return damaged(why, len, "kernel.json is not valid JSON: %s", jerr.text);
+  const char *bad = fkm__meta_from_json(j, meta);
+  json_decref(j);
+  if (bad) return damaged(why, len, "kernel.json: %s", bad);
+  if (strcmp(meta->hash, key) != 0) return damaged(why, len, "kernel.json: %s", "hash is not the key");
+  return FKM__ENTRY_OK;
+}
+
+static fkm__entry_state read_cubin(const char *dir, const fkm__kernel_meta *meta, void **cubin,
+                                   size_t *size, char *why, size_t len) {
+  char path[FKM__PATH_MAX], hash[33];
+  if (fkm__path(path, sizeof path, "%s/kernel.cubin", dir) != 0) return FKM__ENTRY_ABSENT;
+  int err = fkm__file_read(path, cubin, size);
+  if (err == ENOMEM) return FKM__ENTRY_ABSENT;
+  if (err) return damaged(why, len, "kernel.cubin unreadable: %s", strerror(err));
+  fkm__xxh3_hex(*cubin, *size, hash);
+  if (strcmp(hash, meta->payload_xxh3) != 0) {
+    free(*cubin);
+    *cubin = NULL;
+    return damaged(why, len, "kernel.cubin %s", "does not match payload_xxh3 (truncated or altered)");
+  }
+  return FKM__ENTRY_OK;
+}
+
+fkm__entry_state fkm__entry_read(const char *root, const char *key, void **cubin, size_t *size,
+                                 fkm__kernel_meta *meta, char *why, size_t why_len) {
+  char dir[FKM__PATH_MAX];
+  fkm__kernel_meta scratch;
+  fkm__kernel_meta *m = meta ? meta : &scratch;
+  void *bytes = NULL;
+  size_t n = 0;
+  if (fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) != 0) return FKM__ENTRY_ABSENT;
+  fkm__entry_state st = read_meta(dir, key, m, why, why_len);
+  if (st == FKM__ENTRY_OK) st = read_cubin(dir, m, &bytes, &n, why, why_len);
+  if (st != FKM__ENTRY_OK) return st;
+  if (size) *size = n;
+  if (cubin)
+    *cubin = bytes;
+  else
+    free(bytes);
+  return FKM__ENTRY_OK;
+}
+
+int fkm__entry_write(const char *root, const char *key, const void *cubin, size_t size,
+                     const fkm__kernel_meta *meta) {
+  char dir[FKM__PATH_MAX], path[FKM__PATH_MAX];
+  fkm__kernel_meta m = *meta;
+  snprintf(m.hash, sizeof m.hash, "%s", key);
+  fkm__xxh3_hex(cubin, size, m.payload_xxh3);
+  json_t *j = fkm__meta_to_json(&m);
+  char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+  json_decref(j);
+  if (!text) return ENOMEM;
+  int err = fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) ? ENAMETOOLONG : fkm__mkdirs(dir);
+  if (!err) err = fkm__path(path, sizeof path, "%s/kernel.cubin", dir) ? ENAMETOOLONG : 0;
+  if (!err) err = fkm__file_write_atomic(path, cubin, size);
+  if (!err) err = fkm__path(path, sizeof path, "%s/kernel.json", dir) ? ENAMETOOLONG : 0;
+  if (!err) err = fkm__file_write_atomic(path, text, strlen(text));
+  free(text);
+  return err;
+}
