@@ -173,7 +173,8 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_predict(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
-/* tune, cache, bench: not in this release. */
+int cli_cmd_cache(int argc, char **argv);
+/* tune, bench: not in this release. */
 int cli_cmd_pending(const char *command);
 
 #endif

@@ -15,7 +15,9 @@ static const char overview[] =
     "  demo [options]                  cluster a seeded synthetic data set and check the result\n"
     "                                  (what 'fkm' alone runs)\n"
     "  info [--json]                   version, driver, NVRTC, devices, cache root\n"
-    "  tune, cache, bench              arrive with a later release\n"
+    "  cache list|verify|clear|export FILE|import FILE|prebuild\n"
+    "                                  the kernel cache and portable bundles\n"
+    "  tune, bench                     arrive with a later release\n"
     "  help [COMMAND]                  this text, or one command's options\n"
     "  --version                       print the version\n";
 
@@ -69,10 +71,29 @@ static const char info_usage[] =
     "Shows the version, the CUDA driver, NVRTC, the devices, whether the GPU engine can run\n"
     "(and why not) and the cache root.\n";
 
+static const char cache_usage[] =
+    "usage: fkm cache list|verify|clear|export FILE|import FILE|prebuild [options]\n"
+    "\n"
+    "The user kernel cache ($FKM_CACHE_DIR, else $XDG_CACHE_HOME/fkm, else ~/.cache/fkm; an empty\n"
+    "FKM_CACHE_DIR disables it). Kernels are also read from $FKM_CACHE_OVERRIDE_DIR (first) and\n"
+    "the bundle files of $FKM_BUNDLE_PATH (colon-separated, last).\n"
+    "\n"
+    "  list [--json]              the intact entries (one JSON object per line with --json)\n"
+    "  verify [--json]            checks every entry; exit status 1 if any is damaged\n"
+    "  clear                      removes every kernel\n"
+    "  export FILE                writes the cache as one portable bundle file\n"
+    "  import FILE                checks a bundle and copies its kernels into the cache\n"
+    "  prebuild --sm LIST --d LIST [--dtype LIST] [--metric LIST]\n"
+    "                             compiles, with NVRTC and no GPU, every kernel fkm loads on\n"
+    "                             devices of those compute capabilities (e.g. --sm 80,90,90a)\n"
+    "                             for those D values, dtypes (fp16,bf16,fp32,tf32; default fp16)\n"
+    "                             and metrics (l2,cosine,dot; default l2)\n"
+    "  --quiet                    no log lines on stderr\n";
+
 static const struct {
   const char *command, *text;
-} usages[] = {
-    {"run", run_usage}, {"predict", predict_usage}, {"demo", demo_usage}, {"info", info_usage}};
+} usages[] = {{"run", run_usage},   {"predict", predict_usage}, {"demo", demo_usage},
+              {"info", info_usage}, {"cache", cache_usage}};
 
 int cli_usage(FILE *f, const char *command) {
   if (!command) {

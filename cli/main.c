@@ -9,9 +9,10 @@ static const struct {
 } commands[] = {{"run", cli_cmd_run},
                 {"predict", cli_cmd_predict},
                 {"demo", cli_cmd_demo},
-                {"info", cli_cmd_info}};
+                {"info", cli_cmd_info},
+                {"cache", cli_cmd_cache}};
 
-static const char *const pending[] = {"tune", "cache", "bench"};
+static const char *const pending[] = {"tune", "bench"};
 
 /* fkm help [COMMAND] */
 static int help(int argc, char **argv) {

@@ -110,7 +110,7 @@ case_help() {
   run_ok help
   grep -q '^usage: fkm <command>' "$OUT" || fail "no overview"
   run_ok --help
-  for cmd in run predict demo info; do
+  for cmd in run predict demo info cache; do
     run_ok help $cmd
     grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd"
     run_ok $cmd --help
@@ -215,11 +215,52 @@ case_info() {
 }
 
 case_pending() {
-  for cmd in tune cache bench; do
+  for cmd in tune bench; do
     "$FKM" $cmd >"$OUT" 2>"$ERR"
     [ $? -eq 2 ] || fail "$cmd: exit status is not 2"
     grep -q "^fkm $cmd: arrives with a later release (issue [0-9]*)$" "$ERR" || fail "$cmd message"
   done
+}
+
+# The kernel cache: empty listings, usage errors, and where NVRTC is installed an offline prebuild
+# exported, imported into a second cache, verified without NVRTC, damaged, cleared.
+case_cache() {
+  run_ok cache list
+  grep -q '^0 kernels, 0 bytes$' "$OUT" || fail "empty list"
+  run_ok cache verify --json
+  grep -q '^{"intact": 0, "damaged": 0}$' "$OUT" || fail "empty verify"
+  expect_error cache
+  expect_error cache frobnicate
+  expect_error cache export
+  expect_error cache import missing.fkmb
+  expect_error cache prebuild --d 64
+  expect_error cache prebuild --sm 75 --d 64
+  expect_error cache list --sm 80
+  FKM_CACHE_DIR= expect_error cache export b.fkmb
+  "$FKM" info | grep -q '^nvrtc: [0-9]' || return 0
+  run_ok cache prebuild --sm 80 --d 32 --quiet
+  [ ! -s "$ERR" ] || fail "--quiet printed on stderr"
+  run_ok cache list
+  cp "$OUT" "$WORK/log/list1"
+  grep -qE '^[0-9a-f]{32}  norms +fp16  l2 +D=32 +sm_80 ' "$OUT" || fail "no norms kernel listed"
+  run_ok cache export b.fkmb
+  grep -q 'exported [0-9]* kernels' "$ERR" || fail "export not reported"
+  head -c 8 b.fkmb | grep -q '^FKMBNDL1$' || fail "bundle magic"
+  export FKM_CACHE_DIR=$WORK/cache2
+  run_ok cache import b.fkmb
+  run_ok cache list
+  cmp "$OUT" "$WORK/log/list1" || fail "imported cache lists differently"
+  FKM_NVRTC_PATH=/nonexistent run_ok cache verify
+  grep -qE '^[1-9][0-9]* intact, 0 damaged$' "$OUT" || fail "verify"
+  local cubin
+  cubin=$(ls "$FKM_CACHE_DIR"/kernels/*/kernel.cubin | head -n 1)
+  truncate -s 100 "$cubin"
+  "$FKM" cache verify >"$OUT" 2>"$ERR" && fail "verify passed a truncated cubin"
+  grep -q ' 1 damaged$' "$OUT" || fail "damage not counted"
+  grep -q 'payload_xxh3' "$ERR" || fail "damage not named"
+  run_ok cache clear
+  run_ok cache list
+  grep -q '^0 kernels, 0 bytes$' "$OUT" || fail "clear left kernels"
 }
 
 # Every bad input of SPEC §6, with outputs requested: one line, non-zero exit, nothing written.
