@@ -116,7 +116,8 @@ typedef struct fkm_runtime_info {
   int sm;                   /* compute capability major*10+minor, 0 if none */
   int multiprocessors;
   size_t device_memory;     /* bytes */
-  fkm_status gpu;           /* FKM_OK if the GPU engine can run, else why not */
+  fkm_status gpu;           /* FKM_OK if a driver and device exist (compiling kernels that no
+                               cache layer holds also needs NVRTC), else why not */
 } fkm_runtime_info;
 
 /* Fills *info (caller-owned). Never fails for missing pieces: they are reported in the fields. */

@@ -1,8 +1,8 @@
 /* Public entry points: check arguments, pick the engine, dispatch. */
 #include "internal.h"
 
-/* Resolves AUTO: the GPU when it can run (compute dtype permitting), else the CPU with one log line.
- * An explicit GPU request that cannot run is an error. */
+/* Resolves AUTO: the GPU when a driver and device exist and the options suit it, else the CPU with
+ * one log line. An explicit GPU request that cannot run is an error. */
 static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                               fkm_engine *out) {
   if (o->engine == FKM_ENGINE_CPU) {
@@ -24,6 +24,15 @@ static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_optio
   return FKM_OK;
 }
 
+/* AUTO picked the GPU but a kernel had to be compiled and NVRTC is absent: the CPU engine runs,
+ * with one log line saying why (the GPU call wrote nothing). */
+static int fall_back_to_cpu(fkm_ctx *ctx, const fkm_options *o, fkm_status s) {
+  if (o->engine != FKM_ENGINE_AUTO || s != FKM_ERR_NO_NVRTC) return 0;
+  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
+  fkm__clear_error(ctx);
+  return 1;
+}
+
 fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                    fkm_result *result) {
   if (!ctx) return FKM_ERR_INVALID_ARG;
@@ -32,7 +41,10 @@ fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *op
   fkm_engine engine = FKM_ENGINE_CPU;
   if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
   if (s != FKM_OK) return s;
-  if (engine == FKM_ENGINE_GPU) return fkm__gpu_fit(ctx, points, opts, result, 0, NULL);
+  if (engine == FKM_ENGINE_GPU) {
+    s = fkm__gpu_fit(ctx, points, opts, result, 0, NULL);
+    if (!fall_back_to_cpu(ctx, opts, s)) return s;
+  }
   return fkm__cpu_fit(ctx, points, opts, result);
 }
 
@@ -44,8 +56,10 @@ fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *cent
   fkm_engine engine = FKM_ENGINE_CPU;
   if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
   if (s != FKM_OK) return s;
-  if (engine == FKM_ENGINE_GPU)
-    return fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 0, NULL);
+  if (engine == FKM_ENGINE_GPU) {
+    s = fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 0, NULL);
+    if (!fall_back_to_cpu(ctx, opts, s)) return s;
+  }
   return fkm__cpu_predict(ctx, points, centroids, opts, labels, inertia);
 }
 

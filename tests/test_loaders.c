@@ -38,7 +38,7 @@ START_TEST(nvrtc_path_override_that_points_nowhere) {
   fkm_ctx_create(&ctx);
   ck_assert_int_eq(fkm_runtime_query(ctx, &info), FKM_OK);
   ck_assert_int_eq(info.nvrtc, FKM_ERR_NO_NVRTC);
-  ck_assert_int_ne(info.gpu, FKM_OK);
+  if (info.driver != FKM_OK) ck_assert_int_ne(info.gpu, FKM_OK); /* NVRTC alone does not gate it */
   ck_assert_str_eq(info.nvrtc_path, "");
   fkm_ctx_free(ctx);
 }
