@@ -107,3 +107,12 @@ size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, 
   for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
   return atomic_load(&job.failed);
 }
+
+int fkm_test_gpu_usable(void) {
+  fkm_ctx *probe;
+  fkm_ctx_create(&probe);
+  fkm_status s = fkm__gpu_available(probe, 0);
+  if (s != FKM_OK) fprintf(stderr, "skipping GPU suite: %s\n", fkm_ctx_last_error(probe));
+  fkm_ctx_free(probe);
+  return s == FKM_OK;
+}

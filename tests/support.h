@@ -21,6 +21,10 @@ float *fkm_test_random(uint64_t *state, size_t count);
 struct fkm__kernel_spec;
 size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, int threads);
 
+/* Whether the GPU engine can run here (driver and device); prints why not. GPU suites exit 77
+ * (skipped) when it cannot. */
+int fkm_test_gpu_usable(void);
+
 /* Runs the suite without forking when no_fork (GPU suites), returns the process exit code. */
 int fkm_test_run(Suite *s, int no_fork);
 

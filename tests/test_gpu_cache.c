@@ -68,17 +68,8 @@ START_TEST(warm_cache_and_bundle_make_no_compiles) {
 }
 END_TEST
 
-static int gpu_usable(void) {
-  fkm_ctx *probe;
-  fkm_ctx_create(&probe);
-  fkm_status s = fkm__gpu_available(probe, 0);
-  if (s != FKM_OK) fprintf(stderr, "skipping GPU suite: %s\n", fkm_ctx_last_error(probe));
-  fkm_ctx_free(probe);
-  return s == FKM_OK;
-}
-
 int main(void) {
-  if (!gpu_usable()) return 77;
+  if (!fkm_test_gpu_usable()) return 77;
   Suite *s = suite_create("gpu_cache");
   TCase *t = tcase_create("cache");
   tcase_set_timeout(t, 600);

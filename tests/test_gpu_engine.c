@@ -377,17 +377,8 @@ START_TEST(tolerance_stops_early) {
 }
 END_TEST
 
-static int gpu_usable(void) {
-  fkm_ctx *probe;
-  fkm_ctx_create(&probe);
-  fkm_status s = fkm__gpu_available(probe, 0);
-  if (s != FKM_OK) fprintf(stderr, "skipping GPU suite: %s\n", fkm_ctx_last_error(probe));
-  fkm_ctx_free(probe);
-  return s == FKM_OK;
-}
-
 int main(void) {
-  if (!gpu_usable()) return 77;
+  if (!fkm_test_gpu_usable()) return 77;
   int small = getenv("FKM_TEST_SMALL") != NULL; /* sanitizer runs: small shapes only */
   Suite *s = suite_create("gpu_engine");
   TCase *t = tcase_create("core");
