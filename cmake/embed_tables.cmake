@@ -1,0 +1,17 @@
+# Writes OUT: the text of each DIR/*.json (tuning tables shipped with the library) as a NUL-terminated
+# byte array plus a name -> text table, fkm__tables[] (NULL-terminated).
+set(body "/* Generated from cache/tables/ by cmake/embed_tables.cmake. */\n#include <stddef.h>\n")
+set(table "")
+set(count 0)
+file(GLOB INPUTS ${DIR}/*.json)
+list(SORT INPUTS)
+foreach(path ${INPUTS})
+  get_filename_component(name ${path} NAME)
+  file(READ ${path} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char j${count}[] = {${bytes}0x00};\n")
+  string(APPEND table "  {\"${name}\", j${count}},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "const struct { const char *name; const char *text; } fkm__tables[] = {\n${table}  {NULL, NULL}};\n")
+file(WRITE ${OUT} "${body}")
