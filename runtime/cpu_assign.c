@@ -191,7 +191,8 @@ void fkm__cpu_inertia(const fkm__cpu_points *pts, const double *c, int64_t k, co
     for (int64_t i = 0; i < pts->n; i++) {
       const double *x = pts->x + (size_t)(b * pts->n + i) * (size_t)d;
       const double *cent = c + (size_t)(b * k + labels[b * pts->n + i]) * (size_t)d;
-      sum += fkm__cpu_sqdist(x, cent, d);
+      double w = pts->w ? pts->w[b * pts->n + i] : 1.0;
+      sum += w * fkm__cpu_sqdist(x, cent, d);
     }
     inertia[b] = sum;
   }

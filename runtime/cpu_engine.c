@@ -1,4 +1,4 @@
-/* CPU reference engine: initialisation, the Lloyd loop, the final assignment and predict (SPEC §2,
+/* CPU reference engine: the restarts, the Lloyd loop, the final assignment and predict (SPEC §2,
  * all arithmetic fp64). Results are computed into scratch and copied to the caller's buffers only
  * once everything has succeeded. */
 #include <math.h>
@@ -7,16 +7,28 @@
 
 #include "cpu_internal.h"
 
+/* The outcome of one restart, as fit would write it. */
+typedef struct {
+  float *c;         /* [B][K][D] */
+  int32_t *labels;  /* [B][N] */
+  double *inertia;  /* [B] */
+  double total;     /* Σ inertia over batches: what restarts compare */
+  int iterations;
+} fit_output;
+
 /* State of one fit. c is the current centroids (those the next assignment uses), labels the latest
- * assignment and prev the one before it. */
+ * assignment and prev the one before it. best holds the lowest-inertia restart so far and cand
+ * (allocated for n_init > 1 only) the one being run after the first. */
 typedef struct {
   fkm__cpu_points pts;
   int64_t k;
   double *c, *c_next;     /* [B][K][D] */
   int32_t *labels, *prev; /* [B][N] */
-  double *inertia;        /* [B] */
+  double *iter_inertia;   /* [B]: for the iteration report */
   fkm__cpu_update_ws ws;
-  double ms_assign, ms_update; /* wall time summed over iterations */
+  fit_output best, cand;
+  double ms_init, ms_iterations; /* wall time summed over restarts */
+  double ms_assign, ms_update;   /* wall time summed over iterations of every restart */
 } fit_state;
 
 /* Labels are int32: K must fit. */
@@ -26,11 +38,26 @@ static fkm_status check_k(fkm_ctx *ctx, int64_t k) {
                     (long long)k);
 }
 
+static fkm_status output_init(fkm_ctx *ctx, const fkm_points *p, int64_t k, fit_output *out) {
+  out->c = fkm__cpu_alloc(ctx, (size_t)p->batches * (size_t)k * (size_t)p->d, sizeof(float),
+                          "output centroids");
+  out->labels = fkm__cpu_alloc(ctx, (size_t)p->batches * (size_t)p->n, sizeof(int32_t), "labels");
+  out->inertia = fkm__cpu_alloc(ctx, (size_t)p->batches, sizeof(double), "inertia");
+  return out->c && out->labels && out->inertia ? FKM_OK : FKM_ERR_NOMEM;
+}
+
+static void output_free(fit_output *out) {
+  free(out->c);
+  free(out->labels);
+  free(out->inertia);
+}
+
 static fkm_status state_init(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                              fit_state *st) {
   memset(st, 0, sizeof *st);
   st->k = o->k;
   fkm_status s = fkm__cpu_points_load(ctx, p, o, &st->pts);
+  if (s == FKM_OK) s = fkm__cpu_weights_load(ctx, o, &st->pts);
   if (s != FKM_OK) return s;
   size_t cent = (size_t)p->batches * (size_t)o->k * (size_t)p->d;
   size_t pts = (size_t)p->batches * (size_t)p->n;
@@ -38,8 +65,11 @@ static fkm_status state_init(fkm_ctx *ctx, const fkm_points *p, const fkm_option
   st->c_next = fkm__cpu_alloc(ctx, cent, sizeof(double), "centroids");
   st->labels = fkm__cpu_alloc(ctx, pts, sizeof(int32_t), "labels");
   st->prev = fkm__cpu_alloc(ctx, pts, sizeof(int32_t), "labels");
-  st->inertia = fkm__cpu_alloc(ctx, (size_t)p->batches, sizeof(double), "inertia");
-  if (!st->c || !st->c_next || !st->labels || !st->prev || !st->inertia) return FKM_ERR_NOMEM;
+  st->iter_inertia = fkm__cpu_alloc(ctx, (size_t)p->batches, sizeof(double), "inertia");
+  if (!st->c || !st->c_next || !st->labels || !st->prev || !st->iter_inertia) return FKM_ERR_NOMEM;
+  s = output_init(ctx, p, o->k, &st->best);
+  if (s == FKM_OK && o->n_init > 1) s = output_init(ctx, p, o->k, &st->cand);
+  if (s != FKM_OK) return s;
   return fkm__cpu_update_ws_init(ctx, &st->pts, o->k, o->empty, &st->ws);
 }
 
@@ -49,29 +79,10 @@ static void state_free(fit_state *st) {
   free(st->c_next);
   free(st->labels);
   free(st->prev);
-  free(st->inertia);
+  free(st->iter_inertia);
+  output_free(&st->best);
+  output_free(&st->cand);
   fkm__cpu_update_ws_free(&st->ws);
-}
-
-/* c [B][K][D] = the points picked by fkm__random_init_indices, in pick order, scaled to unit length
- * for cosine and dot (cosine points are unit only up to the rounding to the compute dtype). */
-static fkm_status init_random(fkm_ctx *ctx, const fit_state *st, uint64_t seed, double *c) {
-  const fkm__cpu_points *pts = &st->pts;
-  int64_t *idx = fkm__cpu_alloc(ctx, (size_t)st->k, sizeof(int64_t), "init indices");
-  if (!idx) return FKM_ERR_NOMEM;
-  size_t row = (size_t)pts->d * sizeof(double);
-  for (int64_t b = 0; b < pts->b; b++) {
-    if (fkm__random_init_indices(seed, b, pts->n, st->k, idx) != FKM_OK) {
-      free(idx);
-      return fkm__error(ctx, FKM_ERR_NOMEM, "CPU engine: cannot allocate the random-init set");
-    }
-    for (int64_t j = 0; j < st->k; j++)
-      memcpy(c + (size_t)(b * st->k + j) * (size_t)pts->d,
-             pts->x + (size_t)(b * pts->n + idx[j]) * (size_t)pts->d, row);
-  }
-  free(idx);
-  if (pts->metric != FKM_METRIC_L2) fkm__cpu_normalise(c, pts->b * st->k, pts->d);
-  return FKM_OK;
 }
 
 /* c [rows][d] = f widened to fp64, L2-normalised per row when unit is set. */
@@ -126,8 +137,8 @@ static fkm_status lloyd_step(fkm_ctx *ctx, fit_state *st, const fkm_options *o, 
   rep->changed = it == 1 ? total : count_changed(st->labels, st->prev, total);
   rep->inertia = 0.0;
   if (o->on_iter) {
-    fkm__cpu_inertia(pts, st->c, st->k, st->labels, st->inertia);
-    rep->inertia = sum(st->inertia, pts->b);
+    fkm__cpu_inertia(pts, st->c, st->k, st->labels, st->iter_inertia);
+    rep->inertia = sum(st->iter_inertia, pts->b);
   }
   double t1 = fkm__now_ms();
   fkm__cpu_update(pts, st->labels, st->c, st->c_next, st->k, o->empty, &st->ws, &rep->empty);
@@ -170,48 +181,76 @@ static fkm_status assign_fp32(fkm_ctx *ctx, const fkm__cpu_points *pts, const fl
   return s;
 }
 
-/* Rounds the centroids to fp32, runs the final assignment against them (as predict would) and,
- * once all succeeded, writes the result buffers. */
-static fkm_status write_result(fkm_ctx *ctx, fit_state *st, fkm_result *r) {
+/* Rounds the centroids to fp32 and runs the final assignment against them (as predict would) into
+ * out. */
+static fkm_status finish_restart(fkm_ctx *ctx, fit_state *st, int iterations, fit_output *out) {
   const fkm__cpu_points *pts = &st->pts;
   size_t cent = (size_t)pts->b * (size_t)st->k * (size_t)pts->d;
-  float *out = fkm__cpu_alloc(ctx, cent, sizeof(float), "output centroids");
-  if (!out) return FKM_ERR_NOMEM;
-  for (size_t i = 0; i < cent; i++) out[i] = (float)st->c[i];
-  fkm_status s = assign_fp32(ctx, pts, out, st->k, st->c_next, st->labels, st->inertia);
-  if (s == FKM_OK) {
-    memcpy(r->centroids, out, cent * sizeof(float));
-    if (r->labels) memcpy(r->labels, st->labels, (size_t)(pts->b * pts->n) * sizeof(int32_t));
-    if (r->inertia) memcpy(r->inertia, st->inertia, (size_t)pts->b * sizeof(double));
-  }
-  free(out);
+  for (size_t i = 0; i < cent; i++) out->c[i] = (float)st->c[i];
+  fkm_status s = assign_fp32(ctx, pts, out->c, st->k, st->c_next, out->labels, out->inertia);
+  out->total = sum(out->inertia, pts->b);
+  out->iterations = iterations;
   return s;
+}
+
+/* One restart with this seed: initial centroids, Lloyd iterations, final assignment into out. */
+static fkm_status run_restart(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                              uint64_t seed, fit_state *st, fit_output *out) {
+  double t0 = fkm__now_ms();
+  fkm_status s = FKM_OK;
+  if (o->init == FKM_INIT_GIVEN)
+    widen_centroids(o->init_centroids, p->batches * o->k, p->d, o->metric != FKM_METRIC_L2, st->c);
+  else
+    s = fkm__cpu_init_picks(ctx, &st->pts, st->k, o->init, seed, st->c);
+  double t1 = fkm__now_ms();
+  int iterations = 0;
+  if (s == FKM_OK) s = lloyd(ctx, st, o, fkm__absolute_tol(p, o), &iterations);
+  double t2 = fkm__now_ms();
+  st->ms_init += t1 - t0;
+  st->ms_iterations += t2 - t1;
+  return s == FKM_OK ? finish_restart(ctx, st, iterations, out) : s;
+}
+
+static void swap_outputs(fit_state *st) {
+  fit_output t = st->best;
+  st->best = st->cand;
+  st->cand = t;
+}
+
+/* Restart r runs with fkm__restart_seed(seed, r); the lowest total inertia wins, ties to the
+ * earlier restart. */
+static fkm_status run_restarts(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                               fit_state *st) {
+  fkm_status s = run_restart(ctx, p, o, o->seed, st, &st->best);
+  for (int r = 1; r < o->n_init && s == FKM_OK; r++) {
+    s = run_restart(ctx, p, o, fkm__restart_seed(o->seed, r), st, &st->cand);
+    if (s == FKM_OK && st->cand.total < st->best.total) swap_outputs(st);
+  }
+  return s;
+}
+
+static void write_result(const fit_state *st, fkm_result *r) {
+  const fkm__cpu_points *pts = &st->pts;
+  memcpy(r->centroids, st->best.c, (size_t)(pts->b * st->k * pts->d) * sizeof(float));
+  if (r->labels) memcpy(r->labels, st->best.labels, (size_t)(pts->b * pts->n) * sizeof(int32_t));
+  if (r->inertia) memcpy(r->inertia, st->best.inertia, (size_t)pts->b * sizeof(double));
+  r->iterations = st->best.iterations;
+  r->engine = FKM_ENGINE_CPU;
+  r->ms_compile = 0.0;
+  r->ms_init = st->ms_init;
+  r->ms_iterations = st->ms_iterations;
+  r->ms_assign = st->ms_assign;
+  r->ms_update = st->ms_update;
 }
 
 static fkm_status fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fit_state *st,
                       fkm_result *r) {
   double t0 = fkm__now_ms();
   fkm_status s = state_init(ctx, p, o, st);
-  if (s != FKM_OK) return s;
-  if (o->init == FKM_INIT_GIVEN)
-    widen_centroids(o->init_centroids, p->batches * o->k, p->d, o->metric != FKM_METRIC_L2, st->c);
-  else
-    s = init_random(ctx, st, o->seed, st->c);
-  if (s != FKM_OK) return s;
-  double t1 = fkm__now_ms();
-  int iterations = 0;
-  s = lloyd(ctx, st, o, fkm__absolute_tol(p, o), &iterations);
-  double t2 = fkm__now_ms();
-  if (s == FKM_OK) s = write_result(ctx, st, r);
-  if (s != FKM_OK) return s;
-  r->iterations = iterations;
-  r->engine = FKM_ENGINE_CPU;
-  r->ms_compile = 0.0;
-  r->ms_init = t1 - t0;
-  r->ms_iterations = t2 - t1;
-  r->ms_assign = st->ms_assign;
-  r->ms_update = st->ms_update;
-  return FKM_OK;
+  st->ms_init = fkm__now_ms() - t0;
+  if (s == FKM_OK) s = run_restarts(ctx, p, o, st);
+  if (s == FKM_OK) write_result(st, r);
+  return s;
 }
 
 fkm_status fkm__cpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r) {

@@ -1,4 +1,5 @@
-/* CPU engine: points in fp64 (rounded to the compute dtype), row helpers, checked allocation. */
+/* CPU engine: points in fp64 (rounded to the compute dtype) and their weights, row helpers, checked
+ * allocation. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,13 +23,24 @@ fkm_status fkm__cpu_points_load(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
   for (size_t i = 0; i < count; i++) x[i] = fkm__load_element(p->data, p->dtype, i);
   if (o->metric == FKM_METRIC_COSINE) fkm__cpu_normalise(x, p->batches * p->n, p->d);
   for (size_t i = 0; i < count; i++) x[i] = fkm__round_to_dtype(x[i], t);
-  *out = (fkm__cpu_points){x, p->batches, p->n, p->d, o->metric};
+  *out = (fkm__cpu_points){.x = x, .b = p->batches, .n = p->n, .d = p->d, .metric = o->metric};
+  return FKM_OK;
+}
+
+fkm_status fkm__cpu_weights_load(fkm_ctx *ctx, const fkm_options *o, fkm__cpu_points *pts) {
+  if (!o->sample_weight) return FKM_OK;
+  size_t count = (size_t)pts->b * (size_t)pts->n;
+  pts->w = fkm__cpu_alloc(ctx, count, sizeof(double), "sample weights");
+  if (!pts->w) return FKM_ERR_NOMEM;
+  for (size_t i = 0; i < count; i++) pts->w[i] = o->sample_weight[i];
   return FKM_OK;
 }
 
 void fkm__cpu_points_free(fkm__cpu_points *pts) {
   free(pts->x);
+  free(pts->w);
   pts->x = NULL;
+  pts->w = NULL;
 }
 
 void fkm__cpu_normalise(double *v, int64_t rows, int64_t d) {

@@ -57,6 +57,10 @@ static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: max_iter = %d is negative", o->max_iter);
   if (o->n_init < 1)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: n_init = %d must be ≥ 1", o->n_init);
+  if (o->n_init > 1 && o->init == FKM_INIT_GIVEN)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                      "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
+                      o->n_init);
   if (isnan(o->tol)) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: tol is NaN");
   if (o->device < 0)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device = %d is negative", o->device);
@@ -65,12 +69,6 @@ static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
 
 /* Features still to come are refused by name rather than ignored. */
 static fkm_status check_implemented(fkm_ctx *ctx, const fkm_options *o) {
-  if (o->init == FKM_INIT_KMEANSPP)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "k-means++ init is not implemented yet (issue 7)");
-  if (o->sample_weight)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "sample weights are not implemented yet (issue 7)");
-  if (o->n_init > 1)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "n_init > 1 is not implemented yet (issue 7)");
   if (o->tune)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "autotuning is not implemented yet (issue 5)");
   return FKM_OK;
@@ -81,6 +79,30 @@ static fkm_status check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size
   for (size_t i = 0; i < count; i++) {
     if (!isfinite(fkm__load_element(data, t, i)))
       return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, i);
+  }
+  return FKM_OK;
+}
+
+/* Host sample weights [B][N]: finite (FKM_ERR_NONFINITE), ≥ 0, and at least K of them positive in
+ * each batch, so that every init and the farthest policy find K points to seed from. */
+static fkm_status check_weights(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  const float *w = o->sample_weight;
+  for (int64_t b = 0; b < p->batches; b++) {
+    int64_t positive = 0;
+    for (int64_t i = b * p->n; i < (b + 1) * p->n; i++) {
+      if (!isfinite(w[i]))
+        return fkm__error(ctx, FKM_ERR_NONFINITE, "sample_weight: element %lld is NaN or Inf",
+                          (long long)i);
+      if (w[i] < 0.0f)
+        return fkm__error(ctx, FKM_ERR_INVALID_ARG, "sample_weight: element %lld = %g is negative",
+                          (long long)i, (double)w[i]);
+      positive += w[i] > 0.0f;
+    }
+    if (positive < o->k)
+      return fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                        "sample_weight: batch %lld has %lld points of positive weight, fewer than "
+                        "k = %lld",
+                        (long long)b, (long long)positive, (long long)o->k);
   }
   return FKM_OK;
 }
@@ -103,6 +125,7 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
   if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
     s = check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
                      "init_centroids");
+  if (s == FKM_OK && host && o->sample_weight) s = check_weights(ctx, p, o);
   return s;
 }
 

@@ -10,10 +10,22 @@ uint64_t fkm__mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/* 64 random bits: counter c of stream (seed, b). */
+static uint64_t stream_bits(uint64_t seed, int64_t b, uint64_t c) {
+  return fkm__mix64(fkm__mix64(seed ^ fkm__mix64((uint64_t)b)) + c);
+}
+
 /* Uniform integer in [0, bound) from counter c of stream (seed, b). */
 static uint64_t uniform_below(uint64_t seed, int64_t b, uint64_t c, uint64_t bound) {
-  uint64_t r = fkm__mix64(fkm__mix64(seed ^ fkm__mix64((uint64_t)b)) + c);
-  return (uint64_t)(((unsigned __int128)r * bound) >> 64);
+  return (uint64_t)(((unsigned __int128)stream_bits(seed, b, c) * bound) >> 64);
+}
+
+double fkm__uniform01(uint64_t seed, int64_t b, uint64_t counter) {
+  return (double)(stream_bits(seed, b, counter) >> 11) * 0x1p-53;
+}
+
+uint64_t fkm__restart_seed(uint64_t seed, int r) {
+  return r == 0 ? seed : fkm__mix64(seed + (uint64_t)r);
 }
 
 /* Open-addressing set of point indices; capacity a power of two ≥ 2K. */

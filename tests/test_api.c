@@ -1,5 +1,5 @@
-/* Public API: argument validation of fkm_fit / fkm_predict (CPU engine), status names and
- * messages, option defaults, version. Every refused call must return the right status, leave a
+/* Public API: argument validation of fkm_fit / fkm_predict (CPU engine), what the GPU engine
+ * refuses by name (fkm__gpu_supports), status names and messages, option defaults, version. Every refused call must return the right status, leave a
  * detail text naming the problem and write nothing to the outputs. */
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fkm_version.h"
+#include "internal.h"
 #include "support.h"
 
 #define B 2
@@ -248,19 +249,64 @@ START_TEST(nonfinite_given_centroids) {
 END_TEST
 
 START_TEST(unsupported_features) {
-  fx->o.init = FKM_INIT_KMEANSPP;
-  expect_fit(FKM_ERR_UNSUPPORTED, "k-means++");
-  fx->o.init = FKM_INIT_RANDOM;
+  fx->o.tune = 1;
+  expect_fit(FKM_ERR_UNSUPPORTED, "autotun");
+}
+END_TEST
+
+/* k-means++, sample weights and restarts run on the CPU engine; the GPU refuses each by name (so
+ * engine = gpu fails clearly and AUTO falls back to the CPU). */
+START_TEST(cpu_only_features) {
+  float w[B * N];
+  for (int i = 0; i < B * N; i++) w[i] = 1.0f;
+  struct {
+    fkm_init init;
+    const float *weights;
+    int n_init;
+    const char *gpu_refusal;
+  } cases[] = {{FKM_INIT_KMEANSPP, NULL, 1, "k-means++ init is not on the GPU yet (issue 7)"},
+               {FKM_INIT_RANDOM, w, 1, "sample weights are not on the GPU yet (issue 7)"},
+               {FKM_INIT_RANDOM, NULL, 3, "n_init > 1 is not on the GPU yet (issue 7)"}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    fx->o.init = cases[c].init;
+    fx->o.sample_weight = cases[c].weights;
+    fx->o.n_init = cases[c].n_init;
+    ck_assert_int_eq(fkm__gpu_supports(fx->ctx, &fx->p, &fx->o), FKM_ERR_UNSUPPORTED);
+    ck_assert_str_eq(fkm_ctx_last_error(fx->ctx), cases[c].gpu_refusal);
+    fx->o.engine = FKM_ENGINE_AUTO;
+    poison(fx);
+    ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_OK);
+    ck_assert_int_eq(fx->r.engine, FKM_ENGINE_CPU);
+    for (int i = 0; i < B * N; i++) ck_assert(fx->labels[i] >= 0 && fx->labels[i] < K);
+    fx->o.engine = FKM_ENGINE_CPU;
+  }
+}
+END_TEST
+
+START_TEST(bad_sample_weights) {
   float w[B * N];
   for (int i = 0; i < B * N; i++) w[i] = 1.0f;
   fx->o.sample_weight = w;
-  expect_fit(FKM_ERR_UNSUPPORTED, "weights");
-  fx->o.sample_weight = NULL;
+  w[B * N - 1] = -0.5f;
+  expect_fit(FKM_ERR_INVALID_ARG, "sample_weight: element 39 = -0.5 is negative");
+  w[B * N - 1] = NAN;
+  expect_fit(FKM_ERR_NONFINITE, "sample_weight");
+  w[3] = INFINITY;
+  w[B * N - 1] = 1.0f;
+  expect_fit(FKM_ERR_NONFINITE, "sample_weight: element 3");
+  w[3] = 1.0f;
+  for (int i = N; i < B * N - (K - 1); i++) w[i] = 0.0f; /* batch 1: K − 1 positive weights */
+  expect_fit(FKM_ERR_INVALID_ARG, "batch 1 has 3 points of positive weight, fewer than k = 4");
+  w[N] = 2.0f;
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_OK);
+}
+END_TEST
+
+START_TEST(restarts_with_given_init) {
+  fx->o.init = FKM_INIT_GIVEN;
+  fx->o.init_centroids = fx->init;
   fx->o.n_init = 2;
-  expect_fit(FKM_ERR_UNSUPPORTED, "n_init");
-  fx->o.n_init = 1;
-  fx->o.tune = 1;
-  expect_fit(FKM_ERR_UNSUPPORTED, "autotun");
+  expect_fit(FKM_ERR_INVALID_ARG, "n_init = 2 with init = given");
 }
 END_TEST
 
@@ -387,6 +433,9 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
   tcase_add_test(tc, unsupported_features);
+  tcase_add_test(tc, cpu_only_features);
+  tcase_add_test(tc, bad_sample_weights);
+  tcase_add_test(tc, restarts_with_given_init);
   tcase_add_test(tc, predict_arguments);
   tcase_add_test(tc, predict_valid_call);
   tcase_add_test(tc, context_basics);
