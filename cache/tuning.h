@@ -19,4 +19,72 @@
 int fkm__table_lookup(const char *device_name, long long n, long long k, long long d,
                       fkm_dtype dtype, fkm_config *out);
 
+/* ---- tuning records (tuning_record.c, tuning_store.c) --------------------------------------- */
+/* One tuned shape: the winner of a measurement, keyed by (device name, sm, kernel kind, metric,
+ * dtype, D, bucketed N, K, B). Names are fkm's ("assign", "l2", "fp16"...). */
+typedef struct fkm__tuning_record {
+  char device[128];
+  int sm;
+  char kind[16], metric[16], dtype[16];
+  int d;
+  long long n_bucket, k_bucket, b_bucket; /* fkm__tuning_bucket of N, K, B */
+  fkm_config config;                      /* Triton vocabulary; num_ctas = 1 */
+  double ms;                              /* the winner's measured time; 0 if unknown */
+} fkm__tuning_record;
+
+#define FKM__TUNING_SCHEMA 1
+
+/* The bucket of a size: the smallest power of two ≥ v (1 for v ≤ 1). */
+long long fkm__tuning_bucket(long long v);
+/* Fills r's identity (config and ms zeroed) from raw sizes, bucketing N, K and B. */
+void fkm__tuning_query(fkm__tuning_record *r, const char *device, int sm, const char *kind,
+                       const char *metric, const char *dtype, int d, long long n, long long k,
+                       long long b);
+/* XXH3-128 key over the identity fields (config and ms excluded). 0, or -1 out of memory. */
+int fkm__tuning_key(const fkm__tuning_record *r, fkm__cache_key *out);
+/* The record as JSON: identity, config{BLOCK_N..num_ctas}, ms, schema_version, key and
+ * payload_xxh3 (of the compact, key-sorted config object). New reference; NULL out of memory. */
+json_t *fkm__tuning_to_json(const fkm__tuning_record *r);
+/* Fills *r from j; NULL, or a static phrase saying what is wrong (missing field, other schema,
+ * key or payload hash not matching the content). */
+const char *fkm__tuning_from_json(const json_t *j, fkm__tuning_record *r);
+
+/* <root>/tuning/<device dir>/<key>.json, where the device dir is the name with every character
+ * outside [A-Za-z0-9._-] replaced by '_'. 0, or -1 when it does not fit. */
+int fkm__tuning_path(const char *root, const fkm__tuning_record *r, char *out, size_t len);
+/* Writes r's file (temp file + fsync + rename; directories created). 0 or an errno. */
+int fkm__tuning_store(const char *root, const fkm__tuning_record *r);
+/* Reads the record whose identity is query's from path-or-root. 1 with *out filled; 0 when absent
+ * or damaged (why says what for a damaged one, "" when absent). */
+int fkm__tuning_read(const char *root, const fkm__tuning_record *query, fkm__tuning_record *out,
+                     char *why, size_t why_len);
+/* The tuned config for this shape under root (NULL root: the user cache). 1 with *out filled, or
+ * 0 (no record, a damaged one, or no cache). Not used by the runtime's config choice (yet). */
+int fkm__tuning_lookup(const char *root, const char *device, int sm, const char *kind,
+                       const char *metric, const char *dtype, int d, long long n, long long k,
+                       long long b, fkm_config *out);
+/* Calls fn for every intact record under <root>/tuning, in directory order, until fn returns
+ * non-zero. 0, or an errno when the tuning directory exists but cannot be read. */
+int fkm__tuning_scan(const char *root, int (*fn)(const fkm__tuning_record *r, void *user),
+                     void *user);
+
+/* ---- Triton autotune records (tuning_triton.c) ---------------------------------------------- */
+/* Triton (3.3+) writes <cache dir>/<hash>/<fn>.autotune.json as {"key": [...], "configs_timings":
+ * [[{"kwargs": {...}, "num_warps", "num_stages", "num_ctas", "maxnreg", "pre_hook"...}, [ms...]]]}.
+ * The key holds the autotune key's argument values (flash-kmeans: N, K, and D for split-D) then
+ * the dtype string of every tensor argument ("torch.float16"...), the points first. */
+
+/* Reads one autotune file into *out: the fastest config (least first timing), N, K (and D when the
+ * key holds three integers), the dtype of the first tensor and the metric from the function name
+ * (…cosine… → cosine, …euclid… → l2). What Triton does not record (device, sm, kind, D for
+ * two-integer keys, B, and the metric of other names) comes from base. FKM_OK, FKM_ERR_IO or
+ * FKM_ERR_FORMAT with why. */
+fkm_status fkm__triton_autotune_import(const char *path, const fkm__tuning_record *base,
+                                       fkm__tuning_record *out, char *why, size_t why_len);
+/* Writes r as <dir>/<record key>/<fn>.autotune.json in flash-kmeans' key layout (fn
+ * _euclid_assign_kernel / _cosine_assign_kernel, fkm_assign_kernel_<metric> otherwise; key
+ * [N, K(, D), dtype, dtype, "torch.float32", "torch.float32", "torch.int32"]), the one config
+ * with [ms] as its timings. 0 or an errno. */
+int fkm__triton_autotune_export(const fkm__tuning_record *r, const char *dir);
+
 #endif
