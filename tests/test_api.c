@@ -1,6 +1,7 @@
 /* Public API: argument validation of fkm_fit / fkm_predict (CPU engine), what the GPU engine
- * refuses by name (fkm__gpu_supports), status names and messages, option defaults, version. Every refused call must return the right status, leave a
- * detail text naming the problem and write nothing to the outputs. */
+ * refuses by name (fkm__gpu_supports), status names and messages, option defaults, version. Every
+ * refused call must return the right status, leave a detail text naming the problem and write
+ * nothing to the outputs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
