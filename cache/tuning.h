@@ -87,4 +87,61 @@ fkm_status fkm__triton_autotune_import(const char *path, const fkm__tuning_recor
  * with [ms] as its timings. 0 or an errno. */
 int fkm__triton_autotune_export(const fkm__tuning_record *r, const char *dir);
 
+/* ---- cubin parameter records (elf_params.c) ------------------------------------------------- */
+#define FKM__MAX_KERNEL_PARAMS 256
+
+/* The parameters of kernel `name` in an ELF64 cubin, from its ".nv.info.<name>" section: one
+ * EIATTR_KPARAM_INFO record per parameter (ordinal, offset, size in bits 18..31 of its flags).
+ * Records are 4-byte headers {format, attribute, u16 value-or-size}, followed by `size` bytes for
+ * format EIFMT_SVAL (4). Returns the count (sizes[i] in bytes of parameter i, for i below max),
+ * or -1 with why (not an ELF64 cubin, no such section, malformed records, ordinals with gaps). */
+int fkm__cubin_params(const void *cubin, size_t size, const char *name, int *sizes, int max,
+                      char *why, size_t why_len);
+
+/* ---- Triton cache directories (triton_meta.c, triton_dir.c) --------------------------------- */
+/* Metadata of one Triton-compiled kernel (<hash>/<name>.json). Triton 3.2 writes the launch
+ * fields (name, num_warps, num_ctas, num_stages, shared, target{backend, arch, warp_size}, hash,
+ * cluster_dims); 3.3 adds launch_cooperative_grid, launch_pdl and global_scratch_size (its
+ * launcher appends one pointer parameter, the global scratch, to every kernel); 3.5 adds
+ * profile_scratch_size (a second appended pointer). Absent flags read as off, absent sizes as 0. */
+typedef struct fkm__triton_meta {
+  char name[128], hash[72], backend[16];
+  int num_warps, num_ctas, num_stages, arch, warp_size;
+  long long shared;
+  int cluster_dims[3];
+  int cooperative, pdl;
+  long long global_scratch, profile_scratch; /* bytes per program */
+  int hidden_params;                         /* pointers Triton appends: 0, 1 (3.3+) or 2 (3.5+) */
+} fkm__triton_meta;
+
+/* Fills *m from j; NULL or a static phrase naming what is missing or mistyped. */
+const char *fkm__triton_meta_from_json(const json_t *j, fkm__triton_meta *m);
+/* Whether fkm can launch the kernel on a device of compute capability sm (0: not checked): CUDA
+ * backend, 32-wide warps, target.arch runnable there (arch ≥ 90 is Triton's sm_XYa, so the same
+ * capability only; older archs run on the same major with a minor no larger), one CTA per
+ * cluster, no cooperative grid, no PDL, no global or profile scratch. 1, or 0 with why. */
+int fkm__triton_launchable(const fkm__triton_meta *m, int sm, char *why, size_t why_len);
+
+/* One kernel of a Triton cache directory as the reader sees it. */
+typedef struct fkm__triton_kernel {
+  char dir[FKM__PATH_MAX];   /* <cache>/<hash folder> */
+  fkm__triton_meta meta;     /* valid when meta_ok */
+  int meta_ok;
+  int params;                /* parameters in the cubin's records, -1 when unreadable */
+  int launchable;
+  char why[256];             /* "" when launchable, else the first reason it is not */
+} fkm__triton_kernel;
+
+/* Reads <dir>/<name>.json and <dir>/<name>.cubin into *k and judges it for a device of
+ * compute capability sm (0: arch not checked): metadata, launch features, and the cubin's
+ * parameter count against the hidden parameters (the trailing hidden_params must be 8-byte
+ * pointers; user_params ≥ 0 also fixes the total). Never fails: what is wrong is in k->why. */
+void fkm__triton_kernel_read(const char *dir, const char *name, int sm, int user_params,
+                             fkm__triton_kernel *k);
+/* Calls fn for each kernel (<hash>/<name>.json with a sibling <name>.cubin; group and autotune
+ * files skipped) of a Triton cache directory, folders and names in sorted order, until fn returns
+ * non-zero. Read-only. 0, or an errno when cache_dir cannot be read. */
+int fkm__triton_scan(const char *cache_dir, int sm,
+                     int (*fn)(const fkm__triton_kernel *k, void *user), void *user);
+
 #endif

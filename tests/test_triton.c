@@ -2,10 +2,13 @@
  * records (import of Triton 3.3+-style fixtures, export and round trip), and the Triton cache
  * reader (metadata of 3.2/3.3/3.5-style records, hidden parameters, refusals, and parameter
  * counting on NVRTC-built cubins). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "generate.h"
+#include "nvrtc_api.h"
 #include "support.h"
 #include "tuning.h"
 
@@ -221,6 +224,222 @@ START_TEST(export_then_import_round_trips) {
 }
 END_TEST
 
+
+/* ---- Triton cache directories --------------------------------------------------------------- */
+
+static json_t *load_json(const char *path) {
+  json_t *j = json_load_file(path, 0, NULL);
+  ck_assert_msg(j != NULL, "cannot load %s", path);
+  return j;
+}
+
+static const struct {
+  const char *folder;
+  int hidden;
+} versions[] = {{"v32", 0}, {"v33", 1}, {"v35", 2}};
+
+START_TEST(metadata_of_each_triton_version) {
+  char rel[128], why[256];
+  snprintf(rel, sizeof rel, "cache/%s/_euclid_assign_kernel.json", versions[_i].folder);
+  json_t *j = load_json(data_path(rel));
+  fkm__triton_meta m;
+  ck_assert_ptr_null(fkm__triton_meta_from_json(j, &m));
+  json_decref(j);
+  ck_assert_str_eq(m.name, "_euclid_assign_kernel");
+  ck_assert_str_eq(m.backend, "cuda");
+  ck_assert_int_eq(m.num_warps, 4);
+  ck_assert_int_eq(m.num_ctas, 1);
+  ck_assert_int_eq(m.num_stages, 2);
+  ck_assert_int_eq(m.shared, 49152);
+  ck_assert_int_eq(m.arch, 90);
+  ck_assert_int_eq(m.warp_size, 32);
+  ck_assert_int_eq(strlen(m.hash), 64);
+  ck_assert_int_eq(m.hidden_params, versions[_i].hidden);
+  ck_assert_int_eq(fkm__triton_launchable(&m, 90, why, sizeof why), 1);
+  ck_assert_str_eq(why, "");
+  ck_assert_int_eq(fkm__triton_launchable(&m, 0, why, sizeof why), 1);
+  ck_assert_int_eq(fkm__triton_launchable(&m, 80, why, sizeof why), 0);
+  ck_assert_int_eq(fkm__triton_launchable(&m, 100, why, sizeof why), 0);
+}
+END_TEST
+
+START_TEST(arch_rules) {
+  fkm__triton_meta m = {.backend = "cuda", .warp_size = 32, .num_warps = 4, .num_ctas = 1,
+                        .cluster_dims = {1, 1, 1}};
+  char why[256];
+  m.arch = 80;
+  ck_assert_int_eq(fkm__triton_launchable(&m, 86, why, sizeof why), 1); /* same major, newer minor */
+  ck_assert_int_eq(fkm__triton_launchable(&m, 90, why, sizeof why), 0);
+  m.arch = 86;
+  ck_assert_int_eq(fkm__triton_launchable(&m, 80, why, sizeof why), 0);
+  m.arch = 90;
+  ck_assert_int_eq(fkm__triton_launchable(&m, 90, why, sizeof why), 1);
+  ck_assert_int_eq(fkm__triton_launchable(&m, 100, why, sizeof why), 0); /* sm_90a */
+  ck_assert_ptr_nonnull(strstr(why, "sm_100"));
+}
+END_TEST
+
+START_TEST(unreadable_metadata_is_reported) {
+  json_t *j = load_json(data_path("cache/nohash/_euclid_assign_kernel.json"));
+  fkm__triton_meta m;
+  const char *bad = fkm__triton_meta_from_json(j, &m);
+  ck_assert_ptr_nonnull(bad);
+  ck_assert_ptr_nonnull(strstr(bad, "hash"));
+  json_decref(j);
+}
+END_TEST
+
+static int nvrtc_usable(void) {
+  fkm_ctx *ctx;
+  if (fkm_ctx_create(&ctx) != FKM_OK) return 0;
+  int ok = fkm__nvrtc(ctx) != NULL;
+  fkm_ctx_free(ctx);
+  return ok;
+}
+
+/* NVRTC cubin of source (for sm_90); caller frees. */
+static void *compile_source(const char *source, size_t *size) {
+  fkm_ctx *ctx;
+  void *cubin;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_NORMS, FKM_METRIC_L2, FKM_DTYPE_FP16,
+                                      FKM_PRECISION_DEFAULT, 64, 90);
+  ck_assert_msg(fkm__compile(ctx, &s, source, &cubin, size) == FKM_OK, "%s",
+                fkm_ctx_last_error(ctx));
+  fkm_ctx_free(ctx);
+  return cubin;
+}
+
+static const struct {
+  int sm, arch_specific;
+} assign_targets[] = {{80, 0}, {90, 1}};
+
+/* fkm_assign(x, c, cnorm, labels, i64 n, int k, done): 7 parameters, in both kernel variants. */
+START_TEST(counts_the_parameters_of_fkm_assign) {
+  fkm_ctx *ctx;
+  char *src, name[64], why[256];
+  void *cubin;
+  size_t size;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16,
+                                      FKM_PRECISION_DEFAULT, 128, assign_targets[_i].sm);
+  s.block_n = 128, s.block_k = 64, s.block_d = 128, s.num_warps = 4, s.num_stages = 2;
+  s.arch_specific = assign_targets[_i].arch_specific;
+  ck_assert_int_eq(fkm__generate(ctx, &s, &src), FKM_OK);
+  ck_assert_msg(fkm__compile(ctx, &s, src, &cubin, &size) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  fkm__entry_name(&s, "fkm_assign", name, sizeof name);
+  int sizes[FKM__MAX_KERNEL_PARAMS], want[] = {8, 8, 8, 8, 8, 4, 8};
+  ck_assert_int_eq(fkm__cubin_params(cubin, size, name, sizes, FKM__MAX_KERNEL_PARAMS, why,
+                                     sizeof why),
+                   7);
+  ck_assert_mem_eq(sizes, want, sizeof want);
+  ck_assert_int_eq(fkm__cubin_params(cubin, size, "no_such_kernel", sizes, 8, why, sizeof why), -1);
+  ck_assert_ptr_nonnull(strstr(why, "no_such_kernel"));
+  ck_assert_int_eq(fkm__cubin_params(cubin, 100, name, sizes, 8, why, sizeof why), -1);
+  ck_assert_int_eq(fkm__cubin_params(src, strlen(src), name, sizes, 8, why, sizeof why), -1);
+  ck_assert_ptr_nonnull(strstr(why, "ELF"));
+  free(src), free(cubin);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+/* Stand-ins for Triton's compiled assign kernel: 8 user parameters, then the hidden pointers
+ * Triton 3.3 (global scratch) and 3.5 (+ profile scratch) append. */
+#define USER_PARAMS                                                                                \
+  "const void *x, const void *c, const float *xsq, const float *csq, int *out, int n, int k, "     \
+  "int stride"
+static const char *const kernel_sources[] = {
+    "extern \"C\" __global__ void _euclid_assign_kernel(" USER_PARAMS ") {}",
+    "extern \"C\" __global__ void _euclid_assign_kernel(" USER_PARAMS ", void *gs) {}",
+    "extern \"C\" __global__ void _euclid_assign_kernel(" USER_PARAMS ", void *gs, void *ps) {}"};
+
+static const struct {
+  const char *folder;
+  int source;     /* index into kernel_sources */
+  int launchable;
+  const char *why; /* a phrase of the reason */
+  int params;
+} cache_cases[] = {
+    {"arch80", 2, 0, "arch 80", 10},
+    {"coop", 2, 0, "cooperative", 10},
+    {"ctas", 2, 0, "num_ctas > 1", 10},
+    {"gscratch", 2, 0, "scratch", 10},
+    {"hip", 2, 0, "CUDA kernels only", 10},
+    {"mismatch", 1, 0, "hidden scratch pointer", 9},
+    {"nohash", 2, 0, "hash", -1},
+    {"pdl", 2, 0, "launch_pdl", 10},
+    {"pscratch", 2, 0, "scratch", 10},
+    {"v32", 0, 1, "", 8},
+    {"v33", 1, 1, "", 9},
+    {"v35", 2, 1, "", 10},
+};
+#define CACHE_CASES (sizeof cache_cases / sizeof cache_cases[0])
+
+/* <test_dir>/triton: each fixture folder's json files plus the NVRTC cubin of its stand-in. */
+static void make_triton_cache(void) {
+  size_t sizes[3];
+  void *cubins[3];
+  for (int i = 0; i < 3; i++) cubins[i] = compile_source(kernel_sources[i], &sizes[i]);
+  for (size_t c = 0; c < CACHE_CASES; c++) {
+    char dir[512], path[1024], rel[256];
+    snprintf(dir, sizeof dir, "%s/triton/%s", test_dir, cache_cases[c].folder);
+    ck_assert_int_eq(fkm__mkdirs(dir), 0);
+    const char *files[] = {"_euclid_assign_kernel.json", "__grp___euclid_assign_kernel.json"};
+    for (int f = 0; f < 2; f++) {
+      void *data;
+      size_t size;
+      snprintf(rel, sizeof rel, "cache/%s/%s", cache_cases[c].folder, files[f]);
+      ck_assert_int_eq(fkm__file_read(data_path(rel), &data, &size), 0);
+      snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+      ck_assert_int_eq(fkm__file_write_atomic(path, data, size), 0);
+      free(data);
+    }
+    snprintf(path, sizeof path, "%s/_euclid_assign_kernel.cubin", dir);
+    int s = cache_cases[c].source;
+    ck_assert_int_eq(fkm__file_write_atomic(path, cubins[s], sizes[s]), 0);
+  }
+  for (int i = 0; i < 3; i++) free(cubins[i]);
+}
+
+typedef struct seen {
+  size_t count;
+  int ok[CACHE_CASES];
+} seen;
+
+static int check_kernel(const fkm__triton_kernel *k, void *user) {
+  seen *s = user;
+  ck_assert_uint_lt(s->count, CACHE_CASES);
+  size_t c = s->count++;
+  ck_assert_msg(strstr(k->dir, cache_cases[c].folder) != NULL, "order: %s", k->dir);
+  ck_assert_msg(k->launchable == cache_cases[c].launchable, "%s: launchable %d (%s)",
+                cache_cases[c].folder, k->launchable, k->why);
+  ck_assert_msg(strstr(k->why, cache_cases[c].why) != NULL, "%s: why '%s'", cache_cases[c].folder,
+                k->why);
+  ck_assert_msg(k->params == cache_cases[c].params, "%s: %d parameters", cache_cases[c].folder,
+                k->params);
+  s->ok[c] = 1;
+  return 0;
+}
+
+START_TEST(reads_a_triton_cache_directory) {
+  char dir[512];
+  make_triton_cache();
+  snprintf(dir, sizeof dir, "%s/triton", test_dir);
+  seen s = {0};
+  ck_assert_int_eq(fkm__triton_scan(dir, 90, check_kernel, &s), 0);
+  ck_assert_uint_eq(s.count, CACHE_CASES);
+  /* the caller's count of user parameters fixes the total */
+  fkm__triton_kernel k;
+  snprintf(dir, sizeof dir, "%s/triton/v35", test_dir);
+  fkm__triton_kernel_read(dir, "_euclid_assign_kernel", 90, 8, &k);
+  ck_assert_int_eq(k.launchable, 1);
+  fkm__triton_kernel_read(dir, "_euclid_assign_kernel", 90, 9, &k);
+  ck_assert_int_eq(k.launchable, 0);
+  ck_assert_ptr_nonnull(strstr(k.why, "expected 9 + 2 hidden"));
+  ck_assert_int_eq(fkm__triton_scan("/nonexistent/triton", 90, check_kernel, &s), ENOENT);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("triton");
   TCase *t = tcase_create("triton");
@@ -235,6 +454,17 @@ int main(void) {
                       (int)(sizeof bad_autotune / sizeof bad_autotune[0]));
   tcase_add_loop_test(t, export_then_import_round_trips, 0,
                       (int)(sizeof exports / sizeof exports[0]));
+  tcase_add_loop_test(t, metadata_of_each_triton_version, 0,
+                      (int)(sizeof versions / sizeof versions[0]));
+  tcase_add_test(t, arch_rules);
+  tcase_add_test(t, unreadable_metadata_is_reported);
+  if (nvrtc_usable()) {
+    tcase_add_loop_test(t, counts_the_parameters_of_fkm_assign, 0,
+                        (int)(sizeof assign_targets / sizeof assign_targets[0]));
+    tcase_add_test(t, reads_a_triton_cache_directory);
+  } else {
+    fprintf(stderr, "NVRTC absent: cubin parameter tests skipped\n");
+  }
   suite_add_tcase(s, t);
   return fkm_test_run(s, 0);
 }
