@@ -73,6 +73,10 @@ typedef enum fkm_dtype {
   FKM_DTYPE_FP64 = 4
 } fkm_dtype;
 
+/* RANDOM: K distinct points per batch (with sample weights: among the points of positive weight),
+ * from a counter-based generator. KMEANSPP: greedy k-means++ as scikit-learn (2 + ⌊ln K⌋ trials per
+ * centre, D²·weight sampling; the exact procedure is in runtime/init_kmeanspp.c); CPU engine only
+ * for now. Both pick the same points for the same seed on every engine that runs them. */
 typedef enum fkm_init { FKM_INIT_RANDOM = 0, FKM_INIT_KMEANSPP = 1, FKM_INIT_GIVEN = 2 } fkm_init;
 
 /* Empty clusters: KEEP leaves the centroid where it was; FARTHEST re-seeds them, in increasing
@@ -152,7 +156,8 @@ typedef struct fkm_iter_report {
 } fkm_iter_report;
 
 /* Returns 0 to go on, non-zero to stop (fit then returns FKM_ERR_CANCELLED, outputs untouched).
- * The report is borrowed for the call. Setting a callback makes the GPU engine read its state every
+ * With n_init > 1 it sees each restart's iterations in turn (iteration restarts at 1). The report
+ * is borrowed for the call. Setting a callback makes the GPU engine read its state every
  * iteration (slower). */
 typedef int (*fkm_iter_fn)(const fkm_iter_report *report, void *user);
 
@@ -173,8 +178,15 @@ typedef struct fkm_options {
   fkm_engine engine;            /* default AUTO */
   int device;                   /* CUDA device index, default 0 */
   int deterministic;            /* default 1: bitwise-identical results run to run */
-  int n_init;                   /* restarts keeping the lowest inertia, default 1 */
-  const float *sample_weight;   /* [B][N] or NULL; borrowed; same memory kind as the points */
+  int n_init;                   /* restarts keeping the lowest inertia summed over batches (ties:
+                                   the earlier), default 1; restart r > 0 uses the seed
+                                   SplitMix64(seed + r), r = 0 the seed itself; > 1 is invalid with
+                                   INIT_GIVEN; CPU engine only for now */
+  const float *sample_weight;   /* [B][N] or NULL: weighted means and inertia, D²·w k-means++;
+                                   finite, ≥ 0, at least K positive per batch; zero-weight points
+                                   never seed; a cluster of weight 0 is empty. Borrowed; same
+                                   memory kind as the points; fit only (predict ignores it, as it
+                                   does init and n_init); CPU engine only for now */
   size_t device_memory_budget;  /* bytes of device memory fit may use; 0 = as needed */
   int tune;                     /* 1: autotune shapes without a tuning record; default 0 */
   fkm_config config;            /* assign-kernel configuration override; zeros = automatic */
@@ -193,13 +205,14 @@ FKM_API void fkm_options_init(fkm_options *opts);
 typedef struct fkm_result {
   float *centroids;      /* [B][K][D], required */
   int32_t *labels;       /* [B][N]: nearest returned centroid for every point */
-  double *inertia;       /* [B]: sum of squared distances to the returned centroids (fp64) */
+  double *inertia;       /* [B]: sum of (sample-weighted) squared distances to the returned
+                            centroids (fp64) */
   /* filled by fit (host memory, always): */
-  int iterations;        /* Lloyd iterations run */
+  int iterations;        /* Lloyd iterations run (by the kept restart) */
   fkm_engine engine;     /* the engine that ran */
   double ms_compile;     /* kernel compile and load */
-  double ms_init;        /* initialisation */
-  double ms_iterations;  /* all iterations, device time on the GPU */
+  double ms_init;        /* initialisation (all restarts) */
+  double ms_iterations;  /* all iterations (all restarts), device time on the GPU */
   double ms_assign;      /* with opts->profile on the GPU: assign time summed over iterations */
   double ms_update;      /* with opts->profile on the GPU: update + finalize time, summed */
 } fkm_result;
@@ -291,6 +304,37 @@ FKM_API void fkm_prebuild_spec_init(fkm_prebuild_spec *spec);
  * configuration the model picks for any N and K — into the user cache (entries already there are
  * kept). fkm_cache_export then makes a bundle of them. Needs NVRTC and a writable cache. */
 FKM_API fkm_status fkm_cache_prebuild(fkm_ctx *ctx, const fkm_prebuild_spec *spec);
+
+/* ---- Triton compatibility (SPEC §4; owner: the Triton reader, cache/triton_*.c, tuning_*.c) ----- */
+/* One kernel of a Triton cache directory, as fkm_triton_inspect reports it. The struct and its
+ * strings are borrowed for the duration of the callback. */
+typedef struct fkm_triton_kernel {
+  const char *dir;         /* the kernel's folder, <cache dir>/<hash> */
+  const char *name;        /* the kernel ("" when its metadata is unreadable) */
+  const char *hash;        /* Triton's hash from the metadata */
+  int num_warps, num_ctas, num_stages;
+  long long shared;        /* dynamic shared memory bytes */
+  int arch;                /* target.arch, e.g. 90 (0 for non-CUDA targets) */
+  int params;              /* parameters in the cubin's records, -1 when unreadable */
+  int hidden_params;       /* trailing pointers Triton appends (0, 1 from 3.3, 2 from 3.5) */
+  int launchable;          /* 1: fkm's launcher can launch it (block = 32·num_warps, shared) */
+  const char *why;         /* "" when launchable, else the reason it is not */
+} fkm_triton_kernel;
+
+/* Returns 0 to go on, non-zero to stop the listing. */
+typedef int (*fkm_triton_kernel_fn)(const fkm_triton_kernel *kernel, void *user);
+
+/* Reads a Triton cache directory ($TRITON_CACHE_DIR layout: <hash>/<name>.json + <name>.cubin;
+ * never written) and calls fn for each kernel, in folder order, judged for a device of compute
+ * capability sm (e.g. 90; 0 leaves target.arch unchecked). dir is borrowed for the call.
+ * FKM_ERR_IO when dir cannot be read. */
+FKM_API fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm,
+                                      fkm_triton_kernel_fn fn, void *user);
+
+/* Writes every intact tuning record of the user cache (<root>/tuning/) as a Triton autotune record,
+ * <dir>/<record key>/<fn>.autotune.json with flash-kmeans' key layout; *written (caller-owned, may
+ * be NULL) counts them. dir is borrowed for the call. FKM_ERR_IO when a file cannot be written. */
+FKM_API fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *written);
 
 #ifdef __cplusplus
 }

@@ -48,19 +48,32 @@ fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *op
   return fkm__cpu_fit(ctx, points, opts, result);
 }
 
+/* opts without what only fit reads (init, n_init, sample_weight), so that predict's engine choice
+ * does not depend on them. */
+static fkm_options predict_options(const fkm_options *opts) {
+  fkm_options o = *opts;
+  o.init = FKM_INIT_RANDOM;
+  o.init_centroids = NULL;
+  o.n_init = 1;
+  o.sample_weight = NULL;
+  return o;
+}
+
 fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
                        const fkm_options *opts, int32_t *labels, double *inertia) {
   if (!ctx) return FKM_ERR_INVALID_ARG;
   fkm__clear_error(ctx);
   fkm_status s = fkm__check_predict(ctx, points, centroids, opts, labels, 1);
+  if (s != FKM_OK) return s;
+  fkm_options o = predict_options(opts);
   fkm_engine engine = FKM_ENGINE_CPU;
-  if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
+  s = pick_engine(ctx, points, &o, &engine);
   if (s != FKM_OK) return s;
   if (engine == FKM_ENGINE_GPU) {
-    s = fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 0, NULL);
-    if (!fall_back_to_cpu(ctx, opts, s)) return s;
+    s = fkm__gpu_predict(ctx, points, centroids, &o, labels, inertia, 0, NULL);
+    if (!fall_back_to_cpu(ctx, &o, s)) return s;
   }
-  return fkm__cpu_predict(ctx, points, centroids, opts, labels, inertia);
+  return fkm__cpu_predict(ctx, points, centroids, &o, labels, inertia);
 }
 
 static fkm_status require_gpu_engine(fkm_ctx *ctx, const fkm_options *o) {
@@ -90,5 +103,6 @@ fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points, const floa
   fkm_status s = fkm__check_predict(ctx, points, centroids, opts, labels, 0);
   if (s == FKM_OK) s = require_gpu_engine(ctx, opts);
   if (s != FKM_OK) return s;
-  return fkm__gpu_predict(ctx, points, centroids, opts, labels, inertia, 1, stream);
+  fkm_options o = predict_options(opts);
+  return fkm__gpu_predict(ctx, points, centroids, &o, labels, inertia, 1, stream);
 }

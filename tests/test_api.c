@@ -303,6 +303,23 @@ START_TEST(bad_sample_weights) {
 }
 END_TEST
 
+/* predict ignores what only fit reads: the same labels and inertia with and without them. */
+START_TEST(predict_ignores_fit_options) {
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, fx->labels, fx->inertia), FKM_OK);
+  int32_t labels[B * N];
+  double inertia[B];
+  float w[B * N];
+  for (int i = 0; i < B * N; i++) w[i] = (float)(i % 3);
+  fx->o.sample_weight = w;
+  fx->o.init = FKM_INIT_KMEANSPP;
+  fx->o.n_init = 3;
+  fx->o.engine = FKM_ENGINE_AUTO;
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, labels, inertia), FKM_OK);
+  ck_assert(memcmp(labels, fx->labels, sizeof labels) == 0);
+  ck_assert(memcmp(inertia, fx->inertia, sizeof inertia) == 0);
+}
+END_TEST
+
 START_TEST(restarts_with_given_init) {
   fx->o.init = FKM_INIT_GIVEN;
   fx->o.init_centroids = fx->init;
@@ -437,6 +454,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, cpu_only_features);
   tcase_add_test(tc, bad_sample_weights);
   tcase_add_test(tc, restarts_with_given_init);
+  tcase_add_test(tc, predict_ignores_fit_options);
   tcase_add_test(tc, predict_arguments);
   tcase_add_test(tc, predict_valid_call);
   tcase_add_test(tc, context_basics);

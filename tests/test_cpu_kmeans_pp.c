@@ -426,6 +426,31 @@ START_TEST(integer_weights_repeat_points) {
 }
 END_TEST
 
+/* FARTHEST takes the farthest point of positive weight: 1-D points 0, 1, 2 (weight 1) and 100
+ * (weight 0), centroids given at 1 and 50. Cluster 1 (at 50) holds only the zero-weight point, so
+ * its weight is 0 and it is empty. Unweighted, the point at 100 (50 from its centroid) would move;
+ * here the farthest are 0 and 2 (both 1 from theirs), ties to the lower index: 0 moves. Weighted
+ * inertia ignores the point at 100. */
+START_TEST(farthest_skips_zero_weight_points) {
+  const float x[] = {0, 1, 2, 100}, w[] = {1, 1, 1, 0}, init[] = {1, 50};
+  fkm_points p = {x, FKM_DTYPE_FP32, 1, 4, 1};
+  fkm_options o;
+  cpu_options(&o, 2, FKM_METRIC_L2, FKM_INIT_GIVEN);
+  o.init_centroids = init;
+  o.sample_weight = w;
+  o.empty = FKM_EMPTY_FARTHEST;
+  o.max_iter = 1;
+  snprintf(g_case, sizeof g_case, "farthest with zero weights");
+  fit_out f = run_fit(&p, &o);
+  ck_assert_float_eq(f.c[0], 1.5f); /* 1 and 2 left with point 0 relocated: (1 + 2) / 2 */
+  ck_assert_float_eq(f.c[1], 0.0f);
+  ck_assert_int_eq(f.labels[0], 1);
+  ck_assert_int_eq(f.labels[3], 0);
+  ck_assert_double_eq(f.inertia[0], 0.5);
+  fit_free(&f);
+}
+END_TEST
+
 /* n_init = R returns bitwise the lowest-inertia run among fits with fkm__restart_seed(seed, r),
  * r < R, each run alone (ties to the earlier). */
 START_TEST(restarts_keep_the_lowest_inertia) {
@@ -500,6 +525,7 @@ static Suite *kmeans_pp_suite(void) {
   tcase_add_test(tc, zero_weight_points_never_seed);
   tcase_add_test(tc, unit_weights_are_bitwise_unweighted);
   tcase_add_test(tc, integer_weights_repeat_points);
+  tcase_add_test(tc, farthest_skips_zero_weight_points);
   tcase_add_test(tc, restarts_keep_the_lowest_inertia);
   tcase_add_test(tc, kmeanspp_starts_better_than_random);
   suite_add_tcase(s, tc);
