@@ -174,6 +174,7 @@ int cli_cmd_predict(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_cache(int argc, char **argv);
+int cli_cmd_triton(int argc, char **argv);
 /* tune, bench: not in this release. */
 int cli_cmd_pending(const char *command);
 

@@ -17,6 +17,8 @@ static const char overview[] =
     "  info [--json]                   version, driver, NVRTC, devices, cache root\n"
     "  cache list|verify|clear|export FILE|import FILE|prebuild\n"
     "                                  the kernel cache and portable bundles\n"
+    "  triton inspect DIR | export DIR  Triton compatibility: what fkm can launch from a Triton\n"
+    "                                  cache directory; tuning records as Triton autotune records\n"
     "  tune, bench                     arrive with a later release\n"
     "  help [COMMAND]                  this text, or one command's options\n"
     "  --version                       print the version\n";
@@ -90,10 +92,23 @@ static const char cache_usage[] =
     "                             and metrics (l2,cosine,dot; default l2)\n"
     "  --quiet                    no log lines on stderr\n";
 
+static const char triton_usage[] =
+    "usage: fkm triton inspect DIR [--sm XY] [--json] | export DIR [--quiet]\n"
+    "\n"
+    "  inspect DIR   lists each kernel of a Triton cache directory ($TRITON_CACHE_DIR layout:\n"
+    "                <hash>/<name>.json + <name>.cubin; read only) and whether fkm can launch it,\n"
+    "                and why not: another target or arch, num_ctas > 1, cooperative grid, PDL,\n"
+    "                global or profile scratch, or a cubin whose parameters do not match\n"
+    "  --sm XY       judge for compute capability XY (default: device 0's; none: unchecked)\n"
+    "  --json        one JSON object per kernel\n"
+    "  export DIR    writes the user cache's tuning records as Triton autotune records,\n"
+    "                DIR/<record key>/<fn>.autotune.json (flash-kmeans' key layout)\n";
+
 static const struct {
   const char *command, *text;
 } usages[] = {{"run", run_usage},   {"predict", predict_usage}, {"demo", demo_usage},
-              {"info", info_usage}, {"cache", cache_usage}};
+              {"info", info_usage}, {"cache", cache_usage},
+              {"triton", triton_usage}};
 
 int cli_usage(FILE *f, const char *command) {
   if (!command) {

@@ -10,7 +10,8 @@ static const struct {
                 {"predict", cli_cmd_predict},
                 {"demo", cli_cmd_demo},
                 {"info", cli_cmd_info},
-                {"cache", cli_cmd_cache}};
+                {"cache", cli_cmd_cache},
+                {"triton", cli_cmd_triton}};
 
 static const char *const pending[] = {"tune", "bench"};
 

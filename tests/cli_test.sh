@@ -328,6 +328,28 @@ case_bad_usage() {
   [ $? -eq 2 ] || fail "a usage error does not exit 2"
 }
 
+case_triton() {
+  # The Triton fixtures with stand-in cubins that are not ELF: refusals by metadata still name the
+  # feature; the others name the unreadable cubin (the NVRTC-built cubins are tests/test_triton.c's).
+  cp -r "$(dirname "$0")/data/triton/cache" "$WORK/triton" || fail "cannot copy fixtures"
+  for d in "$WORK"/triton/*/; do echo "not an ELF" >"$d/_euclid_assign_kernel.cubin"; done
+  run_ok triton inspect "$WORK/triton" --sm 90
+  grep -q '^12 kernels, 0 launchable by fkm$' "$OUT" || fail "totals"
+  grep -q '^ctas .*not launchable: num_ctas > 1' "$OUT" || fail "num_ctas refusal"
+  grep -q '^coop .*cooperative' "$OUT" || fail "cooperative refusal"
+  grep -q '^pdl .*launch_pdl' "$OUT" || fail "PDL refusal"
+  grep -q '^v35 .*(2 hidden)  not launchable: cubin: not a little-endian ELF64' "$OUT" || fail "v35"
+  run_ok triton inspect "$WORK/triton" --sm 90 --json
+  [ "$(grep -c '^{.*"launchable": false.*}$' "$OUT")" -eq 12 ] || fail "JSON lines"
+  run_ok triton export "$WORK/export"
+  grep -q '^0 tuning records' "$OUT" || fail "export of an empty cache"
+  expect_error triton
+  expect_error triton inspect
+  expect_error triton frobnicate x
+  expect_error triton inspect "$WORK/none" --sm 90
+  expect_error triton inspect "$WORK/triton" --sm x
+}
+
 declare -F "case_$CASE" >/dev/null || { echo "unknown case $CASE" >&2; exit 1; }
 "case_$CASE"
 echo "ok [$CASE]"

@@ -7,7 +7,7 @@ endif()
 
 if(TARGET fkm_cli)
   set(FKM_CLI_CASES version help run run_given run_batched predict demo info cache pending
-      bad_inputs bad_usage)
+      triton bad_inputs bad_usage)
   foreach(case ${FKM_CLI_CASES})
     add_test(NAME cli_${case}
       COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_test.sh $<TARGET_FILE:fkm_cli> ${case})

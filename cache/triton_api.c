@@ -1,0 +1,60 @@
+/* Public entry points of the Triton compatibility layer: fkm_triton_inspect and
+ * fkm_tuning_export_triton. */
+#include <errno.h>
+#include <string.h>
+
+#include "tuning.h"
+
+typedef struct inspect_state {
+  fkm_triton_kernel_fn fn;
+  void *user;
+} inspect_state;
+
+static int report_kernel(const fkm__triton_kernel *k, void *user) {
+  const inspect_state *st = user;
+  const fkm__triton_meta *m = &k->meta;
+  fkm_triton_kernel out = {k->dir,        k->meta_ok ? m->name : "", m->hash,       m->num_warps,
+                           m->num_ctas,   m->num_stages,             m->shared,     m->arch,
+                           k->params,     m->hidden_params,          k->launchable, k->why};
+  return st->fn(&out, st->user);
+}
+
+fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm, fkm_triton_kernel_fn fn,
+                              void *user) {
+  if (!ctx || !dir || !fn || sm < 0)
+    return ctx ? fkm__error(ctx, FKM_ERR_INVALID_ARG, "triton inspect: NULL argument or sm < 0")
+               : FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  inspect_state st = {fn, user};
+  int err = fkm__triton_scan(dir, sm, report_kernel, &st);
+  if (err) return fkm__error(ctx, FKM_ERR_IO, "cannot read Triton cache %s: %s", dir, strerror(err));
+  return FKM_OK;
+}
+
+typedef struct export_state {
+  const char *dir;
+  size_t written;
+  int err;
+} export_state;
+
+static int export_record(const fkm__tuning_record *r, void *user) {
+  export_state *st = user;
+  st->err = fkm__triton_autotune_export(r, st->dir);
+  st->written += st->err == 0;
+  return st->err;
+}
+
+fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *written) {
+  char root[FKM__PATH_MAX];
+  if (!ctx || !dir) return ctx ? fkm__error(ctx, FKM_ERR_INVALID_ARG, "NULL argument") : FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  export_state st = {dir, 0, 0};
+  if (written) *written = 0;
+  if (!fkm__cache_user_root(root, sizeof root)) return FKM_OK; /* no cache: nothing to export */
+  int err = fkm__tuning_scan(root, export_record, &st);
+  if (written) *written = st.written;
+  if (st.err || err)
+    return fkm__error(ctx, FKM_ERR_IO, "export of tuning records to %s: %s", dir,
+                      strerror(st.err ? st.err : err));
+  return FKM_OK;
+}

@@ -1,0 +1,110 @@
+/* fkm triton inspect DIR [--sm XY] [--json] | export DIR: Triton compatibility (read-only
+ * inspection of a Triton cache directory; tuning records written as Triton autotune records). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct triton_args {
+  const char *sub, *dir;
+  int sm; /* -1: the device's, when there is one */
+  int json, quiet;
+} triton_args;
+
+typedef struct inspect_totals {
+  int json;
+  size_t count, launchable;
+} inspect_totals;
+
+static void print_json(const fkm_triton_kernel *k) {
+  cli_json j;
+  cli_json_begin(&j, stdout);
+  cli_json_string(&j, "dir", k->dir);
+  cli_json_string(&j, "name", k->name);
+  cli_json_string(&j, "hash", k->hash);
+  cli_json_int(&j, "num_warps", k->num_warps);
+  cli_json_int(&j, "num_ctas", k->num_ctas);
+  cli_json_int(&j, "num_stages", k->num_stages);
+  cli_json_int(&j, "shared", k->shared);
+  cli_json_int(&j, "arch", k->arch);
+  cli_json_int(&j, "params", k->params);
+  cli_json_int(&j, "hidden_params", k->hidden_params);
+  cli_json_bool(&j, "launchable", k->launchable);
+  cli_json_string(&j, "why", k->why);
+  cli_json_end(&j);
+}
+
+static int print_kernel(const fkm_triton_kernel *k, void *user) {
+  inspect_totals *t = user;
+  t->count++, t->launchable += k->launchable != 0;
+  if (t->json) {
+    print_json(k);
+    return 0;
+  }
+  const char *folder = strrchr(k->dir, '/');
+  printf("%-16.16s %-32s arch %-3d warps %-2d stages %d shared %-7lld params %d (%d hidden)  %s%s\n",
+         folder ? folder + 1 : k->dir, k->name[0] ? k->name : "?", k->arch, k->num_warps,
+         k->num_stages, k->shared, k->params, k->hidden_params,
+         k->launchable ? "launchable" : "not launchable: ", k->why);
+  return 0;
+}
+
+/* The device's compute capability when a GPU is usable, else 0 (arch not checked). */
+static int device_sm(fkm_ctx *ctx) {
+  fkm_runtime_info info;
+  return fkm_runtime_query(ctx, &info) == FKM_OK && info.gpu == FKM_OK ? info.sm : 0;
+}
+
+static int run_inspect(fkm_ctx *ctx, const triton_args *a) {
+  inspect_totals t = {a->json, 0, 0};
+  int sm = a->sm >= 0 ? a->sm : device_sm(ctx);
+  fkm_status s = fkm_triton_inspect(ctx, a->dir, sm, print_kernel, &t);
+  if (s != FKM_OK) return cli_fail_status(ctx, s, "triton inspect");
+  if (!a->json)
+    printf("%zu kernels, %zu launchable by fkm%s\n", t.count, t.launchable,
+           sm ? "" : " (target arch not checked: no device and no --sm)");
+  return CLI_EXIT_OK;
+}
+
+static int run_export(fkm_ctx *ctx, const triton_args *a) {
+  size_t written;
+  fkm_status s = fkm_tuning_export_triton(ctx, a->dir, &written);
+  if (s != FKM_OK) return cli_fail_status(ctx, s, "triton export");
+  if (!a->quiet) printf("%zu tuning records written as Triton autotune records under %s\n", written, a->dir);
+  return CLI_EXIT_OK;
+}
+
+/* Parses "inspect|export DIR [--sm XY] [--json] [--quiet]". 0 or CLI_EXIT_USAGE (printed). */
+static int parse(int argc, char **argv, triton_args *a) {
+  *a = (triton_args){NULL, NULL, -1, 0, 0};
+  for (int i = 0; i < argc; i++) {
+    const char *w = argv[i];
+    char *end;
+    if (strcmp(w, "--json") == 0) a->json = 1;
+    else if (strcmp(w, "--quiet") == 0) a->quiet = 1;
+    else if (strcmp(w, "--sm") == 0 && i + 1 < argc) {
+      a->sm = (int)strtol(argv[++i], &end, 10);
+      if (*end || a->sm < 0) return cli_usage_error("triton: --sm takes e.g. 90, not '%s'", argv[i]);
+    } else if (w[0] == '-') return cli_usage_error("triton: unknown option '%s'", w);
+    else if (!a->sub) a->sub = w;
+    else if (!a->dir) a->dir = w;
+    else return cli_usage_error("triton: unexpected argument '%s'", w);
+  }
+  if (!a->sub || !a->dir) return cli_usage_error("triton: usage: fkm triton inspect|export DIR");
+  return 0;
+}
+
+int cli_cmd_triton(int argc, char **argv) {
+  triton_args a;
+  if (argc == 1 && strcmp(argv[0], "--help") == 0) return cli_usage(stdout, "triton"), CLI_EXIT_OK;
+  int rc = parse(argc, argv, &a);
+  if (rc) return rc;
+  int inspect = strcmp(a.sub, "inspect") == 0;
+  if (!inspect && strcmp(a.sub, "export") != 0)
+    return cli_usage_error("triton: unknown subcommand '%s' (inspect or export)", a.sub);
+  fkm_ctx *ctx;
+  if (cli_ctx_create(&ctx, a.quiet) != 0) return CLI_EXIT_FAIL;
+  rc = inspect ? run_inspect(ctx, &a) : run_export(ctx, &a);
+  fkm_ctx_free(ctx);
+  return rc;
+}
