@@ -336,37 +336,6 @@ FKM_API fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm,
  * be NULL) counts them. dir is borrowed for the call. FKM_ERR_IO when a file cannot be written. */
 FKM_API fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *written);
 
-/* ---- Triton compatibility (SPEC §4; owner: the Triton reader, cache/triton_*.c, tuning_*.c) ----- */
-/* One kernel of a Triton cache directory, as fkm_triton_inspect reports it. The struct and its
- * strings are borrowed for the duration of the callback. */
-typedef struct fkm_triton_kernel {
-  const char *dir;         /* the kernel's folder, <cache dir>/<hash> */
-  const char *name;        /* the kernel ("" when its metadata is unreadable) */
-  const char *hash;        /* Triton's hash from the metadata */
-  int num_warps, num_ctas, num_stages;
-  long long shared;        /* dynamic shared memory bytes */
-  int arch;                /* target.arch, e.g. 90 (0 for non-CUDA targets) */
-  int params;              /* parameters in the cubin's records, -1 when unreadable */
-  int hidden_params;       /* trailing pointers Triton appends (0, 1 from 3.3, 2 from 3.5) */
-  int launchable;          /* 1: fkm's launcher can launch it (block = 32·num_warps, shared) */
-  const char *why;         /* "" when launchable, else the reason it is not */
-} fkm_triton_kernel;
-
-/* Returns 0 to go on, non-zero to stop the listing. */
-typedef int (*fkm_triton_kernel_fn)(const fkm_triton_kernel *kernel, void *user);
-
-/* Reads a Triton cache directory ($TRITON_CACHE_DIR layout: <hash>/<name>.json + <name>.cubin;
- * never written) and calls fn for each kernel, in folder order, judged for a device of compute
- * capability sm (e.g. 90; 0 leaves target.arch unchecked). dir is borrowed for the call.
- * FKM_ERR_IO when dir cannot be read. */
-FKM_API fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm,
-                                      fkm_triton_kernel_fn fn, void *user);
-
-/* Writes every intact tuning record of the user cache (<root>/tuning/) as a Triton autotune record,
- * <dir>/<record key>/<fn>.autotune.json with flash-kmeans' key layout; *written (caller-owned, may
- * be NULL) counts them. dir is borrowed for the call. FKM_ERR_IO when a file cannot be written. */
-FKM_API fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *written);
-
 #ifdef __cplusplus
 }
 #endif
