@@ -54,7 +54,7 @@ const char *fkm__tuning_from_json(const json_t *j, fkm__tuning_record *r);
 int fkm__tuning_path(const char *root, const fkm__tuning_record *r, char *out, size_t len);
 /* Writes r's file (temp file + fsync + rename; directories created). 0 or an errno. */
 int fkm__tuning_store(const char *root, const fkm__tuning_record *r);
-/* Reads the record whose identity is query's from path-or-root. 1 with *out filled; 0 when absent
+/* Reads the record whose identity is query's from root. 1 with *out filled; 0 when absent
  * or damaged (why says what for a damaged one, "" when absent). */
 int fkm__tuning_read(const char *root, const fkm__tuning_record *query, fkm__tuning_record *out,
                      char *why, size_t why_len);

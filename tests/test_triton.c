@@ -225,6 +225,31 @@ START_TEST(export_then_import_round_trips) {
 END_TEST
 
 
+START_TEST(public_export_writes_every_record) {
+  char root[512], dir[512], path[FKM__PATH_MAX], why[256];
+  snprintf(root, sizeof root, "%s/cache", test_dir);
+  snprintf(dir, sizeof dir, "%s/export", test_dir);
+  setenv("FKM_CACHE_DIR", root, 1);
+  fkm__tuning_record a = sample_record("l2", 128, 0), b = sample_record("cosine", 2048, 64), back;
+  ck_assert_int_eq(fkm__tuning_store(root, &a), 0);
+  ck_assert_int_eq(fkm__tuning_store(root, &b), 0);
+  fkm_ctx *ctx;
+  size_t written = 99;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  ck_assert_int_eq(fkm_tuning_export_triton(ctx, dir, &written), FKM_OK);
+  ck_assert_uint_eq(written, 2);
+  exported_path(&b, "_cosine_assign_kernel", path, sizeof path);
+  ck_assert_int_eq(fkm__triton_autotune_import(path, &a, &back, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(back.config.BLOCK_D, 64);
+  ck_assert_int_eq(back.d, 2048);
+  setenv("FKM_CACHE_DIR", "", 1); /* disabled cache: nothing to export */
+  ck_assert_int_eq(fkm_tuning_export_triton(ctx, dir, &written), FKM_OK);
+  ck_assert_uint_eq(written, 0);
+  unsetenv("FKM_CACHE_DIR");
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- Triton cache directories --------------------------------------------------------------- */
 
 static json_t *load_json(const char *path) {
@@ -401,6 +426,29 @@ static void make_triton_cache(void) {
   for (int i = 0; i < 3; i++) free(cubins[i]);
 }
 
+/* Truncated and corrupted cubins never crash the reader (run under the sanitizers too). */
+START_TEST(damaged_cubins_are_refused_safely) {
+  size_t size;
+  unsigned char *cubin = compile_source(kernel_sources[2], &size);
+  int sizes[FKM__MAX_KERNEL_PARAMS];
+  char why[256];
+  ck_assert_int_eq(fkm__cubin_params(cubin, size, "_euclid_assign_kernel", sizes, 4, why,
+                                     sizeof why),
+                   10);
+  for (size_t cut = 0; cut < size; cut += size / 97 + 1)
+    fkm__cubin_params(cubin, cut, "_euclid_assign_kernel", sizes, 4, why, sizeof why);
+  uint64_t state = fkm_test_seed();
+  unsigned char *copy = malloc(size);
+  for (int round = 0; round < 200; round++) {
+    memcpy(copy, cubin, size);
+    for (int f = 0; f < 8; f++) copy[(size_t)fkm_test_uniform(&state, 0, (double)size)] ^= 0xff;
+    fkm__cubin_params(copy, size, "_euclid_assign_kernel", sizes, FKM__MAX_KERNEL_PARAMS, why,
+                      sizeof why);
+  }
+  free(copy), free(cubin);
+}
+END_TEST
+
 typedef struct seen {
   size_t count;
   int ok[CACHE_CASES];
@@ -454,6 +502,7 @@ int main(void) {
                       (int)(sizeof bad_autotune / sizeof bad_autotune[0]));
   tcase_add_loop_test(t, export_then_import_round_trips, 0,
                       (int)(sizeof exports / sizeof exports[0]));
+  tcase_add_test(t, public_export_writes_every_record);
   tcase_add_loop_test(t, metadata_of_each_triton_version, 0,
                       (int)(sizeof versions / sizeof versions[0]));
   tcase_add_test(t, arch_rules);
@@ -462,6 +511,7 @@ int main(void) {
     tcase_add_loop_test(t, counts_the_parameters_of_fkm_assign, 0,
                         (int)(sizeof assign_targets / sizeof assign_targets[0]));
     tcase_add_test(t, reads_a_triton_cache_directory);
+    tcase_add_test(t, damaged_cubins_are_refused_safely);
   } else {
     fprintf(stderr, "NVRTC absent: cubin parameter tests skipped\n");
   }
