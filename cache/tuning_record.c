@@ -100,18 +100,19 @@ const char *fkm__tuning_from_json(const json_t *j, fkm__tuning_record *r) {
   const char *dev, *kind, *metric, *dtype;
   json_int_t schema, sm, d, n, k, b;
   json_t *c;
+  double ms;
   memset(r, 0, sizeof *r);
   if (json_unpack((json_t *)j, "{s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:F}",
                   "schema_version", &schema, "device", &dev, "sm", &sm, "kernel_kind", &kind,
                   "metric", &metric, "dtype", &dtype, "d", &d, "n_bucket", &n, "k_bucket", &k,
-                  "b_bucket", &b, "config", &c, "ms", &r->ms) != 0)
+                  "b_bucket", &b, "config", &c, "ms", &ms) != 0)
     return "a field is missing or mistyped";
   if (schema != FKM__TUNING_SCHEMA) return "other schema_version";
   if (strlen(dev) >= sizeof r->device || strlen(kind) >= sizeof r->kind ||
       strlen(metric) >= sizeof r->metric || strlen(dtype) >= sizeof r->dtype)
     return "a string field is too long";
   fkm__tuning_query(r, dev, (int)sm, kind, metric, dtype, (int)d, n, k, b);
+  r->ms = ms;
   const char *bad = config_from_json(c, &r->config);
-  if (!bad) json_unpack((json_t *)j, "{s:F}", "ms", &r->ms);
   return bad ? bad : check_hashes(j, r);
 }
