@@ -57,10 +57,6 @@ static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: max_iter = %d is negative", o->max_iter);
   if (o->n_init < 1)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: n_init = %d must be ≥ 1", o->n_init);
-  if (o->n_init > 1 && o->init == FKM_INIT_GIVEN)
-    return fkm__error(ctx, FKM_ERR_INVALID_ARG,
-                      "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
-                      o->n_init);
   if (isnan(o->tol)) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: tol is NaN");
   if (o->device < 0)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device = %d is negative", o->device);
@@ -119,6 +115,10 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "result: centroids buffer is NULL");
   if (s == FKM_OK && o->init == FKM_INIT_GIVEN && !o->init_centroids)
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: init = given needs init_centroids");
+  if (s == FKM_OK && o->init == FKM_INIT_GIVEN && o->n_init > 1)
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                   "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
+                   o->n_init);
   if (s == FKM_OK) s = check_implemented(ctx, o);
   if (s == FKM_OK && host)
     s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");

@@ -325,6 +325,7 @@ START_TEST(restarts_with_given_init) {
   fx->o.init_centroids = fx->init;
   fx->o.n_init = 2;
   expect_fit(FKM_ERR_INVALID_ARG, "n_init = 2 with init = given");
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, fx->labels, fx->inertia), FKM_OK);
 }
 END_TEST
 
