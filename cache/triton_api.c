@@ -1,5 +1,5 @@
-/* Public entry points of the Triton compatibility layer: fkm_triton_inspect and
- * fkm_tuning_export_triton. */
+/* Public entry points of the Triton compatibility layer: fkm_triton_inspect,
+ * fkm_tuning_export_triton and fkm_tuning_import_triton. */
 #include <errno.h>
 #include <string.h>
 
@@ -56,5 +56,25 @@ fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *writt
   if (st.err || err)
     return fkm__error(ctx, FKM_ERR_IO, "export of tuning records to %s: %s", dir,
                       strerror(st.err ? st.err : err));
+  return FKM_OK;
+}
+
+fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, const char *device_name,
+                                    int sm, int d, int64_t batches, fkm_config *imported) {
+  char root[FKM__PATH_MAX], why[512];
+  if (!ctx || !path || !device_name || sm <= 0 || d < 1 || batches < 1)
+    return ctx ? fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                            "tuning import: needs a path, a device name, sm > 0, D ≥ 1, B ≥ 1")
+               : FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm__tuning_record base, r;
+  fkm__tuning_query(&base, device_name, sm, "assign", "l2", "fp16", d, 1, 1, batches);
+  fkm_status s = fkm__triton_autotune_import(path, &base, &r, why, sizeof why);
+  if (s != FKM_OK) return fkm__error(ctx, s, "tuning import: %s", why);
+  if (!fkm__cache_user_root(root, sizeof root))
+    return fkm__error(ctx, FKM_ERR_IO, "tuning import: the disk cache is disabled");
+  int err = fkm__tuning_store(root, &r);
+  if (err) return fkm__error(ctx, FKM_ERR_IO, "tuning import into %s: %s", root, strerror(err));
+  if (imported) *imported = r.config;
   return FKM_OK;
 }

@@ -1,13 +1,16 @@
-/* fkm triton inspect DIR [--sm XY] [--json] | export DIR: Triton compatibility (read-only
- * inspection of a Triton cache directory; tuning records written as Triton autotune records). */
+/* fkm triton inspect DIR | export DIR | import FILE: Triton compatibility (read-only inspection
+ * of a Triton cache directory; tuning records to and from Triton autotune records). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
 typedef struct triton_args {
-  const char *sub, *dir;
-  int sm; /* -1: the device's, when there is one */
+  const char *sub, *dir; /* dir: the DIR or FILE operand */
+  const char *device;    /* import: NULL for device 0's name */
+  int sm;                /* -1: the device's, when there is one */
+  int d;                 /* import: D for keys without it, 0 when not given */
+  long long batches;     /* import: B, default 1 */
   int json, quiet;
 } triton_args;
 
@@ -74,23 +77,51 @@ static int run_export(fkm_ctx *ctx, const triton_args *a) {
   return CLI_EXIT_OK;
 }
 
-/* Parses "inspect|export DIR [--sm XY] [--json] [--quiet]". 0 or CLI_EXIT_USAGE (printed). */
+static int run_import(fkm_ctx *ctx, const triton_args *a) {
+  fkm_runtime_info info = {0};
+  if ((!a->device || a->sm < 0) && fkm_runtime_query(ctx, &info) != FKM_OK) info.gpu = FKM_ERR_NO_DEVICE;
+  const char *device = a->device ? a->device : info.gpu == FKM_OK ? info.device_name : NULL;
+  int sm = a->sm >= 0 ? a->sm : info.gpu == FKM_OK ? info.sm : 0;
+  if (!device || sm <= 0 || a->d <= 0)
+    return cli_usage_error("triton import: needs --d D, and --device NAME --sm XY without a GPU");
+  fkm_config c;
+  fkm_status s = fkm_tuning_import_triton(ctx, a->dir, device, sm, a->d, a->batches, &c);
+  if (s != FKM_OK) return cli_fail_status(ctx, s, "triton import");
+  if (!a->quiet)
+    printf("imported BLOCK_N=%d BLOCK_K=%d BLOCK_D=%d num_warps=%d num_stages=%d for %s (sm_%d)\n",
+           c.BLOCK_N, c.BLOCK_K, c.BLOCK_D, c.num_warps, c.num_stages, device, sm);
+  return CLI_EXIT_OK;
+}
+
+/* A non-negative integer option value; -1 when malformed. */
+static long long count_value(const char *v) {
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  return *v && !*end && x >= 0 ? x : -1;
+}
+
+/* Parses "SUB OPERAND [--sm XY] [--device NAME] [--d D] [--batches B] [--json] [--quiet]". 0 or
+ * CLI_EXIT_USAGE (printed). */
 static int parse(int argc, char **argv, triton_args *a) {
-  *a = (triton_args){NULL, NULL, -1, 0, 0};
+  *a = (triton_args){NULL, NULL, NULL, -1, 0, 1, 0, 0};
   for (int i = 0; i < argc; i++) {
-    const char *w = argv[i];
-    char *end;
+    const char *w = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(w, "--json") == 0) a->json = 1;
     else if (strcmp(w, "--quiet") == 0) a->quiet = 1;
-    else if (strcmp(w, "--sm") == 0 && i + 1 < argc) {
-      a->sm = (int)strtol(argv[++i], &end, 10);
-      if (*end || a->sm < 0) return cli_usage_error("triton: --sm takes e.g. 90, not '%s'", argv[i]);
+    else if (strcmp(w, "--device") == 0 && v) a->device = argv[++i];
+    else if ((strcmp(w, "--sm") == 0 || strcmp(w, "--d") == 0 || strcmp(w, "--batches") == 0) && v) {
+      long long x = count_value(argv[++i]);
+      if (x < 0 || x > 1 << 30) return cli_usage_error("triton: %s takes a count, not '%s'", w, v);
+      if (w[2] == 's') a->sm = (int)x;
+      else if (w[2] == 'd') a->d = (int)x;
+      else a->batches = x > 0 ? x : 1;
     } else if (w[0] == '-') return cli_usage_error("triton: unknown option '%s'", w);
     else if (!a->sub) a->sub = w;
     else if (!a->dir) a->dir = w;
     else return cli_usage_error("triton: unexpected argument '%s'", w);
   }
-  if (!a->sub || !a->dir) return cli_usage_error("triton: usage: fkm triton inspect|export DIR");
+  if (!a->sub || !a->dir)
+    return cli_usage_error("triton: usage: fkm triton inspect DIR | export DIR | import FILE");
   return 0;
 }
 
@@ -99,12 +130,16 @@ int cli_cmd_triton(int argc, char **argv) {
   if (argc == 1 && strcmp(argv[0], "--help") == 0) return cli_usage(stdout, "triton"), CLI_EXIT_OK;
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
-  int inspect = strcmp(a.sub, "inspect") == 0;
-  if (!inspect && strcmp(a.sub, "export") != 0)
-    return cli_usage_error("triton: unknown subcommand '%s' (inspect or export)", a.sub);
+  static const struct {
+    const char *name;
+    int (*run)(fkm_ctx *, const triton_args *);
+  } subs[] = {{"inspect", run_inspect}, {"export", run_export}, {"import", run_import}};
+  size_t i = 0;
+  while (i < 3 && strcmp(a.sub, subs[i].name) != 0) i++;
+  if (i == 3) return cli_usage_error("triton: unknown subcommand '%s' (inspect, export or import)", a.sub);
   fkm_ctx *ctx;
   if (cli_ctx_create(&ctx, a.quiet) != 0) return CLI_EXIT_FAIL;
-  rc = inspect ? run_inspect(ctx, &a) : run_export(ctx, &a);
+  rc = subs[i].run(ctx, &a);
   fkm_ctx_free(ctx);
   return rc;
 }

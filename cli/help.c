@@ -17,8 +17,9 @@ static const char overview[] =
     "  info [--json]                   version, driver, NVRTC, devices, cache root\n"
     "  cache list|verify|clear|export FILE|import FILE|prebuild\n"
     "                                  the kernel cache and portable bundles\n"
-    "  triton inspect DIR | export DIR  Triton compatibility: what fkm can launch from a Triton\n"
-    "                                  cache directory; tuning records as Triton autotune records\n"
+    "  triton inspect DIR | export DIR | import FILE\n"
+    "                                  Triton compatibility: what fkm can launch from a Triton\n"
+    "                                  cache directory; tuning records to/from Triton autotune\n"
     "  tune, bench                     arrive with a later release\n"
     "  help [COMMAND]                  this text, or one command's options\n"
     "  --version                       print the version\n";
@@ -93,7 +94,7 @@ static const char cache_usage[] =
     "  --quiet                    no log lines on stderr\n";
 
 static const char triton_usage[] =
-    "usage: fkm triton inspect DIR [--sm XY] [--json] | export DIR [--quiet]\n"
+    "usage: fkm triton inspect DIR [--sm XY] [--json] | export DIR | import FILE [options]\n"
     "\n"
     "  inspect DIR   lists each kernel of a Triton cache directory ($TRITON_CACHE_DIR layout:\n"
     "                <hash>/<name>.json + <name>.cubin; read only) and whether fkm can launch it,\n"
@@ -102,7 +103,13 @@ static const char triton_usage[] =
     "  --sm XY       judge for compute capability XY (default: device 0's; none: unchecked)\n"
     "  --json        one JSON object per kernel\n"
     "  export DIR    writes the user cache's tuning records as Triton autotune records,\n"
-    "                DIR/<record key>/<fn>.autotune.json (flash-kmeans' key layout)\n";
+    "                DIR/<record key>/<fn>.autotune.json (flash-kmeans' key layout)\n"
+    "  import FILE   stores the fastest config of a Triton <fn>.autotune.json as a tuning record\n"
+    "                for its N, K (and D) and dtype; Triton does not record the rest:\n"
+    "  --device NAME --sm XY   the GPU the timings come from (default: device 0)\n"
+    "  --d D         D for records whose key has none (flash-kmeans' small-D kernels)\n"
+    "  --batches B   the batch count B (default 1)\n"
+    "  --quiet       no summary line, no log lines\n";
 
 static const struct {
   const char *command, *text;

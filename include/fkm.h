@@ -336,6 +336,16 @@ FKM_API fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm,
  * be NULL) counts them. dir is borrowed for the call. FKM_ERR_IO when a file cannot be written. */
 FKM_API fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_t *written);
 
+/* Imports one Triton autotune record (<fn>.autotune.json with "key" and "configs_timings", as
+ * Triton 3.3+ writes it) into the user cache's tuning records: the fastest config, for the N, K
+ * (and D for split-D keys) and dtype of its key. What Triton does not record is given: the device
+ * name and compute capability the timings were measured on, D for keys without it, and the batch
+ * count B. The metric follows the function name (…cosine… → cosine, else L2). *imported
+ * (caller-owned, may be NULL) receives the config. FKM_ERR_FORMAT for a malformed record, FKM_ERR_IO
+ * when it cannot be read or the cache is disabled or unwritable. Strings are borrowed for the call. */
+FKM_API fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, const char *device_name,
+                                            int sm, int d, int64_t batches, fkm_config *imported);
+
 #ifdef __cplusplus
 }
 #endif

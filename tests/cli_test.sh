@@ -343,6 +343,15 @@ case_triton() {
   [ "$(grep -c '^{.*"launchable": false.*}$' "$OUT")" -eq 12 ] || fail "JSON lines"
   run_ok triton export "$WORK/export"
   grep -q '^0 tuning records' "$OUT" || fail "export of an empty cache"
+  local rec="$(dirname "$0")/data/triton/autotune/flash/_euclid_assign_kernel.autotune.json"
+  run_ok triton import "$rec" --device "NVIDIA H100 80GB HBM3" --sm 90 --d 128
+  grep -q '^imported BLOCK_N=128 BLOCK_K=64 BLOCK_D=0 num_warps=4 num_stages=2 ' "$OUT" || fail "import"
+  run_ok triton export "$WORK/export"
+  grep -q '^1 tuning records' "$OUT" || fail "export of the imported record"
+  ls "$WORK"/export/*/_euclid_assign_kernel.autotune.json >/dev/null || fail "exported file"
+  expect_error triton import "$rec" --device "NVIDIA H100 80GB HBM3" --sm 90
+  expect_error triton import "$(dirname "$0")/data/triton/autotune/bad/empty.autotune.json" \
+    --device X --sm 90 --d 128
   expect_error triton
   expect_error triton inspect
   expect_error triton frobnicate x

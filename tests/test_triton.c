@@ -250,6 +250,31 @@ START_TEST(public_export_writes_every_record) {
 }
 END_TEST
 
+START_TEST(public_import_stores_a_record) {
+  char root[512];
+  snprintf(root, sizeof root, "%s/cache", test_dir);
+  setenv("FKM_CACHE_DIR", root, 1);
+  fkm_ctx *ctx;
+  fkm_config c;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  const char *rec = data_path("autotune/flash/_cosine_assign_kernel_split_d.autotune.json");
+  ck_assert_int_eq(fkm_tuning_import_triton(ctx, rec, "NVIDIA H200", 90, 1, 2, &c), FKM_OK);
+  ck_assert_int_eq(c.BLOCK_D, 128);
+  ck_assert_int_eq(fkm__tuning_lookup(root, "NVIDIA H200", 90, "assign", "cosine", "bf16", 2048,
+                                      1000000, 3000, 2, &c),
+                   1);
+  ck_assert_int_eq(c.BLOCK_N, 64);
+  rec = data_path("autotune/bad/int8.autotune.json");
+  ck_assert_int_eq(fkm_tuning_import_triton(ctx, rec, "NVIDIA H200", 90, 128, 1, &c),
+                   FKM_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_last_error(ctx), "dtype"));
+  ck_assert_int_eq(fkm_tuning_import_triton(ctx, rec, "NVIDIA H200", 0, 128, 1, &c),
+                   FKM_ERR_INVALID_ARG);
+  unsetenv("FKM_CACHE_DIR");
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- Triton cache directories --------------------------------------------------------------- */
 
 static json_t *load_json(const char *path) {
@@ -503,6 +528,7 @@ int main(void) {
   tcase_add_loop_test(t, export_then_import_round_trips, 0,
                       (int)(sizeof exports / sizeof exports[0]));
   tcase_add_test(t, public_export_writes_every_record);
+  tcase_add_test(t, public_import_stores_a_record);
   tcase_add_loop_test(t, metadata_of_each_triton_version, 0,
                       (int)(sizeof versions / sizeof versions[0]));
   tcase_add_test(t, arch_rules);
