@@ -313,7 +313,6 @@ START_TEST(predict_ignores_fit_options) {
   fx->o.sample_weight = w;
   fx->o.init = FKM_INIT_KMEANSPP;
   fx->o.n_init = 3;
-  fx->o.engine = FKM_ENGINE_AUTO;
   ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, fx->init, &fx->o, labels, inertia), FKM_OK);
   ck_assert(memcmp(labels, fx->labels, sizeof labels) == 0);
   ck_assert(memcmp(inertia, fx->inertia, sizeof inertia) == 0);
