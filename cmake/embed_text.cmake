@@ -1,0 +1,17 @@
+# Writes OUT: the text of each DIR/*.EXT as a NUL-terminated byte array plus a name -> text table
+# named SYMBOL (NULL-terminated): const struct { const char *name; const char *text; } SYMBOL[].
+set(body "/* Generated from ${DIR} by cmake/embed_text.cmake. */\n#include <stddef.h>\n")
+set(table "")
+set(count 0)
+file(GLOB INPUTS ${DIR}/*.${EXT})
+list(SORT INPUTS)
+foreach(path ${INPUTS})
+  get_filename_component(name ${path} NAME)
+  file(READ ${path} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char t${count}[] = {${bytes}0x00};\n")
+  string(APPEND table "  {\"${name}\", t${count}},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "const struct { const char *name; const char *text; } ${SYMBOL}[] = {\n${table}  {NULL, NULL}};\n")
+file(WRITE ${OUT} "${body}")
