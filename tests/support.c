@@ -1,6 +1,7 @@
 /* Helpers shared by the test suites. */
 #include "support.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -115,4 +116,34 @@ int fkm_test_gpu_usable(void) {
   if (s != FKM_OK) fprintf(stderr, "skipping GPU suite: %s\n", fkm_ctx_last_error(probe));
   fkm_ctx_free(probe);
   return s == FKM_OK;
+}
+
+fkm_test_fit fkm_test_run_fit(const fkm_points *p, const fkm_options *o) {
+  fkm_test_fit f;
+  size_t nc = (size_t)(p->batches * o->k * p->d), nl = (size_t)(p->batches * p->n);
+  f.c = malloc(nc * sizeof(float));
+  f.labels = malloc(nl * sizeof(int32_t));
+  f.inertia = malloc((size_t)p->batches * sizeof(double));
+  for (size_t i = 0; i < nc; i++) f.c[i] = NAN;
+  for (size_t i = 0; i < nl; i++) f.labels[i] = -1;
+  for (int64_t i = 0; i < p->batches; i++) f.inertia[i] = NAN;
+  f.r = (fkm_result){.centroids = f.c,
+                     .labels = f.labels,
+                     .inertia = f.inertia,
+                     .iterations = -1,
+                     .engine = FKM_ENGINE_AUTO,
+                     .ms_assign = -1.0,
+                     .ms_update = -1.0};
+  fkm_ctx *ctx;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  f.status = fkm_fit(ctx, p, o, &f.r);
+  snprintf(f.err, sizeof f.err, "%s", fkm_ctx_last_error(ctx));
+  fkm_ctx_free(ctx);
+  return f;
+}
+
+void fkm_test_fit_free(fkm_test_fit *f) {
+  free(f->c);
+  free(f->labels);
+  free(f->inertia);
 }

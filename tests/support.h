@@ -25,6 +25,21 @@ size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, 
  * (skipped) when it cannot. */
 int fkm_test_gpu_usable(void);
 
+/* Outputs of one fkm_fit, poisoned before the call (centroids NaN, labels -1, inertia NaN, result
+ * fields -1 / AUTO) so an unwritten element shows. Owned; release with fkm_test_fit_free. */
+typedef struct fkm_test_fit {
+  fkm_status status;
+  char err[2048];  /* fkm_ctx_last_error after the call */
+  float *c;        /* [B][K][D] */
+  int32_t *labels; /* [B][N] */
+  double *inertia; /* [B] */
+  fkm_result r;
+} fkm_test_fit;
+
+/* Runs fkm_fit on a fresh context; never asserts on the status. */
+fkm_test_fit fkm_test_run_fit(const fkm_points *p, const fkm_options *o);
+void fkm_test_fit_free(fkm_test_fit *f);
+
 /* Runs the suite without forking when no_fork (GPU suites), returns the process exit code. */
 int fkm_test_run(Suite *s, int no_fork);
 

@@ -78,46 +78,7 @@ static double *ref_centroids(const float *c, int64_t rows, int64_t d, fkm_metric
 /* ---- running fit ------------------------------------------------------------------------------
  */
 
-typedef struct {
-  fkm_status status;
-  char err[FKM__ERR_LEN];
-  float *c;        /* [B][K][D], poisoned with NaN */
-  int32_t *labels; /* [B][N], poisoned with -1 */
-  double *inertia; /* [B], poisoned with NaN */
-  fkm_result r;
-} fit_out;
-
-static fit_out run_fit(const fkm_points *p, const fkm_options *o) {
-  fit_out f;
-  size_t nc = (size_t)(p->batches * o->k * p->d), nl = (size_t)(p->batches * p->n);
-  f.c = malloc(nc * sizeof(float));
-  f.labels = malloc(nl * sizeof(int32_t));
-  f.inertia = malloc((size_t)p->batches * sizeof(double));
-  for (size_t i = 0; i < nc; i++) f.c[i] = NAN;
-  for (size_t i = 0; i < nl; i++) f.labels[i] = -1;
-  for (int64_t i = 0; i < p->batches; i++) f.inertia[i] = NAN;
-  f.r = (fkm_result){.centroids = f.c,
-                     .labels = f.labels,
-                     .inertia = f.inertia,
-                     .iterations = -1,
-                     .engine = FKM_ENGINE_AUTO,
-                     .ms_assign = -1.0,
-                     .ms_update = -1.0};
-  fkm_ctx *ctx;
-  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
-  f.status = fkm_fit(ctx, p, o, &f.r);
-  snprintf(f.err, sizeof f.err, "%s", fkm_ctx_last_error(ctx));
-  fkm_ctx_free(ctx);
-  return f;
-}
-
-static void fit_free(fit_out *f) {
-  free(f->c);
-  free(f->labels);
-  free(f->inertia);
-}
-
-static void assert_ok(const fit_out *f) {
+static void assert_ok(const fkm_test_fit *f) {
   ck_assert_msg(f->status == FKM_OK, "%s: %s (%s)", g_case, fkm_status_name(f->status), f->err);
   ck_assert_int_eq(f->r.engine, FKM_ENGINE_CPU);
   ck_assert_double_eq(f->r.ms_compile, 0.0);
@@ -286,7 +247,7 @@ START_TEST(tiny_1d_l2) {
     cpu_options(&o, 2, FKM_METRIC_L2);
     o.init = FKM_INIT_GIVEN;
     o.init_centroids = init;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_float_eq(f.c[0], 0.5f);
     ck_assert_float_eq(f.c[1], 10.5f);
@@ -296,7 +257,7 @@ START_TEST(tiny_1d_l2) {
     ck_assert_int_eq(f.labels[3], 1);
     ck_assert_double_eq(f.inertia[0], 1.0);
     ck_assert_int_eq(f.r.iterations, 3);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
     free(data);
   }
 }
@@ -311,29 +272,29 @@ START_TEST(points_rounded_to_compute_dtype) {
   o.init = FKM_INIT_GIVEN;
   o.init_centroids = init;
   o.dtype = FKM_DTYPE_FP16;
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_float_eq(f.c[0], 0.5f);
   ck_assert_double_eq(f.inertia[0], 1.0);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
   o.dtype = FKM_DTYPE_AUTO;
-  f = run_fit(&p, &o);
+  f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_float_eq(f.c[0], (float)((double)1.0003f / 2.0));
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 END_TEST
 
 /* Points (2,0), (4,3), (0,0.5), (-3,4) with given {(1,0.1), (0.1,1)}. */
 static const float quad[] = {2, 0, 4, 3, 0, 0.5f, -3, 4}, quad_init[] = {1, 0.1f, 0.1f, 1};
 
-static fit_out run_quad(fkm_metric m) {
+static fkm_test_fit run_quad(fkm_metric m) {
   fkm_points p = {quad, FKM_DTYPE_FP32, 1, 4, 2};
   fkm_options o;
   cpu_options(&o, 2, m);
   o.init = FKM_INIT_GIVEN;
   o.init_centroids = quad_init;
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_int_eq(f.labels[0], 0);
   ck_assert_int_eq(f.labels[1], 0);
@@ -353,18 +314,18 @@ static void assert_centroids_near(const float *c, const double *want, int count)
  * re-normalised to (3,1)/√10 and (-1,3)/√10; every point has dot 3/√10 with its centroid. */
 START_TEST(tiny_cosine) {
   snprintf(g_case, sizeof g_case, "tiny cosine");
-  fit_out f = run_quad(FKM_METRIC_COSINE);
+  fkm_test_fit f = run_quad(FKM_METRIC_COSINE);
   double r = sqrt(10.0), want[] = {3 / r, 1 / r, -1 / r, 3 / r};
   assert_centroids_near(f.c, want, 4);
   ck_assert_double_eq_tol(f.inertia[0], 4.0 * (2.0 - 6.0 / r), 1e-6);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 END_TEST
 
 /* Dot: raw points; means (3,1.5) and (-1.5,2.25) re-normalised to (2,1)/√5 and (-2,3)/√13. */
 START_TEST(tiny_dot) {
   snprintf(g_case, sizeof g_case, "tiny dot");
-  fit_out f = run_quad(FKM_METRIC_DOT);
+  fkm_test_fit f = run_quad(FKM_METRIC_DOT);
   double want[] = {2 / sqrt(5.0), 1 / sqrt(5.0), -2 / sqrt(13.0), 3 / sqrt(13.0)};
   assert_centroids_near(f.c, want, 4);
   double inertia = 0.0;
@@ -373,7 +334,7 @@ START_TEST(tiny_dot) {
     inertia += pow(quad[2 * i] - c[0], 2) + pow(quad[2 * i + 1] - c[1], 2);
   }
   ck_assert_double_eq_tol(f.inertia[0], inertia, 1e-6 * inertia);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 END_TEST
 
@@ -389,12 +350,12 @@ START_TEST(ties_go_to_lowest_index) {
     o.init = FKM_INIT_GIVEN;
     o.init_centroids = m == 0 ? l2_c : dot_c;
     o.max_iter = 0;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_int_eq(f.labels[0], 0);
     ck_assert_int_eq(f.labels[1], 0);
     ck_assert_int_eq(f.labels[2], 2);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
 }
 END_TEST
@@ -433,12 +394,12 @@ START_TEST(cosine_fp16_uses_rounded_points) {
   fkm_options o;
   cpu_options(&o, 1, FKM_METRIC_COSINE);
   o.dtype = FKM_DTYPE_FP16;
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_float_eq(f.c[0], (float)(1229.0 / sqrt(4193485.0)));
   ck_assert_float_eq(f.c[1], (float)(1638.0 / sqrt(4193485.0)));
   ck_assert_float_ne(f.c[0], 0.6f);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
   const float v2[] = {3, 4, 0, -1}; /* K ≤ N: a second point, its label not checked */
@@ -481,14 +442,14 @@ START_TEST(dot_predict_uses_centroids_as_given) {
   o.init = FKM_INIT_GIVEN;
   o.init_centroids = c;
   o.max_iter = 0;
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   const double want[] = {1, 0, sqrt(0.5), sqrt(0.5)};
   assert_centroids_near(f.c, want, 4);
   ck_assert_int_eq(f.labels[0], 1);
   ck_assert_int_eq(f.labels[1], 1);
   ck_assert_double_eq_tol(f.inertia[0], 4.25 - 2.5 * sqrt(2.0), 1e-6);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 END_TEST
 
@@ -520,7 +481,7 @@ static void run_empty_case(const float *x, int n, const empty_case *ec) {
   report_log log = {0};
   o.on_iter = record_report;
   o.on_iter_user = &log;
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_int_eq(f.r.iterations, ec->want_iterations);
   ck_assert_int_eq(log.count, ec->want_iterations);
@@ -534,7 +495,7 @@ static void run_empty_case(const float *x, int n, const empty_case *ec) {
     ck_assert_int_eq(log.rep[i].changed, ec->want_changed[i]);
     ck_assert_double_eq(log.rep[i].shift, ec->want_shift[i]);
   }
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 
 /* Points {0, 1, 10, 11, 12}; a far centroid gets no points. Farthest: the distances to the old
@@ -629,7 +590,7 @@ END_TEST
 /* ---- properties on random data ----------------------------------------------------------------
  */
 
-static void check_fit_properties(const fkm_points *p, const fkm_options *o, const fit_out *f) {
+static void check_fit_properties(const fkm_points *p, const fkm_options *o, const fkm_test_fit *f) {
   int64_t b = p->batches, n = p->n, d = p->d, k = o->k;
   double *x = ref_points(p, fkm__compute_dtype(p, o, 0), o->metric);
   double *c = ref_centroids(f->c, b * k, d, o->metric);
@@ -663,11 +624,11 @@ START_TEST(random_and_blob_properties) {
             o.max_iter = 100;
             o.tol = 1e-12;
             o.empty = (kind + t) % 2 ? FKM_EMPTY_FARTHEST : FKM_EMPTY_KEEP;
-            fit_out f = run_fit(&p, &o);
+            fkm_test_fit f = fkm_test_run_fit(&p, &o);
             assert_ok(&f);
             ck_assert(f.r.iterations >= 1 && f.r.iterations <= o.max_iter);
             check_fit_properties(&p, &o, &f);
-            fit_free(&f);
+            fkm_test_fit_free(&f);
             free(data);
             free(v);
           }
@@ -697,7 +658,7 @@ START_TEST(reported_inertia_never_increases) {
       report_log *log = calloc(1, sizeof *log);
       o.on_iter = record_report;
       o.on_iter_user = log;
-      fit_out f = run_fit(&p, &o);
+      fkm_test_fit f = fkm_test_run_fit(&p, &o);
       assert_ok(&f);
       ck_assert_int_eq(f.r.iterations, 40);
       ck_assert_int_eq(log->count, 40);
@@ -740,7 +701,7 @@ START_TEST(reported_inertia_never_increases) {
       free(init);
       free(data);
       free(v);
-      fit_free(&f);
+      fkm_test_fit_free(&f);
     }
 }
 END_TEST
@@ -758,7 +719,7 @@ START_TEST(deterministic) {
     cpu_options(&o, k, (fkm_metric)m);
     o.seed = (uint64_t)fkm_test_uniform(&st, 0, 1e15);
     o.empty = FKM_EMPTY_FARTHEST;
-    fit_out f1 = run_fit(&p, &o), f2 = run_fit(&p, &o);
+    fkm_test_fit f1 = fkm_test_run_fit(&p, &o), f2 = fkm_test_run_fit(&p, &o);
     assert_ok(&f1);
     assert_ok(&f2);
     ck_assert_int_eq(f1.r.iterations, f2.r.iterations);
@@ -766,12 +727,12 @@ START_TEST(deterministic) {
     ck_assert(memcmp(f1.labels, f2.labels, (size_t)(b * n) * sizeof(int32_t)) == 0);
     ck_assert(memcmp(f1.inertia, f2.inertia, (size_t)b * sizeof(double)) == 0);
     o.seed++;
-    fit_out f3 = run_fit(&p, &o);
+    fkm_test_fit f3 = fkm_test_run_fit(&p, &o);
     assert_ok(&f3);
     ck_assert(memcmp(f1.c, f3.c, (size_t)(b * k * d) * sizeof(float)) != 0);
-    fit_free(&f1);
-    fit_free(&f2);
-    fit_free(&f3);
+    fkm_test_fit_free(&f1);
+    fkm_test_fit_free(&f2);
+    fkm_test_fit_free(&f3);
   }
   free(data);
   free(v);
@@ -791,7 +752,7 @@ START_TEST(independent_of_thread_count) {
   o.max_iter = 4;
   o.tol = 0;
   snprintf(g_case, sizeof g_case, "threads");
-  fit_out all = run_fit(&p, &o);
+  fkm_test_fit all = fkm_test_run_fit(&p, &o);
   assert_ok(&all);
   cpu_set_t set, one;
   ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
@@ -802,14 +763,14 @@ START_TEST(independent_of_thread_count) {
       break;
     }
   ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
-  fit_out single = run_fit(&p, &o);
+  fkm_test_fit single = fkm_test_run_fit(&p, &o);
   sched_setaffinity(0, sizeof set, &set);
   assert_ok(&single);
   ck_assert(memcmp(all.c, single.c, (size_t)(b * k * d) * sizeof(float)) == 0);
   ck_assert(memcmp(all.labels, single.labels, (size_t)(b * n) * sizeof(int32_t)) == 0);
   ck_assert(memcmp(all.inertia, single.inertia, (size_t)b * sizeof(double)) == 0);
-  fit_free(&all);
-  fit_free(&single);
+  fkm_test_fit_free(&all);
+  fkm_test_fit_free(&single);
   free(data);
   free(v);
 }
@@ -831,7 +792,7 @@ START_TEST(random_init_picks) {
     cpu_options(&o, k, (fkm_metric)m);
     o.seed = seed;
     o.max_iter = 0;
-    fit_out f = run_fit(&p, &o), again = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o), again = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     assert_ok(&again);
     ck_assert_int_eq(f.r.iterations, 0);
@@ -855,8 +816,8 @@ START_TEST(random_init_picks) {
         }
       }
     }
-    fit_free(&f);
-    fit_free(&again);
+    fkm_test_fit_free(&f);
+    fkm_test_fit_free(&again);
   }
   free(data);
   free(v);
@@ -876,12 +837,12 @@ START_TEST(k_equals_n) {
     fkm_options o;
     cpu_options(&o, n, FKM_METRIC_L2);
     o.seed = st + (uint64_t)t;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     double bound = all_dtypes[t] == FKM_DTYPE_FP64 ? (double)(n * d) * 0x1p-48 : 0.0;
     for (int64_t bi = 0; bi < b; bi++)
       ck_assert_msg(f.inertia[bi] <= bound, "%s: inertia %g", g_case, f.inertia[bi]);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
     free(data);
   }
   free(v);
@@ -900,27 +861,27 @@ START_TEST(tolerance_stops) {
   o.seed = st;
   o.max_iter = 100;
   snprintf(g_case, sizeof g_case, "tol 1e-4");
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_int_lt(f.r.iterations, 100);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
   const double off[] = {0.0, -1.0};
   for (int i = 0; i < 2; i++) {
     snprintf(g_case, sizeof g_case, "tol %g", off[i]);
     o.tol = off[i];
     o.max_iter = 25;
-    f = run_fit(&p, &o);
+    f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_int_eq(f.r.iterations, 25);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
   snprintf(g_case, sizeof g_case, "tol relative");
   o.tol = 1e6;
   o.tol_relative = 1;
-  f = run_fit(&p, &o);
+  f = fkm_test_run_fit(&p, &o);
   assert_ok(&f);
   ck_assert_int_eq(f.r.iterations, 1);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
   free(data);
   free(v);
 }
@@ -942,14 +903,14 @@ START_TEST(max_iter_zero) {
     o.init = FKM_INIT_GIVEN;
     o.init_centroids = init;
     o.max_iter = 0;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_int_eq(f.r.iterations, 0);
     double *want = widen(init, b * k, d, m != FKM_METRIC_L2);
     for (int64_t i = 0; i < b * k * d; i++) ck_assert_float_eq(f.c[i], (float)want[i]);
     check_fit_properties(&p, &o, &f);
     free(want);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
   free(init);
   free(data);
@@ -972,7 +933,7 @@ START_TEST(callback_cancels) {
     report_log log = {.cancel_at = at};
     o.on_iter = record_report;
     o.on_iter_user = &log;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     ck_assert_int_eq(f.status, FKM_ERR_CANCELLED);
     ck_assert_msg(strstr(f.err, "cancel") != NULL, "detail: %s", f.err);
     ck_assert_int_eq(log.count, at);
@@ -980,7 +941,7 @@ START_TEST(callback_cancels) {
     for (int64_t i = 0; i < b * n; i++) ck_assert_int_eq(f.labels[i], -1);
     ck_assert(isnan(f.inertia[0]) && isnan(f.inertia[1]));
     ck_assert_int_eq(f.r.iterations, -1);
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
   free(data);
   free(v);
@@ -1004,7 +965,7 @@ START_TEST(predict_matches_fit) {
     fkm_options o;
     cpu_options(&o, k, (fkm_metric)m);
     o.seed = st;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
     assert_ok(&f);
     ck_assert_int_eq(fkm_predict(ctx, &p, f.c, &o, lab, in), FKM_OK);
     ck_assert(memcmp(lab, f.labels, (size_t)(b * n) * sizeof(int32_t)) == 0);
@@ -1020,7 +981,7 @@ START_TEST(predict_matches_fit) {
       ck_assert_int_eq(fkm_predict(ctx, &p, f.c, &o, lab, NULL), FKM_OK);
       ck_assert(memcmp(lab, f.labels, (size_t)(b * n) * sizeof(int32_t)) == 0);
     }
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
   fkm_ctx_free(ctx);
   free(lab);

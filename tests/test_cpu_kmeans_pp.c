@@ -15,41 +15,16 @@ static char g_case[200];
 
 /* ---- running fit ------------------------------------------------------------------------------ */
 
-typedef struct {
-  float *c;        /* [B][K][D], poisoned with NaN */
-  int32_t *labels; /* [B][N], poisoned with -1 */
-  double *inertia; /* [B], poisoned with NaN */
-  fkm_result r;
-} fit_out;
-
-/* Runs fkm_fit and asserts success. */
-static fit_out run_fit(const fkm_points *p, const fkm_options *o) {
-  fit_out f;
-  size_t nc = (size_t)(p->batches * o->k * p->d), nl = (size_t)(p->batches * p->n);
-  f.c = malloc(nc * sizeof(float));
-  f.labels = malloc(nl * sizeof(int32_t));
-  f.inertia = malloc((size_t)p->batches * sizeof(double));
-  for (size_t i = 0; i < nc; i++) f.c[i] = NAN;
-  for (size_t i = 0; i < nl; i++) f.labels[i] = -1;
-  for (int64_t i = 0; i < p->batches; i++) f.inertia[i] = NAN;
-  f.r = (fkm_result){.centroids = f.c, .labels = f.labels, .inertia = f.inertia};
-  fkm_ctx *ctx;
-  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
-  fkm_status s = fkm_fit(ctx, p, o, &f.r);
-  ck_assert_msg(s == FKM_OK, "%s: %s (%s)", g_case, fkm_status_name(s), fkm_ctx_last_error(ctx));
+/* Runs fkm_fit and asserts success on the CPU engine. */
+static fkm_test_fit run_fit(const fkm_points *p, const fkm_options *o) {
+  fkm_test_fit f = fkm_test_run_fit(p, o);
+  ck_assert_msg(f.status == FKM_OK, "%s: %s (%s)", g_case, fkm_status_name(f.status), f.err);
   ck_assert_int_eq(f.r.engine, FKM_ENGINE_CPU);
-  fkm_ctx_free(ctx);
   return f;
 }
 
-static void fit_free(fit_out *f) {
-  free(f->c);
-  free(f->labels);
-  free(f->inertia);
-}
-
 /* a and b hold bitwise the same centroids, labels, inertia and iteration count. */
-static void assert_same_fit(const fit_out *a, const fit_out *b, const fkm_points *p, int64_t k) {
+static void assert_same_fit(const fkm_test_fit *a, const fkm_test_fit *b, const fkm_points *p, int64_t k) {
   ck_assert_msg(memcmp(a->c, b->c, (size_t)(p->batches * k * p->d) * sizeof(float)) == 0,
                 "%s: centroids differ", g_case);
   ck_assert_msg(memcmp(a->labels, b->labels, (size_t)(p->batches * p->n) * sizeof(int32_t)) == 0,
@@ -158,7 +133,7 @@ static void check_against_reference(const fkm_points *p, const fkm_options *o) {
   int64_t *got = malloc((size_t)k * sizeof(int64_t)), *want = malloc((size_t)k * sizeof(int64_t));
   fkm_options o0 = *o;
   o0.max_iter = 0;
-  fit_out f = run_fit(p, &o0);
+  fkm_test_fit f = run_fit(p, &o0);
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
   for (int64_t b = 0; b < p->batches; b++) {
@@ -180,7 +155,7 @@ static void check_against_reference(const fkm_points *p, const fkm_options *o) {
     }
   }
   fkm_ctx_free(ctx);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
   free(got);
   free(want);
   free(ones);
@@ -258,7 +233,7 @@ START_TEST(recovers_k_distinct_points) {
     cpu_options(&o, k, FKM_METRIC_L2, FKM_INIT_KMEANSPP);
     o.seed = st ^ seed;
     o.max_iter = 0;
-    fit_out f = run_fit(&p, &o);
+    fkm_test_fit f = run_fit(&p, &o);
     for (int64_t bi = 0; bi < b; bi++) {
       int found[12] = {0};
       for (int64_t j = 0; j < k; j++)
@@ -270,7 +245,7 @@ START_TEST(recovers_k_distinct_points) {
                       (long long)q, found[q]);
       ck_assert_double_eq(f.inertia[bi], 0.0);
     }
-    fit_free(&f);
+    fkm_test_fit_free(&f);
   }
   free(x);
 }
@@ -286,18 +261,18 @@ START_TEST(seeded) {
   o.max_iter = 0;
   o.seed = st;
   snprintf(g_case, sizeof g_case, "k-means++ seeding");
-  fit_out a = run_fit(&p, &o), again = run_fit(&p, &o);
+  fkm_test_fit a = run_fit(&p, &o), again = run_fit(&p, &o);
   assert_same_fit(&a, &again, &p, k);
   int differ = 0;
   for (uint64_t s = 1; s <= 5; s++) {
     o.seed = st + s;
-    fit_out other = run_fit(&p, &o);
+    fkm_test_fit other = run_fit(&p, &o);
     differ += memcmp(a.c, other.c, (size_t)(k * d) * sizeof(float)) != 0;
-    fit_free(&other);
+    fkm_test_fit_free(&other);
   }
   ck_assert_msg(differ >= 4, "only %d of 5 other seeds changed the picks", differ);
-  fit_free(&a);
-  fit_free(&again);
+  fkm_test_fit_free(&a);
+  fkm_test_fit_free(&again);
   free(x);
 }
 END_TEST
@@ -320,7 +295,7 @@ START_TEST(zero_weight_points_never_seed) {
       o.sample_weight = w;
       o.seed = st + seed;
       o.max_iter = 0;
-      fit_out f = run_fit(&p, &o);
+      fkm_test_fit f = run_fit(&p, &o);
       for (int64_t bi = 0; bi < b; bi++)
         for (int64_t j = 0; j < k; j++) {
           int64_t hit = -1;
@@ -331,7 +306,7 @@ START_TEST(zero_weight_points_never_seed) {
           ck_assert_msg(hit >= 0 && w[bi * n + hit] > 0.0f, "%s: centroid %lld seeded at %lld",
                         g_case, (long long)j, (long long)hit);
         }
-      fit_free(&f);
+      fkm_test_fit_free(&f);
     }
   free(x);
   free(w);
@@ -355,12 +330,12 @@ START_TEST(unit_weights_are_bitwise_unweighted) {
         cpu_options(&o, k, (fkm_metric)m, (fkm_init)init);
         o.seed = st;
         o.empty = (fkm_empty_policy)e;
-        fit_out plain = run_fit(&p, &o);
+        fkm_test_fit plain = run_fit(&p, &o);
         o.sample_weight = w;
-        fit_out weighted = run_fit(&p, &o);
+        fkm_test_fit weighted = run_fit(&p, &o);
         assert_same_fit(&plain, &weighted, &p, k);
-        fit_free(&plain);
-        fit_free(&weighted);
+        fkm_test_fit_free(&plain);
+        fkm_test_fit_free(&weighted);
       }
   free(x);
   free(w);
@@ -407,9 +382,9 @@ START_TEST(integer_weights_repeat_points) {
   o.tol = 0.0;
   o.max_iter = 20;
   o.sample_weight = w;
-  fit_out fw = run_fit(&pw, &o);
+  fkm_test_fit fw = run_fit(&pw, &o);
   o.sample_weight = NULL;
-  fit_out fr = run_fit(&pr, &o);
+  fkm_test_fit fr = run_fit(&pr, &o);
   ck_assert(memcmp(fw.c, fr.c, (size_t)(b * k * d) * sizeof(float)) == 0);
   ck_assert_int_eq(fw.r.iterations, fr.r.iterations);
   for (int64_t bi = 0; bi < b; bi++) {
@@ -417,8 +392,8 @@ START_TEST(integer_weights_repeat_points) {
     for (int64_t r = 0; r < m; r++)
       ck_assert_int_eq(fr.labels[bi * m + r], fw.labels[bi * n + origin[bi * m + r]]);
   }
-  fit_free(&fw);
-  fit_free(&fr);
+  fkm_test_fit_free(&fw);
+  fkm_test_fit_free(&fr);
   free(x);
   free(w);
   free(rep);
@@ -441,13 +416,13 @@ START_TEST(farthest_skips_zero_weight_points) {
   o.empty = FKM_EMPTY_FARTHEST;
   o.max_iter = 1;
   snprintf(g_case, sizeof g_case, "farthest with zero weights");
-  fit_out f = run_fit(&p, &o);
+  fkm_test_fit f = run_fit(&p, &o);
   ck_assert_float_eq(f.c[0], 1.5f); /* 1 and 2 left with point 0 relocated: (1 + 2) / 2 */
   ck_assert_float_eq(f.c[1], 0.0f);
   ck_assert_int_eq(f.labels[0], 1);
   ck_assert_int_eq(f.labels[3], 0);
   ck_assert_double_eq(f.inertia[0], 0.5);
-  fit_free(&f);
+  fkm_test_fit_free(&f);
 }
 END_TEST
 
@@ -465,25 +440,25 @@ START_TEST(restarts_keep_the_lowest_inertia) {
     cpu_options(&o, k, FKM_METRIC_L2, (fkm_init)init);
     o.seed = st;
     o.n_init = restarts;
-    fit_out all = run_fit(&p, &o);
+    fkm_test_fit all = run_fit(&p, &o);
     o.n_init = 1;
     int best = -1, differ = 0;
     double best_total = 0.0, first_total = 0.0;
     for (int r = 0; r < restarts; r++) {
       o.seed = fkm__restart_seed(st, r);
-      fit_out one = run_fit(&p, &o);
+      fkm_test_fit one = run_fit(&p, &o);
       double t = total(one.inertia, b);
       if (r == 0) first_total = t;
       differ += t != first_total;
       if (best < 0 || t < best_total) best = r, best_total = t;
-      fit_free(&one);
+      fkm_test_fit_free(&one);
     }
     ck_assert_msg(differ > 0 || init == FKM_INIT_KMEANSPP, "%s: every restart ended alike", g_case);
     o.seed = fkm__restart_seed(st, best);
-    fit_out winner = run_fit(&p, &o);
+    fkm_test_fit winner = run_fit(&p, &o);
     assert_same_fit(&all, &winner, &p, k);
-    fit_free(&winner);
-    fit_free(&all);
+    fkm_test_fit_free(&winner);
+    fkm_test_fit_free(&all);
   }
   free(x);
 }
@@ -504,9 +479,9 @@ START_TEST(kmeanspp_starts_better_than_random) {
       cpu_options(&o, k, FKM_METRIC_L2, (fkm_init)init);
       o.seed = st + seed;
       o.max_iter = 0;
-      fit_out f = run_fit(&p, &o);
+      fkm_test_fit f = run_fit(&p, &o);
       sum[init] += f.inertia[0];
-      fit_free(&f);
+      fkm_test_fit_free(&f);
     }
   ck_assert_msg(sum[FKM_INIT_KMEANSPP] < sum[FKM_INIT_RANDOM], "k-means++ %g, random %g",
                 sum[FKM_INIT_KMEANSPP], sum[FKM_INIT_RANDOM]);
