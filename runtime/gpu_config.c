@@ -32,7 +32,8 @@ static int pow2_at_least(long long v, int lo, int hi) {
 static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {64, 32, 4}};
 static const int wgmma_tiles[][3] = {{256, 64, 8}, {128, 64, 4}, {128, 128, 8}, {64, 64, 4}};
 /* D split into chunks: the point tile streams with the centroids, square tiles reuse both. */
-static const int wgmma_wide_tiles[][3] = {{128, 128, 8}, {128, 64, 4}, {64, 64, 4}, {64, 64, 4}};
+static const int wgmma_wide_tiles[][3] = {{128, 128, 8}, {128, 64, 4}, {64, 64, 4}};
+#define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
  * memory stays within `budget`. */
@@ -56,9 +57,12 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s);
   const int(*tiles)[3] = !wg ? mma_tiles : dp > 128 ? wgmma_wide_tiles : wgmma_tiles;
+  int count = !wg ? FKM__TILE_COUNT(mma_tiles)
+              : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
+                         : FKM__TILE_COUNT(wgmma_tiles);
   s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
-  if (wg && first_fit(s, l, tiles, 4, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
-  return first_fit(s, l, tiles, 4, n, k, g->shared_optin);
+  if (wg && first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
+  return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }
 
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,

@@ -68,22 +68,24 @@ static fkm_status copy_centroids(fkm__gpu_run *run, const float *src, int device
   return FKM_OK;
 }
 
-fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points) {
-  if (run->o->init == FKM_INIT_RANDOM) return random_init(run);
-  fkm_status st = copy_centroids(run, run->o->init_centroids, device_points);
-  if (st != FKM_OK || run->o->metric == FKM_METRIC_L2) return st;
+/* c32 = the caller's centroids, scaled to unit length when unit is set. */
+static fkm_status take_centroids(fkm__gpu_run *run, const float *c, int device_points, int unit) {
+  fkm_status st = copy_centroids(run, c, device_points);
+  if (st != FKM_OK || !unit) return st;
   int64_t rows = run->b * run->k;
   LAUNCH(run, run->kern.normalise, row_blocks(rows), 1, 256, 0, &run->c32, &rows);
   return FKM_OK;
 }
 
+fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points) {
+  if (run->o->init == FKM_INIT_RANDOM) return random_init(run);
+  return take_centroids(run, run->o->init_centroids, device_points,
+                        run->o->metric != FKM_METRIC_L2);
+}
+
 /* Given centroids for predict: c32 = the caller's, unit length for cosine. */
 fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points) {
-  fkm_status st = copy_centroids(run, c, device_points);
-  if (st != FKM_OK || run->o->metric != FKM_METRIC_COSINE) return st;
-  int64_t rows = run->b * run->k;
-  LAUNCH(run, run->kern.normalise, row_blocks(rows), 1, 256, 0, &run->c32, &rows);
-  return FKM_OK;
+  return take_centroids(run, c, device_points, run->o->metric == FKM_METRIC_COSINE);
 }
 
 /* ch, cnorm from c32, then labels; done = the state's flag, or 0 for an unconditional pass. */

@@ -79,6 +79,11 @@ __device__ __forceinline__ float fkm_block_sum(float v, float *scratch) {
   return fkm_warp_sum(t);
 }
 
+/* Arg-min merge: (ov, oi) replaces (v, i) when nearer, or as near with a lower index. */
+__device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
+  if (ov < v || (ov == v && oi < i)) v = ov, i = oi;
+}
+
 /* Element i of raw input of storage dtype t (1 fp16, 2 bf16, 3 fp32, 4 fp64), exactly. */
 __device__ __forceinline__ double fkm_load_raw(const void *p, int t, i64 i) {
   if (t == 1) {

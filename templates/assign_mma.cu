@@ -156,10 +156,6 @@ __device__ __forceinline__ void fkm_fold(float (*acc)[NF][4], float (*best)[2], 
     }
 }
 
-__device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
-  if (ov < v || (ov == v && oi < i)) v = ov, i = oi;
-}
-
 /* x [B][N][DP], c [B][K][DP] compute dtype; cnorm [B][K] fp32 (‖c‖² of the rounded centroids);
  * labels [B][N]. Grid (ceil(N / BLOCK_N), B). done: skip when non-NULL and set. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)

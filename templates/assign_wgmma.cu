@@ -43,10 +43,6 @@ __device__ __forceinline__ u32 fkm_operand(u32 tile, int rows, int r0, int kk) {
   return tile + (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
 
-__device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
-  if (ov < v || (ov == v && oi < i)) v = ov, i = oi;
-}
-
 /* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
  * columns never win). Loaded before the tile's MMAs are waited for, to hide the latency. */
 __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
