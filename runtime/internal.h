@@ -64,13 +64,21 @@ fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *ce
 fkm_status fkm__random_init_indices(uint64_t seed, int64_t b, int64_t n, int64_t k, int64_t *out);
 /* SplitMix64 of a counter: the generator behind the picks. */
 uint64_t fkm__mix64(uint64_t x);
-/* Uniform in [0, 1): the top 53 bits of counter `counter` of stream (seed, b) — the stream the
- * random init's Floyd draws read (its draw i is counter i) — times 2⁻⁵³. */
+/* The top 53 bits of counter `counter` of stream (seed, b) — the stream the random init's Floyd
+ * draws read (its draw i is counter i) — as an integer in [0, 2⁵³). */
+uint64_t fkm__uniform53(uint64_t seed, int64_t b, uint64_t counter);
+/* fkm__uniform53 × 2⁻⁵³: uniform in [0, 1). */
 double fkm__uniform01(uint64_t seed, int64_t b, uint64_t counter);
 /* Local trials per k-means++ step: 2 + ⌊ln K⌋ (scikit-learn's n_local_trials). The candidate of
  * trial t at step s (0 = the first centre, one trial) is drawn with counter s·T + t; the whole
  * procedure is written out in runtime/init_kmeanspp.c. */
 int fkm__kmeanspp_trials(int64_t k);
+/* k-means++ quantisation (the procedure in runtime/init_kmeanspp.c): the scale σ for the largest
+ * term max_term > 0 of N terms, a term v ≥ 0 as ⌊v · 2^σ⌋, and the pick target ⌊m · total / 2⁵³⌋
+ * for a 53-bit uniform m. */
+int fkm__kmeanspp_sigma(double max_term, int64_t n);
+uint64_t fkm__kmeanspp_quantise(double v, int sigma);
+uint64_t fkm__kmeanspp_target(uint64_t m, uint64_t total);
 /* Seed of restart r of n_init: seed itself for r = 0 (so n_init = 1 is a plain fit), else
  * fkm__mix64(seed + r). */
 uint64_t fkm__restart_seed(uint64_t seed, int r);

@@ -20,8 +20,12 @@ static uint64_t uniform_below(uint64_t seed, int64_t b, uint64_t c, uint64_t bou
   return (uint64_t)(((unsigned __int128)stream_bits(seed, b, c) * bound) >> 64);
 }
 
+uint64_t fkm__uniform53(uint64_t seed, int64_t b, uint64_t counter) {
+  return stream_bits(seed, b, counter) >> 11;
+}
+
 double fkm__uniform01(uint64_t seed, int64_t b, uint64_t counter) {
-  return (double)(stream_bits(seed, b, counter) >> 11) * 0x1p-53;
+  return (double)fkm__uniform53(seed, b, counter) * 0x1p-53;
 }
 
 uint64_t fkm__restart_seed(uint64_t seed, int r) {

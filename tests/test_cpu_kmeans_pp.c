@@ -50,28 +50,39 @@ static double total(const double *v, int64_t count) {
 
 /* ---- the documented procedure, written out plainly --------------------------------------------- */
 
-/* fkm__uniform01 as documented: top 53 bits of counter c of stream (seed, b), times 2⁻⁵³. */
-static double ref_uniform(uint64_t seed, int64_t b, uint64_t c) {
-  uint64_t r = fkm__mix64(fkm__mix64(seed ^ fkm__mix64((uint64_t)b)) + c);
-  return (double)(r >> 11) / 9007199254740992.0;
+/* fkm__uniform53 as documented: the top 53 bits of counter c of stream (seed, b). */
+static uint64_t ref_uniform53(uint64_t seed, int64_t b, uint64_t c) {
+  return fkm__mix64(fkm__mix64(seed ^ fkm__mix64((uint64_t)b)) + c) >> 11;
 }
 
-/* First i whose inclusive prefix sum of term exceeds u·total, else the first reaching total; with
- * total 0, the lowest-index unpicked point of positive weight. */
-static int64_t ref_pick(const double *term, const double *w, const unsigned char *picked,
-                        int64_t n, double u) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; i++) sum += term[i];
-  double prefix = 0.0;
-  for (int64_t i = 0; i < n && sum > 0.0; i++) {
-    prefix += term[i];
-    if (prefix > u * sum) return i;
-  }
-  prefix = 0.0;
-  for (int64_t i = 0; i < n && sum > 0.0; i++) {
-    prefix += term[i];
-    if (prefix == sum) return i;
-  }
+static double ref_uniform(uint64_t seed, int64_t b, uint64_t c) {
+  return (double)ref_uniform53(seed, b, c) / 9007199254740992.0;
+}
+
+/* ⌊v · 2^σ⌋ with σ = 62 − ⌈log₂ N⌉ − ⌊log₂ max⌋, by repeated halving and doubling. */
+static int ref_sigma(double max, int64_t n) {
+  int l = 0, e = 0;
+  while (((int64_t)1 << l) < n) l++;
+  while (max >= 2.0) max /= 2.0, e++;
+  while (max < 1.0) max *= 2.0, e--;
+  return 62 - l - e;
+}
+
+static uint64_t ref_q(double v, int sigma) {
+  for (; sigma > 0; sigma--) v *= 2.0;
+  for (; sigma < 0; sigma++) v /= 2.0;
+  return (uint64_t)v;
+}
+
+/* First i whose inclusive prefix of q exceeds ⌊m·Q/2⁵³⌋; with Q = 0, the lowest-index unpicked
+ * point of positive weight. */
+static int64_t ref_pick(const uint64_t *q, const double *w, const unsigned char *picked, int64_t n,
+                        uint64_t m) {
+  uint64_t total = 0, prefix = 0;
+  for (int64_t i = 0; i < n; i++) total += q[i];
+  uint64_t target = (uint64_t)(((unsigned __int128)m * total) >> 53);
+  for (int64_t i = 0; i < n && total > 0; i++)
+    if ((prefix += q[i]) > target) return i;
   for (int64_t i = 0; i < n; i++)
     if (w[i] > 0.0 && !picked[i]) return i;
   return -1;
@@ -87,17 +98,21 @@ static double ref_sqdist(const double *a, const double *b, int64_t d) {
 static void ref_kmeanspp(const double *x, const double *w, int64_t n, int64_t d, int64_t k,
                          uint64_t seed, int64_t b, int64_t *out) {
   int trials = 2 + (int)floor(log((double)k));
-  double *d2 = malloc((size_t)n * sizeof(double)), *term = malloc((size_t)n * sizeof(double));
+  double *d2 = malloc((size_t)n * sizeof(double));
+  uint64_t *q = malloc((size_t)n * sizeof(uint64_t));
   unsigned char *picked = calloc((size_t)n, 1);
   for (int64_t s = 0; s < k; s++) {
-    for (int64_t i = 0; i < n; i++) term[i] = s == 0 ? w[i] : w[i] * d2[i];
+    double max = 0.0;
+    for (int64_t i = 0; i < n; i++) max = fmax(max, s == 0 ? w[i] : w[i] * d2[i]);
+    int sigma = max > 0.0 ? ref_sigma(max, n) : 0;
+    for (int64_t i = 0; i < n; i++) q[i] = max > 0.0 ? ref_q(s == 0 ? w[i] : w[i] * d2[i], sigma) : 0;
     int64_t best = -1;
-    double best_pot = 0.0;
+    uint64_t best_pot = 0;
     for (int t = 0; t < (s == 0 ? 1 : trials); t++) {
-      int64_t c = ref_pick(term, w, picked, n, ref_uniform(seed, b, (uint64_t)(s * trials + t)));
-      double pot = 0.0;
-      for (int64_t i = 0; i < n && s > 0; i++)
-        pot += w[i] * fmin(d2[i], ref_sqdist(x + i * d, x + c * d, d));
+      int64_t c = ref_pick(q, w, picked, n, ref_uniform53(seed, b, (uint64_t)(s * trials + t)));
+      uint64_t pot = 0;
+      for (int64_t i = 0; i < n && s > 0 && max > 0.0; i++)
+        pot += ref_q(w[i] * fmin(d2[i], ref_sqdist(x + i * d, x + c * d, d)), sigma);
       if (best < 0 || pot < best_pot) best = c, best_pot = pot;
     }
     out[s] = best;
@@ -108,7 +123,7 @@ static void ref_kmeanspp(const double *x, const double *w, int64_t n, int64_t d,
     }
   }
   free(d2);
-  free(term);
+  free(q);
   free(picked);
 }
 
@@ -170,6 +185,14 @@ START_TEST(uniform_is_the_documented_stream) {
     double u = fkm__uniform01(seed, (int64_t)(c % 7), c);
     ck_assert(u >= 0.0 && u < 1.0);
     ck_assert_double_eq(u, ref_uniform(seed, (int64_t)(c % 7), c));
+    ck_assert_uint_eq(fkm__uniform53(seed, (int64_t)(c % 7), c), ref_uniform53(seed, (int64_t)(c % 7), c));
+  }
+  for (int i = 0; i < 1000; i++) { /* the quantisation helpers against the plain ones */
+    double max = ldexp(1.0 + (double)(seed >> 12) * 0x1p-52, i % 2000 - 1000), v = max * (i % 97) / 96.0;
+    int64_t n = 1 + (int64_t)(fkm__mix64(seed + (uint64_t)i) % 5000000);
+    ck_assert_int_eq(fkm__kmeanspp_sigma(max, n), ref_sigma(max, n));
+    ck_assert_uint_eq(fkm__kmeanspp_quantise(v, ref_sigma(max, n)), ref_q(v, ref_sigma(max, n)));
+    ck_assert_uint_lt(fkm__kmeanspp_quantise(max, ref_sigma(max, n)) * (uint64_t)n, (uint64_t)1 << 63);
   }
   ck_assert_int_eq(fkm__kmeanspp_trials(1), 2);
   ck_assert_int_eq(fkm__kmeanspp_trials(2), 2);
