@@ -25,6 +25,8 @@ static const char *kind_template(const fkm__kernel_spec *s) {
       return "norms.cu";
     case FKM_KIND_UPDATE:
       return "update.cu";
+    case FKM_KIND_SEED:
+      return "seed.cu";
     default:
       return "finalize.cu";
   }

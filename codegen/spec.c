@@ -166,7 +166,7 @@ void fkm__spec_id(const fkm__kernel_spec *s, char out[18]) {
 }
 
 void fkm__spec_describe(const fkm__kernel_spec *s, char *out, size_t len) {
-  static const char *const kinds[] = {"assign", "norms", "update", "finalize"};
+  static const char *const kinds[] = {"assign", "norms", "update", "finalize", "seed"};
   snprintf(out, len,
            "%s %s %s D=%d BLOCK_N=%d BLOCK_K=%d BLOCK_D=%d num_warps=%d num_stages=%d sm_%d%s",
            (unsigned)s->kind < FKM__KIND_COUNT ? kinds[s->kind] : "?", fkm__metric_name(s->metric),

@@ -12,9 +12,10 @@ typedef enum fkm__kernel_kind {
   FKM_KIND_ASSIGN = 0,   /* fused distance + running arg-min (FlashAssign) */
   FKM_KIND_NORMS = 1,    /* point conversion, centroid conversion + ‖c‖², init gather */
   FKM_KIND_UPDATE = 2,   /* counting sort of labels: tile histogram, scans, stable scatter */
-  FKM_KIND_FINALIZE = 3  /* segmented means, empty-cluster policy, shift, flag, inertia */
+  FKM_KIND_FINALIZE = 3, /* segmented means, empty-cluster policy, shift, flag, inertia */
+  FKM_KIND_SEED = 4      /* k-means++ seeding steps */
 } fkm__kernel_kind;
-#define FKM__KIND_COUNT 4
+#define FKM__KIND_COUNT 5
 
 typedef struct fkm__kernel_spec {
   fkm__kernel_kind kind;

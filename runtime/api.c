@@ -42,10 +42,31 @@ fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *op
   if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
   if (s != FKM_OK) return s;
   if (engine == FKM_ENGINE_GPU) {
-    s = fkm__gpu_fit(ctx, points, opts, result, 0, NULL);
+    fkm_options o = *opts;
+    if (opts->tune) fkm__gpu_tune_missing(ctx, points, opts, &o.config);
+    s = fkm__gpu_fit(ctx, points, &o, result, 0, NULL);
     if (!fall_back_to_cpu(ctx, opts, s)) return s;
   }
   return fkm__cpu_fit(ctx, points, opts, result);
+}
+
+fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                    fkm_config *best) {
+  return fkm_tune_detailed(ctx, points, opts, best, NULL);
+}
+
+fkm_status fkm_tune_detailed(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                             fkm_config *best, fkm_tune_report *report) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  if (!best) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "tune: best is NULL");
+  if (report && report->capacity && !report->timings)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "tune: report->timings is NULL, capacity %zu",
+                      report->capacity);
+  fkm_status s = fkm__check_tune(ctx, points, opts);
+  if (s == FKM_OK) s = fkm__gpu_available(ctx, opts->device);
+  if (s == FKM_OK) s = fkm__gpu_supports(ctx, points, opts);
+  return s == FKM_OK ? fkm__gpu_tune(ctx, points, opts, 0, best, report) : s;
 }
 
 /* opts without what only fit reads (init, n_init, sample_weight), so that predict's engine choice
@@ -79,9 +100,6 @@ fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *cent
 static fkm_status require_gpu_engine(fkm_ctx *ctx, const fkm_options *o) {
   if (o->engine == FKM_ENGINE_CPU)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "device entry points run on the GPU engine only");
-  if (o->tol_relative && o->tol > 0)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
-                      "tol_relative on device points is not implemented yet (issue 7)");
   return fkm__gpu_available(ctx, o->device);
 }
 

@@ -5,12 +5,6 @@
 #include "gpu.h"
 
 fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
-  if (o->init == FKM_INIT_KMEANSPP)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "k-means++ init is not on the GPU yet (issue 7)");
-  if (o->sample_weight)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "sample weights are not on the GPU yet (issue 7)");
-  if (o->n_init > 1)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "n_init > 1 is not on the GPU yet (issue 7)");
   if (p->d > FKM__MAX_GPU_D)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "D = %lld exceeds the GPU kernels' limit %d",
                       (long long)p->d, FKM__MAX_GPU_D);

@@ -101,6 +101,7 @@ static void destroy_events(fkm__gpu_run *run, CUevent *ev, int count) {
     if (ev[i]) run->cu->cuEventDestroy(ev[i]);
 }
 
+/* Runs the Lloyd loop, adding its event times to r's and setting r->iterations. */
 static fkm_status timed_iterate(fkm__gpu_run *run, float tol, fkm_result *r) {
   CUevent ev[2] = {0, 0};
   profile_marks pm = {{0, 0, 0}, 0.0, 0.0};
@@ -117,9 +118,9 @@ static fkm_status timed_iterate(fkm__gpu_run *run, float tol, fkm_result *r) {
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "timing the iterations with events failed");
   destroy_events(run, ev, 2);
   destroy_events(run, pm.ev, 3);
-  r->ms_iterations = elapsed;
-  r->ms_assign = pm.ms_assign;
-  r->ms_update = pm.ms_update;
+  r->ms_iterations += elapsed;
+  r->ms_assign += pm.ms_assign;
+  r->ms_update += pm.ms_update;
   return st;
 }
 
@@ -135,27 +136,104 @@ static fkm_status deliver(fkm__gpu_run *run, void *dst, CUdeviceptr src, size_t 
   return FKM_OK;
 }
 
+/* The results from c32/labels/inertia, or from the best restart's buffers when restarts ran. */
 static fkm_status deliver_all(fkm__gpu_run *run, float *centroids, int32_t *labels,
                               double *inertia, int device_out) {
   size_t B = (size_t)run->b;
-  fkm_status st = deliver(run, centroids, run->c32, B * (size_t)(run->k * run->d) * 4, device_out);
-  if (st == FKM_OK) st = deliver(run, labels, run->labels, B * (size_t)run->n * 4, device_out);
-  if (st == FKM_OK) st = deliver(run, inertia, run->inertia, B * 8, device_out);
+  int best = run->best_c32 != 0;
+  fkm_status st = deliver(run, centroids, best ? run->best_c32 : run->c32,
+                          B * (size_t)(run->k * run->d) * 4, device_out);
+  if (st == FKM_OK)
+    st = deliver(run, labels, best ? run->best_labels : run->labels, B * (size_t)run->n * 4, device_out);
+  if (st == FKM_OK)
+    st = deliver(run, inertia, best ? run->best_inertia : run->inertia, B * 8, device_out);
   if (st == FKM_OK && run->cu->cuStreamSynchronize(run->stream) != CUDA_SUCCESS)
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after the results failed");
+  return st;
+}
+
+/* The absolute tolerance (fkm__absolute_tol); for device points with tol_relative the points are
+ * read back once to compute their per-feature variance. */
+static fkm_status absolute_tol(fkm__gpu_run *run, float *tol) {
+  const fkm_points *p = run->p;
+  if (!run->device_points || !run->o->tol_relative || run->o->tol <= 0) {
+    *tol = (float)fkm__absolute_tol(p, run->o);
+    return FKM_OK;
+  }
+  size_t bytes = (size_t)(p->batches * p->n * p->d) * fkm__dtype_size(p->dtype);
+  void *host = malloc(bytes);
+  if (!host) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory reading the points back");
+  CUresult e = run->cu->cuMemcpyDtoHAsync(host, (CUdeviceptr)(uintptr_t)p->data, bytes, run->stream);
+  if (e == CUDA_SUCCESS) e = run->cu->cuStreamSynchronize(run->stream);
+  fkm_points copy = {host, p->dtype, p->batches, p->n, p->d};
+  if (e == CUDA_SUCCESS) *tol = (float)fkm__absolute_tol(&copy, run->o);
+  free(host);
+  return e == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(run->ctx, e, "reading the points back for tol_relative");
+}
+
+/* One restart with this seed: initial centroids, the Lloyd loop and the final assignment (labels
+ * and inertia per batch left in the run's buffers); times added to r. */
+static fkm_status run_restart(fkm__gpu_run *run, uint64_t seed, float tol, fkm_result *r) {
+  double t0 = fkm__now_ms();
+  fkm_status st = fkm__run_init_centroids(run, seed);
+  if (st == FKM_OK && run->cu->cuStreamSynchronize(run->stream) != CUDA_SUCCESS)
+    st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after init failed");
+  r->ms_init += fkm__now_ms() - t0;
+  if (st == FKM_OK) st = timed_iterate(run, tol, r);
+  return st == FKM_OK ? fkm__run_assign_final(run) : st;
+}
+
+/* Σ over batches of the restart's inertia (summed in batch order, as the CPU engine does). */
+static fkm_status total_inertia(fkm__gpu_run *run, double *total) {
+  size_t B = (size_t)run->b;
+  double *v = malloc(B * sizeof *v);
+  if (!v) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the restart inertia");
+  CUresult e = run->cu->cuMemcpyDtoHAsync(v, run->inertia, B * 8, run->stream);
+  if (e == CUDA_SUCCESS) e = run->cu->cuStreamSynchronize(run->stream);
+  *total = 0.0;
+  for (size_t b = 0; b < B; b++) *total += v[b];
+  free(v);
+  return e == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(run->ctx, e, "reading the restart inertia");
+}
+
+/* Copies the restart just run into the best buffers. */
+static fkm_status keep_restart(fkm__gpu_run *run) {
+  size_t B = (size_t)run->b;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_c32, run->c32,
+                                                 B * (size_t)(run->k * run->d) * 4, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_labels, run->labels,
+                                                 B * (size_t)run->n * 4, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_inertia, run->inertia, B * 8, run->stream));
+  return FKM_OK;
+}
+
+/* n_init restarts: restart r uses fkm__restart_seed(seed, r); the lowest total inertia wins, ties
+ * to the earlier restart (the CPU engine's rule); r->iterations are the winner's. */
+static fkm_status run_restarts(fkm__gpu_run *run, fkm_result *r) {
+  double best = 0.0;
+  int best_iterations = 0;
+  float tol = 0.0f;
+  fkm_status st = absolute_tol(run, &tol);
+  for (int i = 0; i < run->o->n_init && st == FKM_OK; i++) {
+    double total = 0.0;
+    st = run_restart(run, fkm__restart_seed(run->o->seed, i), tol, r);
+    if (st == FKM_OK && run->o->n_init > 1) st = total_inertia(run, &total);
+    if (st == FKM_OK && run->o->n_init > 1 && (i == 0 || total < best)) {
+      best = total, best_iterations = r->iterations;
+      st = keep_restart(run);
+    }
+  }
+  if (run->o->n_init > 1) r->iterations = best_iterations;
   return st;
 }
 
 static fkm_status fit_steps(fkm__gpu_run *run, fkm_result *r, int device) {
   double t0 = fkm__now_ms();
   fkm_status st = fkm__run_load_points(run, device);
-  if (st == FKM_OK) st = fkm__run_init_centroids(run, device);
-  if (st == FKM_OK && run->cu->cuStreamSynchronize(run->stream) != CUDA_SUCCESS)
-    st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after init failed");
+  if (st == FKM_OK) st = fkm__run_load_weights(run);
   r->ms_init = fkm__now_ms() - t0;
-  float tol = (float)fkm__absolute_tol(run->p, run->o);
-  if (st == FKM_OK) st = timed_iterate(run, tol, r);
-  if (st == FKM_OK) st = fkm__run_assign_final(run);
+  r->ms_iterations = r->ms_assign = r->ms_update = 0.0;
+  if (st == FKM_OK) st = run_restarts(run, r);
   if (st == FKM_OK) st = deliver_all(run, r->centroids, r->labels, r->inertia, device);
   return st;
 }

@@ -4,10 +4,13 @@
 
 #include "gpu.h"
 
+#define FKM__PP_CHUNK 2048 /* points per k-means++ chunk: FKM_PP_CHUNK of templates/seed.cu */
+
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
   CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
+  CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_potential, pp_choose; /* seed (k-means++) */
   CUfunction assign;
   fkm__spec_layout assign_layout;
 } fkm__gpu_kernels;
@@ -26,16 +29,40 @@ typedef struct fkm__gpu_run {
   int fit;                /* 1: fit (sort buffers), 0: predict */
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
   int parts;              /* inertia partial sums per batch */
+  int trials;             /* k-means++ trials per step (fkm__kmeanspp_trials(K)) */
+  int64_t pp_chunks;      /* k-means++ chunks of points per batch */
+  int device_points;      /* 1: the caller's buffers are device memory */
   fkm__gpu_kernels kern;
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
    * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
-   * and stats [2] u64 (per-iteration reports), state: struct fkm_state. */
+   * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
+   * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
+   * pp [B] struct fkm_pp, cand [B][T] i64, pot [B][T] u64; restarts (n_init > 1): the best so
+   * far in best_c32 [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
-      far, prev, stats, state;
+      far, prev, stats, state, w, d2, picked, pp_chunk, pp, cand, pot, best_c32, best_labels,
+      best_inertia;
 } fkm__gpu_run;
+
+/* Stream-ordered launch of f on run's stream with 1-D blocks; returns from the calling function
+ * on failure. The variadic arguments are the kernel's argument addresses. */
+#define FKM__LAUNCH(run, f, gx, gy, threads, shared, ...)                                 \
+  do {                                                                                    \
+    void *args_[] = {__VA_ARGS__};                                                        \
+    fkm_status st_ = fkm__launch((run)->ctx, (run)->g, f, gx, gy, threads, shared,        \
+                                 (run)->stream, args_);                                   \
+    if (st_ != FKM_OK) return st_;                                                        \
+  } while (0)
+
+/* Blocks of a warp-per-row kernel (256 threads, 8 rows each) over `rows` rows, capped (the kernels
+ * stride over the rest). */
+static inline unsigned fkm__row_blocks(int64_t rows) {
+  int64_t blocks = (rows + 7) / 8;
+  return (unsigned)(blocks < 8192 ? blocks : 8192);
+}
 
 /* Resolves every kernel (compiling what is missing) and allocates the workspace. */
 fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
@@ -46,9 +73,16 @@ fkm_status fkm__run_kernels(fkm__gpu_run *run);
 
 /* Points (host or device memory) into x in the compute layout. */
 fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points);
-/* Initial centroids into c32 per opts: random picks, or the given ones (unit length for cosine
- * and dot). */
-fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points);
+/* Sample weights (when given) into w. */
+fkm_status fkm__run_load_weights(fkm__gpu_run *run);
+/* Initial centroids into c32 per opts with this seed: random picks, k-means++ picks, or the given
+ * ones (unit length for cosine and dot). */
+fkm_status fkm__run_init_centroids(fkm__gpu_run *run, uint64_t seed);
+/* k-means++ picks of every batch into idx [B][K] (gpu_seed.c; the procedure of
+ * runtime/init_kmeanspp.c, so the CPU engine's picks). */
+fkm_status fkm__run_kmeanspp(fkm__gpu_run *run, uint64_t seed);
+/* The indices idx [B][K] of x gathered into c32 (unit length for cosine and dot). */
+fkm_status fkm__run_gather(fkm__gpu_run *run);
 /* One Lloyd iteration (stream-ordered; kernels skip once the state's flag is set). with_report
  * also leaves the assignment's inertia in `inertia` and its changed/empty counts in `stats`; marks (NULL or 3 events) are recorded before
  * the assignment, after it, and after the update. */

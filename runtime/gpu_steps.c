@@ -3,22 +3,6 @@
 
 #include "gpu_run.h"
 
-#define FKM__ROWS_PER_BLOCK 8 /* warp-per-row kernels: 256 threads */
-#define FKM__MAX_ROW_BLOCKS 8192
-
-static unsigned row_blocks(int64_t rows) {
-  int64_t blocks = (rows + FKM__ROWS_PER_BLOCK - 1) / FKM__ROWS_PER_BLOCK;
-  return (unsigned)(blocks < FKM__MAX_ROW_BLOCKS ? blocks : FKM__MAX_ROW_BLOCKS);
-}
-
-#define LAUNCH(run, f, gx, gy, threads, shared, ...)                                      \
-  do {                                                                                    \
-    void *args_[] = {__VA_ARGS__};                                                        \
-    fkm_status st_ = fkm__launch((run)->ctx, (run)->g, f, gx, gy, threads, shared,        \
-                                 (run)->stream, args_);                                   \
-    if (st_ != FKM_OK) return st_;                                                        \
-  } while (0)
-
 static int storage_code(fkm_dtype t) { return (int)t; /* 1 fp16, 2 bf16, 3 fp32, 4 fp64 */ }
 
 fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points) {
@@ -34,27 +18,70 @@ fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points) {
     return FKM_OK;
   }
   int code = storage_code(run->p->dtype);
-  LAUNCH(run, run->kern.convert, row_blocks(rows), 1, 256, 0, &src, &code, &run->x, &rows);
+  FKM__LAUNCH(run, run->kern.convert, fkm__row_blocks(rows), 1, 256, 0, &src, &code, &run->x, &rows);
   return FKM_OK;
 }
 
-static fkm_status random_init(fkm__gpu_run *run) {
+fkm_status fkm__run_load_weights(fkm__gpu_run *run) {
+  if (!run->o->sample_weight || run->device_points) return FKM_OK;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyHtoDAsync(run->w, run->o->sample_weight,
+                                                 (size_t)(run->b * run->n) * 4, run->stream));
+  return FKM_OK;
+}
+
+fkm_status fkm__run_gather(fkm__gpu_run *run) {
+  int64_t rows = run->b * run->k;
+  FKM__LAUNCH(run, run->kern.gather, fkm__row_blocks(rows), 1, 256, 0, &run->x, &run->idx,
+              &run->c32, &run->n, &run->k, &run->b);
+  return FKM_OK;
+}
+
+/* The sample weights [B][N] in host memory: the caller's, or a copy of the caller's device ones
+ * into *copy (owned by the caller of this function; NULL when not copied). */
+static fkm_status host_weights(fkm__gpu_run *run, const float **w, float **copy) {
+  *copy = NULL;
+  *w = run->o->sample_weight;
+  if (!*w || !run->device_points) return FKM_OK;
+  size_t bytes = (size_t)(run->b * run->n) * 4;
+  if (!(*copy = malloc(bytes))) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the weights");
+  *w = *copy;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoHAsync(*copy, run->w, bytes, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuStreamSynchronize(run->stream));
+  return FKM_OK;
+}
+
+/* Random picks of batch b into out [K], as the CPU engine draws them: Floyd's K distinct ranks
+ * among the m points of positive weight (all N without weights), mapped to their indices; scratch
+ * rank [N]. */
+static fkm_status batch_random_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b,
+                                     int64_t *rank, int64_t *out) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < run->n; i++)
+    if (!w || w[b * run->n + i] > 0.0f) rank[m++] = i;
+  if (fkm__random_init_indices(seed, b, m, run->k, out) != FKM_OK)
+    return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  for (int64_t j = 0; j < run->k; j++) out[j] = rank[out[j]];
+  return FKM_OK;
+}
+
+static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
   size_t count = (size_t)(run->b * run->k);
-  int64_t *idx = malloc(count * sizeof *idx);
-  if (!idx) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  fkm_status st = FKM_OK;
+  const float *w = NULL;
+  float *copy = NULL;
+  int64_t *idx = malloc(count * sizeof *idx), *rank = malloc((size_t)run->n * sizeof *rank);
+  fkm_status st = idx && rank ? host_weights(run, &w, &copy)
+                              : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
-    st = fkm__random_init_indices(run->o->seed, b, run->n, run->k, idx + b * run->k);
+    st = batch_random_picks(run, w, seed, b, rank, idx + b * run->k);
   CUresult r = st == FKM_OK ? run->cu->cuMemcpyHtoDAsync(run->idx, idx, count * 8, run->stream)
                             : CUDA_SUCCESS;
   if (r == CUDA_SUCCESS && st == FKM_OK) r = run->cu->cuStreamSynchronize(run->stream);
   free(idx);
-  if (st != FKM_OK) return fkm__error(run->ctx, st, "random init picks failed");
+  free(rank);
+  free(copy);
+  if (st != FKM_OK) return st;
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyHtoDAsync(init picks)");
-  int64_t rows = run->b * run->k;
-  LAUNCH(run, run->kern.gather, row_blocks(rows), 1, 256, 0, &run->x, &run->idx, &run->c32,
-         &run->n, &run->k, &run->b);
-  return FKM_OK;
+  return fkm__run_gather(run);
 }
 
 /* Copies [B][K][D] fp32 centroids from the caller (host or device) into c32. */
@@ -73,13 +100,14 @@ static fkm_status take_centroids(fkm__gpu_run *run, const float *c, int device_p
   fkm_status st = copy_centroids(run, c, device_points);
   if (st != FKM_OK || !unit) return st;
   int64_t rows = run->b * run->k;
-  LAUNCH(run, run->kern.normalise, row_blocks(rows), 1, 256, 0, &run->c32, &rows);
+  FKM__LAUNCH(run, run->kern.normalise, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &rows);
   return FKM_OK;
 }
 
-fkm_status fkm__run_init_centroids(fkm__gpu_run *run, int device_points) {
-  if (run->o->init == FKM_INIT_RANDOM) return random_init(run);
-  return take_centroids(run, run->o->init_centroids, device_points,
+fkm_status fkm__run_init_centroids(fkm__gpu_run *run, uint64_t seed) {
+  if (run->o->init == FKM_INIT_RANDOM) return random_init(run, seed);
+  if (run->o->init == FKM_INIT_KMEANSPP) return fkm__run_kmeanspp(run, seed);
+  return take_centroids(run, run->o->init_centroids, run->device_points,
                         run->o->metric != FKM_METRIC_L2);
 }
 
@@ -93,19 +121,19 @@ static fkm_status assign(fkm__gpu_run *run, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
   int k = (int)run->k;
   const fkm__spec_layout *l = &run->kern.assign_layout;
-  LAUNCH(run, run->kern.prep, row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
+  FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
          &done);
   unsigned blocks = (unsigned)((run->n + l->block_n_rows - 1) / l->block_n_rows);
-  LAUNCH(run, run->kern.assign, blocks, (unsigned)run->b, (unsigned)l->threads, l->shared, &run->x,
+  FKM__LAUNCH(run, run->kern.assign, blocks, (unsigned)run->b, (unsigned)l->threads, l->shared, &run->x,
          &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done);
   return FKM_OK;
 }
 
 fkm_status fkm__run_inertia(fkm__gpu_run *run) {
   int k = (int)run->k;
-  LAUNCH(run, run->kern.point_inertia, (unsigned)run->parts, (unsigned)run->b, 256, 0, &run->x,
-         &run->labels, &run->c32, &run->partial, &run->n, &k);
-  LAUNCH(run, run->kern.sum_partials, (unsigned)run->b, 1, 32, 0, &run->partial, &run->parts,
+  FKM__LAUNCH(run, run->kern.point_inertia, (unsigned)run->parts, (unsigned)run->b, 256, 0, &run->x,
+         &run->w, &run->labels, &run->c32, &run->partial, &run->n, &k);
+  FKM__LAUNCH(run, run->kern.sum_partials, (unsigned)run->b, 1, 32, 0, &run->partial, &run->parts,
          &run->inertia);
   return FKM_OK;
 }
@@ -118,13 +146,13 @@ static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
   if (!shared)
     FKM_CU_TRY(run->ctx, run->cu,
                cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
-  LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
-         &run->labels, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
-  LAUNCH(run, run->kern.col_scan, (unsigned)run->k, (unsigned)run->b, 256, 0, &run->tiles,
+  FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+         &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
+  FKM__LAUNCH(run, run->kern.col_scan, (unsigned)run->k, (unsigned)run->b, 256, 0, &run->tiles,
          &run->counts, &k, &run->ntiles, &done);
-  LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
-  LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
-         &run->labels, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
+  FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
+  FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+         &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
   return FKM_OK;
 }
@@ -132,7 +160,7 @@ static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
 /* FKM_EMPTY_FARTHEST: relabels the farthest points into the empty clusters, then sorts again. */
 static fkm_status relocate_empty(fkm__gpu_run *run, CUdeviceptr done) {
   int k = (int)run->k;
-  LAUNCH(run, run->kern.relocate, (unsigned)run->b, 1, 256, 0, &run->x, &run->labels, &run->counts,
+  FKM__LAUNCH(run, run->kern.relocate, (unsigned)run->b, 1, 256, 0, &run->x, &run->w, &run->labels, &run->counts,
          &run->c32, &run->far, &run->n, &k, &run->state);
   return sort_labels(run, done);
 }
@@ -146,7 +174,7 @@ static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
 static fkm_status iteration_stats(fkm__gpu_run *run) {
   int64_t points = run->b * run->n, clusters = run->b * run->k;
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
-  LAUNCH(run, run->kern.iter_stats, row_blocks(points), 1, 256, 0, &run->labels, &run->prev,
+  FKM__LAUNCH(run, run->kern.iter_stats, fkm__row_blocks(points), 1, 256, 0, &run->labels, &run->prev,
          &run->counts, &run->stats, &points, &clusters);
   return FKM_OK;
 }
@@ -162,9 +190,10 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st == FKM_OK && with_report) st = iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
-  LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
-         &run->x, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n, &k);
-  LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
+  FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
+         &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n,
+         &k);
+  FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
   return mark(run, marks, 2);
 }
 

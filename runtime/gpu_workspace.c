@@ -21,6 +21,8 @@ static void plan_tiles(fkm__gpu_run *run) {
   run->ntiles = (int)((run->n + run->tile - 1) / run->tile);
   run->parts = (int)((run->n + 8 * 64 - 1) / (8 * 64));
   if (run->parts > 1024) run->parts = 1024;
+  run->trials = fkm__kmeanspp_trials(run->k);
+  run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;
 }
 
 /* Whether the caller's points can serve as x as they are. */
@@ -54,13 +56,25 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->prev, run->fit && run->o->on_iter ? B * N * 4 : 0};
   c[n++] = (carve){&run->stats, run->fit && run->o->on_iter ? 16 : 0};
   c[n++] = (carve){&run->state, FKM__STATE_BYTES};
+  int weights = run->fit && run->o->sample_weight, pp = run->fit && run->o->init == FKM_INIT_KMEANSPP;
+  size_t T = (size_t)run->trials, best = run->fit && run->o->n_init > 1;
+  c[n++] = (carve){&run->w, weights && !device_points ? B * N * 4 : 0};
+  c[n++] = (carve){&run->d2, pp ? B * N * 8 : 0};
+  c[n++] = (carve){&run->picked, pp ? B * N : 0};
+  c[n++] = (carve){&run->pp_chunk, pp ? B * (size_t)run->pp_chunks * 8 : 0};
+  c[n++] = (carve){&run->pp, pp ? B * 16 : 0};
+  c[n++] = (carve){&run->cand, pp ? B * T * 8 : 0};
+  c[n++] = (carve){&run->pot, pp ? B * T * 8 : 0};
+  c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};
+  c[n++] = (carve){&run->best_labels, best ? B * N * 4 : 0};
+  c[n++] = (carve){&run->best_inertia, best ? B * 8 : 0};
   for (size_t i = 0; i < n; i++) total += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
   *count = n;
   return total;
 }
 
 static fkm_status allocate(fkm__gpu_run *run, int device_points) {
-  carve c[24];
+  carve c[32];
   size_t count, total = layout(run, c, &count, device_points);
   CUresult r = run->cu->cuMemAlloc(&run->block, total);
   if (r != CUDA_SUCCESS) {
@@ -73,6 +87,8 @@ static fkm_status allocate(fkm__gpu_run *run, int device_points) {
     at += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
   }
   if (!run->x) run->x = (CUdeviceptr)(uintptr_t)run->p->data;
+  if (run->fit && run->o->sample_weight && device_points)
+    run->w = (CUdeviceptr)(uintptr_t)run->o->sample_weight;
   return FKM_OK;
 }
 
@@ -83,6 +99,7 @@ fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
   run->p = p;
   run->o = o;
   run->fit = fit;
+  run->device_points = device_points;
   run->stream = stream;
   run->b = p->batches, run->n = p->n, run->d = p->d, run->k = o->k;
   run->dp = fkm__padded_d((int)p->d);

@@ -6,7 +6,7 @@
 #include "kernel_cache.h"
 
 const char *fkm__kind_name(fkm__kernel_kind kind) {
-  static const char *const names[] = {"assign", "norms", "update", "finalize"};
+  static const char *const names[] = {"assign", "norms", "update", "finalize", "seed"};
   return (unsigned)kind < FKM__KIND_COUNT ? names[kind] : "?";
 }
 

@@ -174,7 +174,8 @@ static fkm_status ensure_assign(prebuild_job *job, const struct fkm__gpu *g, fkm
 }
 
 static fkm_status ensure_device(prebuild_job *job, int sm, const prebuild_lists *l) {
-  static const fkm__kernel_kind kinds[] = {FKM_KIND_NORMS, FKM_KIND_UPDATE, FKM_KIND_FINALIZE};
+  static const fkm__kernel_kind kinds[] = {FKM_KIND_NORMS, FKM_KIND_UPDATE, FKM_KIND_FINALIZE,
+                                           FKM_KIND_SEED};
   struct fkm__gpu g;
   memset(&g, 0, sizeof g);
   g.sm = sm;
@@ -183,7 +184,7 @@ static fkm_status ensure_device(prebuild_job *job, int sm, const prebuild_lists 
   for (int t = 0; t < l->n_dtypes && st == FKM_OK; t++)
     for (int m = 0; m < l->n_metrics && st == FKM_OK; m++)
       for (int i = 0; i < l->n_dims && st == FKM_OK; i++) {
-        for (int k = 0; k < 3 && st == FKM_OK; k++) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && st == FKM_OK; k++) {
           fkm__kernel_spec s = fkm__spec_make(kinds[k], l->metric[m], l->dtype[t],
                                               FKM_PRECISION_DEFAULT, l->dims[i], sm);
           st = ensure(job, &s);

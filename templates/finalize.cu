@@ -23,24 +23,39 @@ __device__ __forceinline__ void fkm_load4(const elem_t *p, float *out) {
 #endif
 }
 
+/* Weight of point i of a batch (wb [N], or NULL: 1). */
+__device__ __forceinline__ double fkm_weight(const float *wb, i64 i) { return wb ? (double)wb[i] : 1.0; }
+
 /* Block (c, b) recomputes centroid c of batch b from the run sorted[start .. start+count) of its
- * points: each lane owns FKM_VEC columns of a FKM_SPAN-wide slice, the FKM_GROUPS warps stride
- * over the run, partial sums (fp64) meet in a fixed order. Cosine/dot centroids are scaled to
- * unit length. Writes c32 in place and raises state->shift_bits to this centroid's shift. An empty
- * cluster keeps its centroid. Dynamic shared memory: D floats. */
+ * points (those of positive weight): the mean Σ w·x / Σ w (w [B][N], NULL: every weight 1, when
+ * Σ w is the count and the mean that of the points). Each lane owns FKM_VEC columns of a
+ * FKM_SPAN-wide slice, the FKM_GROUPS warps stride over the run, partial sums (fp64) meet in a
+ * fixed order. Cosine/dot centroids are scaled to unit length. Writes c32 in place and raises
+ * state->shift_bits to this centroid's shift. An empty cluster keeps its centroid. Dynamic shared
+ * memory: D floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_reduce_finalize)(const elem_t *__restrict__ x, const int *__restrict__ sorted,
+    FKM_ENTRY(fkm_reduce_finalize)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                   const int *__restrict__ sorted,
                                    const int *__restrict__ start, const int *__restrict__ counts,
                                    float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
   extern __shared__ float fkm_mean[];
-  __shared__ double part[FKM_GROUPS][FKM_SPAN];
+  __shared__ double part[FKM_GROUPS][FKM_SPAN], part_w[FKM_GROUPS];
   __shared__ float scratch[FKM_GROUPS];
   const int b = blockIdx.y, c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
   const int cnt = counts[(i64)b * k + c];
   if (cnt == 0) return;
   const int *run = sorted + (i64)b * n + start[(i64)b * k + c];
   const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const float *wb = w ? w + (i64)b * n : w;
+  if (lane == 0) { /* Σ w over this warp's share of the run: its length without weights */
+    double ws = 0.0;
+    if (wb)
+      for (int j = g; j < cnt; j += FKM_GROUPS) ws += wb[run[j]];
+    else
+      ws = g < cnt ? (double)((cnt - g + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
+    part_w[g] = ws;
+  }
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
     double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
@@ -49,17 +64,18 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       for (int j = g; j < cnt; j += FKM_GROUPS) {
         float v[FKM_VEC];
         fkm_load4(xb + (i64)run[j] * FKM_DP + d, v);
+        const double wj = fkm_weight(wb, run[j]);
 #pragma unroll
-        for (int e = 0; e < FKM_VEC; ++e) s[e] += v[e];
+        for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
       }
     }
 #pragma unroll
     for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = s[e];
     __syncthreads();
     for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
-      double t = 0.0;
-      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e];
-      fkm_mean[d0 + e] = (float)(t / cnt);
+      double t = 0.0, tw = 0.0;
+      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e], tw += part_w[gg];
+      fkm_mean[d0 + e] = (float)(t / tw);
     }
     __syncthreads();
   }
@@ -91,15 +107,17 @@ extern "C" __global__ void FKM_ENTRY(fkm_check)(struct fkm_state *state, float t
   if (shift < tol) state->done = 1;
 }
 
-/* partial [B][gridDim.x] = Σ over this block's points of ‖x − c32[label]‖² (fp64), one warp per
- * point, fixed order. Grid (blocks, B). */
+/* partial [B][gridDim.x] = Σ over this block's points of w·‖x − c32[label]‖² (fp64; w [B][N], NULL:
+ * 1), one warp per point, fixed order. Grid (blocks, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_point_inertia)(const elem_t *__restrict__ x, const int *__restrict__ labels,
+    FKM_ENTRY(fkm_point_inertia)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                 const int *__restrict__ labels,
                                  const float *__restrict__ c32, double *__restrict__ partial, i64 n, int k) {
   __shared__ double warp_total[FKM_GROUPS];
-  const int b = blockIdx.y, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int b = blockIdx.y, lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+  const float *wb = w ? w + (i64)b * n : w;
   double acc = 0.0;
-  for (i64 i = (i64)blockIdx.x * FKM_GROUPS + w; i < n; i += (i64)gridDim.x * FKM_GROUPS) {
+  for (i64 i = (i64)blockIdx.x * FKM_GROUPS + wid; i < n; i += (i64)gridDim.x * FKM_GROUPS) {
     const elem_t *row = x + ((i64)b * n + i) * FKM_DP;
     const float *cr = c32 + ((i64)b * k + labels[(i64)b * n + i]) * FKM_D;
     double s = 0.0;
@@ -107,9 +125,9 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       const double diff = (double)fkm_to_f32(row[d]) - (double)cr[d];
       s += diff * diff;
     }
-    acc += fkm_warp_sum_d(s);
+    acc += fkm_weight(wb, i) * fkm_warp_sum_d(s);
   }
-  if (lane == 0) warp_total[w] = acc;
+  if (lane == 0) warp_total[wid] = acc;
   __syncthreads();
   if (threadIdx.x == 0) {
     double t = 0.0;
@@ -148,12 +166,14 @@ __device__ __forceinline__ void fkm_block_farthest(double &d, i64 &i, double *sd
 }
 
 /* Block b applies FKM_EMPTY_FARTHEST to batch b (scikit-learn's rule, as the CPU engine): the
- * clusters still empty, in increasing index, take the points farthest from their old centroid
+ * clusters still empty, in increasing index, take the points of positive weight (w [B][N], NULL:
+ * all) farthest from their old centroid
  * (c32 before the update), farthest first, ties to the lower index; a taken point is relabelled,
  * leaving its old cluster (which, emptied, keeps its centroid if already passed). counts [B][K]
  * are updated alongside; the caller sorts the labels again. dist: [B][N] fp64 scratch. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_relocate)(const elem_t *__restrict__ x, int *__restrict__ labels,
+    FKM_ENTRY(fkm_relocate)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                            int *__restrict__ labels,
                             int *__restrict__ counts, const float *__restrict__ c32,
                             double *__restrict__ dist, i64 n, int k, struct fkm_state *state) {
   if (state->done) return;
@@ -177,7 +197,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       const double diff = (double)fkm_to_f32(row[d]) - (double)cr[d];
       s += diff * diff;
     }
-    db[i] = s;
+    db[i] = !w || w[(i64)b * n + i] > 0.0f ? s : -1.0; /* −1: never taken */
   }
   __syncthreads();
   double pd = 0.0;
@@ -187,7 +207,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     double bd = 0.0;
     i64 bi = -1;
     for (i64 i = threadIdx.x; i < n; i += FKM_THREADS)
-      if ((pi < 0 || fkm_farther(pd, pi, db[i], i)) && fkm_farther(db[i], i, bd, bi)) bd = db[i], bi = i;
+      if (db[i] >= 0.0 && (pi < 0 || fkm_farther(pd, pi, db[i], i)) && fkm_farther(db[i], i, bd, bi))
+        bd = db[i], bi = i;
     fkm_block_farthest(bd, bi, sd, si);
     if (bi < 0) return;
     if (threadIdx.x == 0) {

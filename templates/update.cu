@@ -1,14 +1,16 @@
 /* Counting sort of labels by cluster, stable and deterministic, in three passes over fixed tiles
  * of TILE points (a multiple of 32) per batch:
  *   tile_hist:  tiles [B][K][T] = points of cluster k in tile t (one warp per tile, in order);
+ *               points of zero weight (w [B][N], NULL: none) are left out of every pass;
  *   col_scan:   tiles → exclusive prefix over t per k (one block per k), counts [B][K] = totals;
  *   k_scan:     start [B][K] = exclusive prefix of counts over k;
  *   scatter:    sorted [B][N] = point indices grouped by cluster, ascending within a cluster.
  * Integer atomics are not used, so every pass is order-independent. */
 
-/* Labels of 32 consecutive points: peers = lanes with the same label, rank = peers below me. */
-__device__ __forceinline__ int fkm_tile_label(const int *labels, i64 i, i64 n) {
-  return i < n ? labels[i] : -1;
+/* The label of point i, or −1 for a point past N or of zero weight (w [N] or NULL): such points
+ * join no cluster's run, so a cluster holding only zero-weight points counts as empty. */
+__device__ __forceinline__ int fkm_tile_label(const int *labels, const float *w, i64 i, i64 n) {
+  return i < n && (!w || w[i] > 0.0f) ? labels[i] : -1;
 }
 
 /* Counters of one tile's clusters: in shared memory (K ints, dynamic) when shared is set, else the
@@ -26,19 +28,21 @@ __device__ __forceinline__ fkm_counters fkm_tile_counters(int *col, int ntiles, 
 
 /* One warp per (tile, batch). With shared counters every entry of the tile's column is written, so
  * the matrix needs no clearing; without, it must be zero on entry. */
-extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels, int *__restrict__ tiles,
+extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels,
+                                                   const float *__restrict__ w, int *__restrict__ tiles,
                                                    i64 n, int k, int tile, int ntiles, int shared,
                                                    const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
   int *col = tiles + (i64)b * k * ntiles + t;
   const int *lb = labels + (i64)b * n;
+  const float *wb = w ? w + (i64)b * n : w;
   const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
   if (shared)
     for (int c = lane; c < k; c += 32) cnt[c] = 0;
   __syncwarp();
   for (int s = 0; s < tile; s += 32) {
-    const int lab = fkm_tile_label(lb, (i64)t * tile + s + lane, n);
+    const int lab = fkm_tile_label(lb, wb, (i64)t * tile + s + lane, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
     if (lab >= 0 && lane == __ffs(peers) - 1) cnt[lab] += __popc(peers);
     __syncwarp();
@@ -102,7 +106,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
-extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels, int *__restrict__ tiles,
+extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels,
+                                                 const float *__restrict__ w, int *__restrict__ tiles,
                                                  const int *__restrict__ start, int *__restrict__ sorted,
                                                  i64 n, int k, int tile, int ntiles, int shared,
                                                  const int *__restrict__ done) {
@@ -110,6 +115,7 @@ extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
   int *col = tiles + (i64)b * k * ntiles + t;
   const int *lb = labels + (i64)b * n;
+  const float *wb = w ? w + (i64)b * n : w;
   const int *sb = start + (i64)b * k;
   int *out = sorted + (i64)b * n;
   const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
@@ -118,7 +124,7 @@ extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels
   __syncwarp();
   for (int s = 0; s < tile; s += 32) {
     const i64 i = (i64)t * tile + s + lane;
-    const int lab = fkm_tile_label(lb, i, n);
+    const int lab = fkm_tile_label(lb, wb, i, n);
     const u32 peers = __match_any_sync(0xffffffffu, lab);
     if (lab >= 0) out[cnt[lab] + (shared ? 0 : sb[lab]) + __popc(peers & ((1u << lane) - 1u))] = (int)i;
     __syncwarp();

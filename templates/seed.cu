@@ -1,0 +1,282 @@
+/* Greedy k-means++ seeding on the device, step by step as runtime/init_kmeanspp.c states the
+ * procedure, so that the picks are the CPU engine's: distances in fp64 with one rounding per
+ * operation in index order (explicit _rn intrinsics: no contraction into FMAs), quantised terms
+ * summed as 64-bit integers (any order gives the same sums). Per batch b (grid.y):
+ *   x [B][N][DP] compute dtype, w [B][N] fp32 or NULL (every weight 1), d2 [B][N] fp64,
+ *   picked [B][N] u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q),
+ *   cand [B][T] i64 and pot [B][T] u64 (T = trials per step), idx [B][K] i64 (the picks). */
+typedef unsigned long long u64;
+
+#define FKM_PP_ITEMS 8
+#define FKM_PP_CHUNK (FKM_THREADS * FKM_PP_ITEMS)
+
+struct fkm_pp {
+  u64 max_bits; /* largest term of the step, as the bits of a non-negative double */
+  u64 total;    /* Q: Σ of the quantised terms */
+};
+
+__device__ __forceinline__ u64 fkm_mix64(u64 x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/* fkm__uniform53: the top 53 bits of counter c of stream (seed, b). */
+__device__ __forceinline__ u64 fkm_uniform53(u64 seed, i64 b, u64 c) {
+  return fkm_mix64(fkm_mix64(seed ^ fkm_mix64((u64)b)) + c) >> 11;
+}
+
+__device__ __forceinline__ int fkm_pp_sigma(double max_term, i64 n) {
+  int l = 0;
+  while ((1ll << l) < n) l++;
+  return 62 - l - ilogb(max_term);
+}
+
+/* ⌊v · 2^σ⌋; 0 for every term when the step's largest term is 0. */
+__device__ __forceinline__ u64 fkm_pp_quantise(double v, double max_term, int sigma) {
+  return max_term > 0.0 ? (u64)ldexp(v, sigma) : 0ull;
+}
+
+/* w_i as a double, with −0 read as +0 (so that terms stay non-negative doubles). */
+__device__ __forceinline__ double fkm_pp_weight(const float *w, i64 i) {
+  return !w ? 1.0 : w[i] > 0.0f ? (double)w[i] : 0.0;
+}
+
+/* term_i: the weight before the first centre, else w_i · D²_i. */
+__device__ __forceinline__ double fkm_pp_term(const float *w, const double *d2, i64 i, int first) {
+  return first ? fkm_pp_weight(w, i) : __dmul_rn(fkm_pp_weight(w, i), d2[i]);
+}
+
+/* ‖a − c‖² in fp64, explicit differences in index order; DP columns (the zero pad adds 0). */
+__device__ __forceinline__ double fkm_pp_sqdist(const elem_t *a, const elem_t *c) {
+  double s = 0.0;
+  for (int j = 0; j < FKM_DP; ++j) {
+    const double diff = __dsub_rn((double)fkm_to_f32(a[j]), (double)fkm_to_f32(c[j]));
+    s = __dadd_rn(s, __dmul_rn(diff, diff));
+  }
+  return s;
+}
+
+__device__ __forceinline__ u64 fkm_warp_sum_u64(u64 v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+/* Exclusive prefix of v over the block in thread order; *total gets the block's sum. */
+__device__ __forceinline__ u64 fkm_block_exclusive_u64(u64 v, u64 *total) {
+  __shared__ u64 warp_total[FKM_THREADS / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  u64 incl = v;
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const u64 o = __shfl_up_sync(0xffffffffu, incl, off);
+    if (lane >= off) incl += o;
+  }
+  __syncthreads();
+  if (lane == 31) warp_total[warp] = incl;
+  __syncthreads();
+  u64 before = 0, sum = 0;
+  for (int w = 0; w < FKM_THREADS / 32; ++w) {
+    before += w < warp ? warp_total[w] : 0ull;
+    sum += warp_total[w];
+  }
+  *total = sum;
+  return before + incl - v;
+}
+
+/* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
+ * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins:
+ * D²_i = ‖x_i − x_c‖² for step 0, min(D²_i, ‖x_i − x_c‖²) after. Grid (⌈N / FKM_THREADS⌉, B). */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                 double *__restrict__ d2, const i64 *__restrict__ idx,
+                                 struct fkm_pp *pp, i64 n, i64 k, int first, i64 step) {
+  __shared__ u64 block_max;
+  const int b = blockIdx.y;
+  const i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
+  const float *wb = w ? w + (i64)b * n : w;
+  double *db = d2 + (i64)b * n;
+  if (threadIdx.x == 0) block_max = 0ull;
+  __syncthreads();
+  if (i < n) {
+    if (!first) {
+      const elem_t *xb = x + (i64)b * n * FKM_DP;
+      const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
+      db[i] = step == 0 || dist < db[i] ? dist : db[i];
+    }
+    atomicMax(&block_max, (u64)__double_as_longlong(fkm_pp_term(wb, db, i, first)));
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) atomicMax(&pp[b].max_bits, block_max);
+}
+
+/* q(term) of the FKM_PP_ITEMS consecutive points of this thread within chunk c, summed. */
+__device__ __forceinline__ u64 fkm_pp_thread_sum(const float *wb, const double *db, i64 first_point,
+                                                 i64 n, int first, double max_term, int sigma) {
+  u64 s = 0;
+  for (int e = 0; e < FKM_PP_ITEMS; ++e) {
+    const i64 i = first_point + e;
+    if (i < n) s += fkm_pp_quantise(fkm_pp_term(wb, db, i, first), max_term, sigma);
+  }
+  return s;
+}
+
+/* chunk[b][c] = Σ q(term_i) over chunk c; pp[b].total += it (the caller zeroed it). Grid (C, B). */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_pp_chunk_sums)(const float *__restrict__ w, const double *__restrict__ d2,
+                                 struct fkm_pp *pp, u64 *__restrict__ chunk, i64 n, int first) {
+  __shared__ u64 warp_sum[FKM_THREADS / 32];
+  const int b = blockIdx.y, chunks = gridDim.x;
+  const double max_term = __longlong_as_double((long long)pp[b].max_bits);
+  const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
+  const i64 p0 = (i64)blockIdx.x * FKM_PP_CHUNK + (i64)threadIdx.x * FKM_PP_ITEMS;
+  const u64 s = fkm_warp_sum_u64(
+      fkm_pp_thread_sum(w ? w + (i64)b * n : w, d2 + (i64)b * n, p0, n, first, max_term, sigma));
+  if ((threadIdx.x & 31) == 0) warp_sum[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  u64 t = 0;
+  for (int i = 0; i < FKM_THREADS / 32; ++i) t += warp_sum[i];
+  chunk[(i64)b * chunks + blockIdx.x] = t;
+  atomicAdd(&pp[b].total, t);
+}
+
+/* The chunk holding the first point whose prefix exceeds target: every thread gets its index and
+ * the sum of the chunks before it. */
+__device__ __forceinline__ i64 fkm_pp_find_chunk(const u64 *chunk, i64 chunks, u64 target, u64 *base) {
+  __shared__ i64 found;
+  __shared__ u64 found_base;
+  u64 carry = 0;
+  if (threadIdx.x == 0) found = -1;
+  for (i64 c0 = 0; c0 < chunks; c0 += FKM_THREADS) {
+    const i64 c = c0 + threadIdx.x;
+    const u64 v = c < chunks ? chunk[c] : 0ull;
+    u64 total;
+    const u64 before = carry + fkm_block_exclusive_u64(v, &total);
+    if (v > 0 && before <= target && target < before + v) found = c, found_base = before;
+    carry += total;
+    __syncthreads();
+    if (found >= 0) break;
+  }
+  *base = found_base;
+  return found;
+}
+
+/* The lowest-index point of positive weight not picked yet (the rule for Q = 0). */
+__device__ __forceinline__ i64 fkm_pp_first_unpicked(const float *wb, const unsigned char *pb, i64 n) {
+  __shared__ int any;
+  __shared__ i64 lowest;
+  for (i64 i0 = 0; i0 < n; i0 += FKM_THREADS) {
+    if (threadIdx.x == 0) any = 0, lowest = n;
+    __syncthreads();
+    const i64 i = i0 + threadIdx.x;
+    if (i < n && fkm_pp_weight(wb, i) > 0.0 && !pb[i]) any = 1, atomicMin((long long *)&lowest, i);
+    __syncthreads();
+    if (any) return lowest;
+    __syncthreads();
+  }
+  return 0;
+}
+
+/* Block (t, b): the candidate of trial t at this step, cand[b][t], for the 53-bit uniform of
+ * counter step · trials + t: the first point whose prefix of q exceeds ⌊m · Q / 2⁵³⌋. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_pp_pick)(const float *__restrict__ w, const double *__restrict__ d2,
+                           const unsigned char *__restrict__ picked, const struct fkm_pp *pp,
+                           const u64 *__restrict__ chunk, i64 *__restrict__ cand, i64 n,
+                           i64 chunks, int first, u64 seed, i64 step, int trials) {
+  const int b = blockIdx.y, t = blockIdx.x;
+  const float *wb = w ? w + (i64)b * n : w;
+  const u64 q_total = pp[b].total, m = fkm_uniform53(seed, b, (u64)(step * trials + t));
+  if (q_total == 0) {
+    const i64 i = fkm_pp_first_unpicked(wb, picked + (i64)b * n, n);
+    if (threadIdx.x == 0) cand[(i64)b * trials + t] = i;
+    return;
+  }
+  const u64 target = (__umul64hi(m, q_total) << 11) | ((m * q_total) >> 53);
+  u64 base;
+  const i64 c = fkm_pp_find_chunk(chunk + (i64)b * chunks, chunks, target, &base);
+  const double max_term = __longlong_as_double((long long)pp[b].max_bits);
+  const int sigma = fkm_pp_sigma(max_term, n);
+  const double *db = d2 + (i64)b * n;
+  const i64 p0 = c * FKM_PP_CHUNK + (i64)threadIdx.x * FKM_PP_ITEMS;
+  u64 total, prefix = base + fkm_block_exclusive_u64(
+                                 fkm_pp_thread_sum(wb, db, p0, n, first, max_term, sigma), &total);
+  for (int e = 0; e < FKM_PP_ITEMS && p0 + e < n; ++e) {
+    const u64 q = fkm_pp_quantise(fkm_pp_term(wb, db, p0 + e, first), max_term, sigma);
+    if (prefix <= target && target < prefix + q) cand[(i64)b * trials + t] = p0 + e;
+    prefix += q;
+  }
+}
+
+/* Block (tile, b, group): pot[b][t] += Σ q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) over a tile of
+ * `tile` points and the `group` trials of grid.z (the caller zeroed pot). Dynamic shared memory:
+ * the group's candidate rows, then the tile's point rows (each padded by 16 bytes, which keeps the
+ * threads of a quarter warp on distinct banks), then one u64 per trial. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                const double *__restrict__ d2, const struct fkm_pp *pp,
+                                const i64 *__restrict__ cand, u64 *__restrict__ pot, i64 n,
+                                int trials, int tile, int group) {
+  extern __shared__ __align__(16) unsigned char fkm_pp_smem[];
+  const int b = blockIdx.y, t0 = blockIdx.z * group;
+  const int g = trials - t0 < group ? trials - t0 : group, row_bytes = FKM_DP * (int)sizeof(elem_t);
+  const i64 i0 = (i64)blockIdx.x * tile;
+  const int rows = n - i0 < tile ? (int)(n - i0) : tile;
+  elem_t *cs = (elem_t *)fkm_pp_smem;
+  unsigned char *xs = fkm_pp_smem + (size_t)group * row_bytes;
+  u64 *acc = (u64 *)(xs + (size_t)tile * (row_bytes + 16));
+  const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const int vecs = row_bytes / 16;
+  for (int v = threadIdx.x; v < g * vecs; v += FKM_THREADS)
+    ((uint4 *)cs)[v] = ((const uint4 *)(xb + cand[(i64)b * trials + t0 + v / vecs] * FKM_DP))[v % vecs];
+  for (int v = threadIdx.x; v < rows * vecs; v += FKM_THREADS)
+    *(uint4 *)(xs + (size_t)(v / vecs) * (row_bytes + 16) + (size_t)(v % vecs) * 16) =
+        ((const uint4 *)(xb + (i0 + v / vecs) * FKM_DP))[v % vecs];
+  for (int t = threadIdx.x; t < g; t += FKM_THREADS) acc[t] = 0ull;
+  __syncthreads();
+  const double max_term = __longlong_as_double((long long)pp[b].max_bits);
+  const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
+  const float *wb = w ? w + (i64)b * n : w;
+  const double *db = d2 + (i64)b * n;
+  for (int p = threadIdx.x; p < ((g * tile + 31) / 32) * 32; p += FKM_THREADS) {
+    const int t = p / tile, r = p % tile;
+    u64 q = 0;
+    if (t < g && r < rows) {
+      const double dist = fkm_pp_sqdist((const elem_t *)(xs + (size_t)r * (row_bytes + 16)),
+                                        cs + (size_t)t * FKM_DP);
+      const double di = db[i0 + r];
+      q = fkm_pp_quantise(__dmul_rn(fkm_pp_weight(wb, i0 + r), dist < di ? dist : di), max_term, sigma);
+    }
+    const int lead = __shfl_sync(0xffffffffu, t, 0);
+    if (__all_sync(0xffffffffu, t == lead)) {
+      q = fkm_warp_sum_u64(q);
+      if ((threadIdx.x & 31) == 0 && t < g) atomicAdd(&acc[t], q);
+    } else if (t < g) {
+      atomicAdd(&acc[t], q);
+    }
+  }
+  __syncthreads();
+  for (int t = threadIdx.x; t < g; t += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t], acc[t]);
+}
+
+/* Block b, one thread: the step's winner (lowest potential, ties to the earlier trial; the one
+ * trial of step 0) becomes idx[b][step]; resets pp[b] and pot[b] for the next step. */
+extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand, u64 *__restrict__ pot,
+                                                   struct fkm_pp *pp, unsigned char *__restrict__ picked,
+                                                   i64 *__restrict__ idx, i64 n, i64 k, i64 step,
+                                                   int trials, int step_trials) {
+  if (threadIdx.x != 0) return;
+  const int b = blockIdx.x;
+  int best = 0;
+  for (int t = 1; t < step_trials; ++t)
+    if (pot[(i64)b * trials + t] < pot[(i64)b * trials + best]) best = t;
+  const i64 c = cand[(i64)b * trials + best];
+  idx[(i64)b * k + step] = c;
+  picked[(i64)b * n + c] = 1;
+  for (int t = 0; t < trials; ++t) pot[(i64)b * trials + t] = 0ull;
+  pp[b].max_bits = 0ull;
+  pp[b].total = 0ull;
+}
