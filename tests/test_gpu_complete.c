@@ -313,6 +313,35 @@ START_TEST(device_weights_match_host) {
 }
 END_TEST
 
+/* Cosine and dot where every similarity is negative (points in the negative orthant, centroids
+ * in the positive one) and K fills no tile: a padded centroid lane (similarity 0) must never win.
+ * Labels equal the CPU engine's; inertia agrees. */
+START_TEST(negative_similarities_never_pick_padding) {
+  const fkm_metric metrics[] = {FKM_METRIC_DOT, FKM_METRIC_COSINE};
+  const fkm_dtype dtypes[] = {FKM_DTYPE_FP32, FKM_DTYPE_FP16};
+  const int64_t n = 3001, d = 24, k = 13;
+  snprintf(g_case, sizeof g_case, "negative similarities, %s %s", fkm__metric_name(metrics[_i / 2]),
+           fkm__dtype_name(dtypes[_i % 2]));
+  float *x = malloc((size_t)(n * d) * sizeof(float)), c[13 * 24];
+  for (int64_t i = 0; i < n * d; i++) x[i] = (float)fkm_test_uniform(&rng, -2.0, -0.5);
+  for (int64_t i = 0; i < k * d; i++) c[i] = (float)fkm_test_uniform(&rng, 0.5, 2.0);
+  fkm_points p = {x, FKM_DTYPE_FP32, 1, n, d};
+  fkm_options o = options(k, metrics[_i / 2], dtypes[_i % 2], FKM_INIT_GIVEN, 0);
+  o.init_centroids = c;
+  fit_out g = fit(&p, &o, FKM_ENGINE_GPU), h = fit(&p, &o, FKM_ENGINE_CPU);
+  int64_t differ = 0;
+  for (int64_t i = 0; i < n; i++) {
+    ck_assert_msg(g.labels[i] >= 0 && g.labels[i] < k, "%s: label %d", g_case, g.labels[i]);
+    differ += g.labels[i] != h.labels[i];
+  }
+  ck_assert_msg(differ <= (dtypes[_i % 2] == FKM_DTYPE_FP16 ? n / 100 : 0), /* fp16: near-ties */
+                "%s: %lld labels differ from the CPU engine's", g_case, (long long)differ);
+  ck_assert(fabs(g.inertia[0] - h.inertia[0]) <= 1e-3 * fabs(h.inertia[0]));
+  fit_free(&g), fit_free(&h);
+  free(x);
+}
+END_TEST
+
 int main(void) {
   if (!fkm_test_gpu_usable()) return 77;
   int small = getenv("FKM_TEST_SMALL") != NULL; /* sanitizer runs: small shapes only */
@@ -324,6 +353,7 @@ int main(void) {
   tcase_add_loop_test(t, kmeanspp_picks_match_cpu_engine, 0, small ? 2 : count);
   tcase_add_test(t, unit_weights_are_bitwise_unweighted);
   tcase_add_loop_test(t, weighted_fit_matches_cpu_engine, 0, 2);
+  tcase_add_loop_test(t, negative_similarities_never_pick_padding, 0, 4);
   if (!small) {
     tcase_add_test(t, kmeanspp_recovers_k_distinct_points);
     tcase_add_test(t, integer_weights_repeat_points);
