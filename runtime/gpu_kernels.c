@@ -23,8 +23,7 @@ static const entry_slot finalize_slots[] = {
     SLOT("fkm_point_inertia", point_inertia), SLOT("fkm_sum_partials", sum_partials),
     SLOT("fkm_relocate", relocate), SLOT("fkm_iter_stats", iter_stats)};
 static const entry_slot seed_slots[] = {
-    SLOT("fkm_pp_add_centre", pp_add_centre), SLOT("fkm_pp_centre_dists", pp_centre_dists),
-    SLOT("fkm_pp_chunk_sums", pp_chunk_sums),
+    SLOT("fkm_pp_add_centre", pp_add_centre), SLOT("fkm_pp_chunk_sums", pp_chunk_sums),
     SLOT("fkm_pp_pick", pp_pick), SLOT("fkm_pp_potential", pp_potential),
     SLOT("fkm_pp_choose", pp_choose)};
 

@@ -10,8 +10,7 @@ typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
   CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
-  CUfunction pp_add_centre, pp_centre_dists, pp_chunk_sums, pp_pick, pp_potential,
-      pp_choose; /* seed module (k-means++) */
+  CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_potential, pp_choose; /* seed (k-means++) */
   CUfunction assign;
   fkm__spec_layout assign_layout;
 } fkm__gpu_kernels;
@@ -40,13 +39,12 @@ typedef struct fkm__gpu_run {
    * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
-   * weights, or the caller's); k-means++: d2 [B][N] f64, owner [B][N] i32, picked [B][N] u8,
-   * pp_chunk [B][C] u64, pp [B] struct fkm_pp (24 bytes), cand [B][T] i64, drop [B][T] u64,
-   * cc [B][T][K] f64; restarts (n_init > 1): the best so
+   * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
+   * pp [B] struct fkm_pp, cand [B][T] i64, pot [B][T] u64; restarts (n_init > 1): the best so
    * far in best_c32 [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
-      far, prev, stats, state, w, d2, owner, picked, pp_chunk, pp, cand, drop, cc, best_c32,
-      best_labels, best_inertia;
+      far, prev, stats, state, w, d2, picked, pp_chunk, pp, cand, pot, best_c32, best_labels,
+      best_inertia;
 } fkm__gpu_run;
 
 /* Stream-ordered launch of f on run's stream with 1-D blocks; returns from the calling function

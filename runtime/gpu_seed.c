@@ -2,13 +2,36 @@
  * (templates/seed.cu) over every batch at once, following runtime/init_kmeanspp.c's procedure. */
 #include "gpu_run.h"
 
-#define FKM__PP_STATE_BYTES 24 /* struct fkm_pp */
+/* Dynamic shared memory of fkm_pp_potential: `group` candidate rows, `tile` padded point rows and
+ * one u64 per trial. */
+static size_t potential_bytes(const fkm__gpu_run *run, int tile, int group) {
+  size_t row = (size_t)run->dp * run->esize;
+  return (size_t)group * row + (size_t)tile * (row + 16) + (size_t)group * 8;
+}
+
+/* Largest tile (≤ 64 points) and trial group that fit the device's shared memory: the group
+ * shrinks first while the candidates outweigh the tile. 0 when one candidate and one point do
+ * not fit. */
+static int potential_plan(const fkm__gpu_run *run, int *tile, int *group) {
+  size_t row = (size_t)run->dp * run->esize;
+  *tile = 64, *group = run->trials;
+  while (potential_bytes(run, *tile, *group) > run->g->shared_optin) {
+    if (*group > 1 && (size_t)*group * row >= (size_t)*tile * (row + 16))
+      *group = (*group + 1) / 2;
+    else if (*tile > 1)
+      *tile /= 2;
+    else if (*group > 1)
+      *group = (*group + 1) / 2;
+    else
+      return 0;
+  }
+  return 1;
+}
 
 static fkm_status add_centre(fkm__gpu_run *run, int first, int64_t step) {
   unsigned blocks = (unsigned)((run->n + 255) / 256);
   FKM__LAUNCH(run, run->kern.pp_add_centre, blocks, (unsigned)run->b, 256, 0, &run->x, &run->w,
-              &run->d2, &run->owner, &run->idx, &run->cc, &run->pp, &run->n, &run->k, &run->trials,
-              &first, &step);
+              &run->d2, &run->idx, &run->pp, &run->n, &run->k, &first, &step);
   return FKM_OK;
 }
 
@@ -23,23 +46,20 @@ static fkm_status draw(fkm__gpu_run *run, uint64_t seed, int64_t step) {
   return FKM_OK;
 }
 
-/* Candidate–centre distances, then each trial's drop in potential. */
-static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
-  void *args[] = {&run->x, &run->idx, &run->cand, &run->cc, &run->n, &run->k, &run->trials, &step};
+static fkm_status potentials(fkm__gpu_run *run, int tile, int group) {
+  unsigned tiles = (unsigned)((run->n + tile - 1) / tile);
+  unsigned groups = (unsigned)((run->trials + group - 1) / group);
+  void *args[] = {&run->x, &run->w, &run->d2, &run->pp, &run->cand, &run->pot, &run->n,
+                  &run->trials, &tile, &group};
   FKM_CU_TRY(run->ctx, run->cu,
-             cuLaunchKernel(run->kern.pp_centre_dists, (unsigned)((step + 255) / 256),
-                            (unsigned)run->trials, (unsigned)run->b, 256, 1, 1, 0, run->stream,
-                            args, NULL));
-  unsigned blocks = (unsigned)((run->n + 255) / 256);
-  FKM__LAUNCH(run, run->kern.pp_potential, blocks, (unsigned)run->b, 256, (size_t)run->trials * 8,
-              &run->x, &run->w, &run->d2, &run->owner, &run->pp, &run->cand, &run->cc, &run->drop,
-              &run->n, &run->k, &run->trials);
+             cuLaunchKernel(run->kern.pp_potential, tiles, (unsigned)run->b, groups, 256, 1, 1,
+                            (unsigned)potential_bytes(run, tile, group), run->stream, args, NULL));
   return FKM_OK;
 }
 
 static fkm_status choose(fkm__gpu_run *run, int64_t step) {
   int step_trials = step == 0 ? 1 : run->trials;
-  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->drop,
+  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->pot,
               &run->pp, &run->picked, &run->idx, &run->n, &run->k, &step, &run->trials,
               &step_trials);
   return FKM_OK;
@@ -47,18 +67,28 @@ static fkm_status choose(fkm__gpu_run *run, int64_t step) {
 
 static fkm_status clear_state(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * FKM__PP_STATE_BYTES, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->drop, 0, B * (size_t)run->trials * 8, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * 16, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->picked, 0, B * (size_t)run->n, run->stream));
   return FKM_OK;
 }
 
 fkm_status fkm__run_kmeanspp(fkm__gpu_run *run, uint64_t seed) {
+  int tile, group;
+  if (!potential_plan(run, &tile, &group))
+    return fkm__error(run->ctx, FKM_ERR_UNSUPPORTED,
+                      "k-means++ on the GPU: a row of D = %lld does not fit shared memory",
+                      (long long)run->d);
+  size_t shared = potential_bytes(run, tile, group);
+  if (shared > 48 * 1024)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuFuncSetAttribute(run->kern.pp_potential,
+                                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)shared));
   fkm_status st = clear_state(run);
   if (st == FKM_OK) st = add_centre(run, 1, 0);
   for (int64_t s = 0; s < run->k && st == FKM_OK; s++) {
     st = draw(run, seed, s);
-    if (st == FKM_OK && s > 0) st = potentials(run, s);
+    if (st == FKM_OK && s > 0) st = potentials(run, tile, group);
     if (st == FKM_OK) st = choose(run, s);
     if (st == FKM_OK && s + 1 < run->k) st = add_centre(run, 0, s);
   }

@@ -60,13 +60,11 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   size_t T = (size_t)run->trials, best = run->fit && run->o->n_init > 1;
   c[n++] = (carve){&run->w, weights && !device_points ? B * N * 4 : 0};
   c[n++] = (carve){&run->d2, pp ? B * N * 8 : 0};
-  c[n++] = (carve){&run->owner, pp ? B * N * 4 : 0};
   c[n++] = (carve){&run->picked, pp ? B * N : 0};
   c[n++] = (carve){&run->pp_chunk, pp ? B * (size_t)run->pp_chunks * 8 : 0};
-  c[n++] = (carve){&run->pp, pp ? B * 24 : 0};
+  c[n++] = (carve){&run->pp, pp ? B * 16 : 0};
   c[n++] = (carve){&run->cand, pp ? B * T * 8 : 0};
-  c[n++] = (carve){&run->drop, pp ? B * T * 8 : 0};
-  c[n++] = (carve){&run->cc, pp ? B * T * K * 8 : 0};
+  c[n++] = (carve){&run->pot, pp ? B * T * 8 : 0};
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};
   c[n++] = (carve){&run->best_labels, best ? B * N * 4 : 0};
   c[n++] = (carve){&run->best_inertia, best ? B * 8 : 0};

@@ -1,19 +1,10 @@
 /* Greedy k-means++ seeding on the device, step by step as runtime/init_kmeanspp.c states the
  * procedure, so that the picks are the CPU engine's: distances in fp64 with one rounding per
  * operation in index order (explicit _rn intrinsics: no contraction into FMAs), quantised terms
- * summed as 64-bit integers (any order gives the same sums).
- *
- * Pruning keeps it exact and cheap: every point remembers the centre that sets its D² (owner);
- * when ‖x_cand − x_owner‖² ≥ 4·D²_i (with a 1e-9 margin for rounding), the triangle inequality
- * puts the candidate at least D_i away, so min(D²_i, ‖x_i − x_cand‖²) = D²_i without computing it.
- * Potentials are then Q − Σ over the points a candidate brings closer of the drop in their
- * quantised term, an exact integer identity.
- *
- * Per batch b (grid.y, or grid.z where noted): x [B][N][DP] compute dtype, w [B][N] fp32 or NULL
- * (every weight 1), d2 [B][N] fp64, owner [B][N] i32 (step of the closest centre), picked [B][N]
- * u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winning trial),
- * cand [B][T] i64, drop [B][T] u64 (T = trials per step), cc [B][T][K] f64 (candidate–centre
- * squared distances), idx [B][K] i64 (the picks). */
+ * summed as 64-bit integers (any order gives the same sums). Per batch b (grid.y):
+ *   x [B][N][DP] compute dtype, w [B][N] fp32 or NULL (every weight 1), d2 [B][N] fp64,
+ *   picked [B][N] u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q),
+ *   cand [B][T] i64 and pot [B][T] u64 (T = trials per step), idx [B][K] i64 (the picks). */
 typedef unsigned long long u64;
 
 #define FKM_PP_ITEMS 8
@@ -22,7 +13,6 @@ typedef unsigned long long u64;
 struct fkm_pp {
   u64 max_bits; /* largest term of the step, as the bits of a non-negative double */
   u64 total;    /* Q: Σ of the quantised terms */
-  i64 winner;   /* trial that won the last step */
 };
 
 __device__ __forceinline__ u64 fkm_mix64(u64 x) {
@@ -96,18 +86,13 @@ __device__ __forceinline__ u64 fkm_block_exclusive_u64(u64 v, u64 *total) {
   return before + incl - v;
 }
 
-/* Whether the candidate/centre distance cc (squared) proves ‖x_i − x_cand‖² ≥ D²_i. */
-__device__ __forceinline__ bool fkm_pp_pruned(double cc, double d2i) { return cc >= 4.0 * d2i * (1.0 + 1e-9); }
-
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights); otherwise centre `step` (idx[b][step], the winning trial
- * pp[b].winner of cc) joins: D²_i = ‖x_i − x_c‖² for step 0, min(D²_i, ‖x_i − x_c‖²) after,
- * owner following. Grid (⌈N / FKM_THREADS⌉, B). */
+ * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins:
+ * D²_i = ‖x_i − x_c‖² for step 0, min(D²_i, ‖x_i − x_c‖²) after. Grid (⌈N / FKM_THREADS⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
-                                 double *__restrict__ d2, int *__restrict__ owner,
-                                 const i64 *__restrict__ idx, const double *__restrict__ cc,
-                                 struct fkm_pp *pp, i64 n, i64 k, int trials, int first, i64 step) {
+                                 double *__restrict__ d2, const i64 *__restrict__ idx,
+                                 struct fkm_pp *pp, i64 n, i64 k, int first, i64 step) {
   __shared__ u64 block_max;
   const int b = blockIdx.y;
   const i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
@@ -118,30 +103,13 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (i < n) {
     if (!first) {
       const elem_t *xb = x + (i64)b * n * FKM_DP;
-      int *ob = owner + (i64)b * n;
-      const double *ccw = cc + ((i64)b * trials + pp[b].winner) * k;
-      if (step == 0 || !fkm_pp_pruned(ccw[ob[i]], db[i])) {
-        const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
-        if (step == 0 || dist < db[i]) db[i] = dist, ob[i] = (int)step;
-      }
+      const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
+      db[i] = step == 0 || dist < db[i] ? dist : db[i];
     }
     atomicMax(&block_max, (u64)__double_as_longlong(fkm_pp_term(wb, db, i, first)));
   }
   __syncthreads();
   if (threadIdx.x == 0) atomicMax(&pp[b].max_bits, block_max);
-}
-
-/* cc[b][t][j] = ‖x_cand_t − x_idx_j‖² for the centres j < step. Grid (⌈step / FKM_THREADS⌉, T, B). */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_pp_centre_dists)(const elem_t *__restrict__ x, const i64 *__restrict__ idx,
-                                   const i64 *__restrict__ cand, double *__restrict__ cc, i64 n,
-                                   i64 k, int trials, i64 step) {
-  const int t = blockIdx.y, b = blockIdx.z;
-  const i64 j = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
-  if (j >= step) return;
-  const elem_t *xb = x + (i64)b * n * FKM_DP;
-  cc[((i64)b * trials + t) * k + j] =
-      fkm_pp_sqdist(xb + cand[(i64)b * trials + t] * FKM_DP, xb + idx[(i64)b * k + j] * FKM_DP);
 }
 
 /* q(term) of the FKM_PP_ITEMS consecutive points of this thread within chunk c, summed. */
@@ -243,44 +211,60 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
-/* drop[b][t] += Σ_i q(term_i) − q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)), so that trial t's potential
- * is Q − drop (the caller zeroed drop); pruned pairs drop nothing. Grid (⌈N / FKM_THREADS⌉, B). */
+/* Block (tile, b, group): pot[b][t] += Σ q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) over a tile of
+ * `tile` points and the `group` trials of grid.z (the caller zeroed pot). Dynamic shared memory:
+ * the group's candidate rows, then the tile's point rows (each padded by 16 bytes, which keeps the
+ * threads of a quarter warp on distinct banks), then one u64 per trial. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
-                                const double *__restrict__ d2, const int *__restrict__ owner,
-                                const struct fkm_pp *pp, const i64 *__restrict__ cand,
-                                const double *__restrict__ cc, u64 *__restrict__ drop, i64 n,
-                                i64 k, int trials) {
-  extern __shared__ u64 fkm_pp_acc[]; /* [trials] */
-  const int b = blockIdx.y;
-  const i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
-  for (int t = threadIdx.x; t < trials; t += FKM_THREADS) fkm_pp_acc[t] = 0ull;
+                                const double *__restrict__ d2, const struct fkm_pp *pp,
+                                const i64 *__restrict__ cand, u64 *__restrict__ pot, i64 n,
+                                int trials, int tile, int group) {
+  extern __shared__ __align__(16) unsigned char fkm_pp_smem[];
+  const int b = blockIdx.y, t0 = blockIdx.z * group;
+  const int g = trials - t0 < group ? trials - t0 : group, row_bytes = FKM_DP * (int)sizeof(elem_t);
+  const i64 i0 = (i64)blockIdx.x * tile;
+  const int rows = n - i0 < tile ? (int)(n - i0) : tile;
+  elem_t *cs = (elem_t *)fkm_pp_smem;
+  unsigned char *xs = fkm_pp_smem + (size_t)group * row_bytes;
+  u64 *acc = (u64 *)(xs + (size_t)tile * (row_bytes + 16));
+  const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const int vecs = row_bytes / 16;
+  for (int v = threadIdx.x; v < g * vecs; v += FKM_THREADS)
+    ((uint4 *)cs)[v] = ((const uint4 *)(xb + cand[(i64)b * trials + t0 + v / vecs] * FKM_DP))[v % vecs];
+  for (int v = threadIdx.x; v < rows * vecs; v += FKM_THREADS)
+    *(uint4 *)(xs + (size_t)(v / vecs) * (row_bytes + 16) + (size_t)(v % vecs) * 16) =
+        ((const uint4 *)(xb + (i0 + v / vecs) * FKM_DP))[v % vecs];
+  for (int t = threadIdx.x; t < g; t += FKM_THREADS) acc[t] = 0ull;
   __syncthreads();
   const double max_term = __longlong_as_double((long long)pp[b].max_bits);
-  if (i < n && max_term > 0.0) {
-    const int sigma = fkm_pp_sigma(max_term, n);
-    const float *wb = w ? w + (i64)b * n : w;
-    const double di = d2[(i64)b * n + i], wi = fkm_pp_weight(wb, i);
-    const int a = owner[(i64)b * n + i];
-    const elem_t *xb = x + (i64)b * n * FKM_DP;
-    const u64 q_term = fkm_pp_quantise(__dmul_rn(wi, di), max_term, sigma);
-    for (int t = 0; t < trials; ++t) {
-      if (fkm_pp_pruned(cc[((i64)b * trials + t) * k + a], di)) continue;
-      const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + cand[(i64)b * trials + t] * FKM_DP);
-      if (dist >= di) continue;
-      const u64 q = q_term - fkm_pp_quantise(__dmul_rn(wi, dist), max_term, sigma);
-      if (q) atomicAdd(&fkm_pp_acc[t], q);
+  const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
+  const float *wb = w ? w + (i64)b * n : w;
+  const double *db = d2 + (i64)b * n;
+  for (int p = threadIdx.x; p < ((g * tile + 31) / 32) * 32; p += FKM_THREADS) {
+    const int t = p / tile, r = p % tile;
+    u64 q = 0;
+    if (t < g && r < rows) {
+      const double dist = fkm_pp_sqdist((const elem_t *)(xs + (size_t)r * (row_bytes + 16)),
+                                        cs + (size_t)t * FKM_DP);
+      const double di = db[i0 + r];
+      q = fkm_pp_quantise(__dmul_rn(fkm_pp_weight(wb, i0 + r), dist < di ? dist : di), max_term, sigma);
+    }
+    const int lead = __shfl_sync(0xffffffffu, t, 0);
+    if (__all_sync(0xffffffffu, t == lead)) {
+      q = fkm_warp_sum_u64(q);
+      if ((threadIdx.x & 31) == 0 && t < g) atomicAdd(&acc[t], q);
+    } else if (t < g) {
+      atomicAdd(&acc[t], q);
     }
   }
   __syncthreads();
-  for (int t = threadIdx.x; t < trials; t += FKM_THREADS)
-    if (fkm_pp_acc[t]) atomicAdd(&drop[(i64)b * trials + t], fkm_pp_acc[t]);
+  for (int t = threadIdx.x; t < g; t += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t], acc[t]);
 }
 
-/* Block b, one thread: the step's winner (lowest potential Q − drop, i.e. the largest drop, ties
- * to the earlier trial; the one trial of step 0) becomes idx[b][step] and pp[b].winner; resets
- * the step's sums and drop[b] for the next step. */
-extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand, u64 *__restrict__ drop,
+/* Block b, one thread: the step's winner (lowest potential, ties to the earlier trial; the one
+ * trial of step 0) becomes idx[b][step]; resets pp[b] and pot[b] for the next step. */
+extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand, u64 *__restrict__ pot,
                                                    struct fkm_pp *pp, unsigned char *__restrict__ picked,
                                                    i64 *__restrict__ idx, i64 n, i64 k, i64 step,
                                                    int trials, int step_trials) {
@@ -288,12 +272,11 @@ extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand
   const int b = blockIdx.x;
   int best = 0;
   for (int t = 1; t < step_trials; ++t)
-    if (drop[(i64)b * trials + t] > drop[(i64)b * trials + best]) best = t;
+    if (pot[(i64)b * trials + t] < pot[(i64)b * trials + best]) best = t;
   const i64 c = cand[(i64)b * trials + best];
   idx[(i64)b * k + step] = c;
   picked[(i64)b * n + c] = 1;
-  for (int t = 0; t < trials; ++t) drop[(i64)b * trials + t] = 0ull;
+  for (int t = 0; t < trials; ++t) pot[(i64)b * trials + t] = 0ull;
   pp[b].max_bits = 0ull;
   pp[b].total = 0ull;
-  pp[b].winner = best;
 }
