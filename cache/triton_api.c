@@ -13,9 +13,21 @@ typedef struct inspect_state {
 static int report_kernel(const fkm__triton_kernel *k, void *user) {
   const inspect_state *st = user;
   const fkm__triton_meta *m = &k->meta;
-  fkm_triton_kernel out = {k->dir,        k->meta_ok ? m->name : "", m->hash,       m->num_warps,
-                           m->num_ctas,   m->num_stages,             m->shared,     m->arch,
-                           k->params,     m->hidden_params,          k->launchable, k->why};
+  fkm_triton_kernel out = {.dir = k->dir,
+                           .name = k->meta_ok ? m->name : "",
+                           .hash = m->hash,
+                           .num_warps = m->num_warps,
+                           .num_ctas = m->num_ctas,
+                           .num_stages = m->num_stages,
+                           .shared = m->shared,
+                           .arch = m->arch,
+                           .params = k->params,
+                           .hidden_params = m->hidden_params,
+                           .param_sizes = k->params >= 0 && k->params <= FKM__MAX_KERNEL_PARAMS
+                                              ? k->param_sizes
+                                              : NULL,
+                           .launchable = k->launchable,
+                           .why = k->why};
   return st->fn(&out, st->user);
 }
 

@@ -10,7 +10,7 @@
 
 /* Parameter count of the cubin and the check of its trailing hidden pointers; 1 or 0 with why. */
 static int check_params(fkm__triton_kernel *k, const void *cubin, size_t size, int user_params) {
-  int sizes[FKM__MAX_KERNEL_PARAMS], h = k->meta.hidden_params;
+  int *sizes = k->param_sizes, h = k->meta.hidden_params;
   char why[200];
   k->params = fkm__cubin_params(cubin, size, k->meta.name, sizes, FKM__MAX_KERNEL_PARAMS, why,
                                 sizeof why);
@@ -18,6 +18,9 @@ static int check_params(fkm__triton_kernel *k, const void *cubin, size_t size, i
   if (k->params < h)
     return fkm__path(k->why, sizeof k->why, "the cubin has %d parameters, fewer than the %d hidden "
                      "ones the metadata implies", k->params, h), 0;
+  if (k->params > FKM__MAX_KERNEL_PARAMS)
+    return fkm__path(k->why, sizeof k->why, "the cubin has %d parameters, more than fkm launches "
+                     "(%d)", k->params, FKM__MAX_KERNEL_PARAMS), 0;
   for (int i = k->params - h; i < k->params; i++)
     if (sizes[i] != 8)
       return fkm__path(k->why, sizeof k->why, "parameter %d should be a hidden scratch pointer "
@@ -44,12 +47,11 @@ static int read_meta(fkm__triton_kernel *k, const char *name) {
   return 1;
 }
 
-void fkm__triton_kernel_read(const char *dir, const char *name, int sm, int user_params,
-                             fkm__triton_kernel *k) {
+void fkm__triton_kernel_load(const char *dir, const char *name, int sm, int user_params,
+                             fkm__triton_kernel *k, void **cubin, size_t *size) {
   char path[FKM__PATH_MAX];
-  void *cubin = NULL;
-  size_t size = 0;
   memset(k, 0, sizeof *k);
+  *cubin = NULL, *size = 0;
   k->params = -1;
   fkm__path(k->dir, sizeof k->dir, "%s", dir);
   k->meta_ok = read_meta(k, name);
@@ -57,12 +59,19 @@ void fkm__triton_kernel_read(const char *dir, const char *name, int sm, int user
   char verdict[256];
   int ok = fkm__triton_launchable(&k->meta, sm, verdict, sizeof verdict);
   int readable = fkm__path(path, sizeof path, "%s/%s.cubin", dir, name) == 0 &&
-                 fkm__file_read(path, &cubin, &size) == 0;
-  int params_ok = readable ? check_params(k, cubin, size, user_params)
+                 fkm__file_read(path, cubin, size) == 0;
+  int params_ok = readable ? check_params(k, *cubin, *size, user_params)
                            : (fkm__path(k->why, sizeof k->why, "%s.cubin unreadable", name), 0);
-  free(cubin);
   if (!ok) fkm__path(k->why, sizeof k->why, "%s", verdict); /* launch features come first */
   k->launchable = ok && params_ok;
+}
+
+void fkm__triton_kernel_read(const char *dir, const char *name, int sm, int user_params,
+                             fkm__triton_kernel *k) {
+  void *cubin;
+  size_t size;
+  fkm__triton_kernel_load(dir, name, sm, user_params, k, &cubin, &size);
+  free(cubin);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b) {

@@ -59,7 +59,8 @@ int fkm__tuning_store(const char *root, const fkm__tuning_record *r);
 int fkm__tuning_read(const char *root, const fkm__tuning_record *query, fkm__tuning_record *out,
                      char *why, size_t why_len);
 /* The tuned config for this shape under root (NULL root: the user cache). 1 with *out filled, or
- * 0 (no record, a damaged one, or no cache). Not used by the runtime's config choice (yet). */
+ * 0 (no record, a damaged one, or no cache). The runtime's config choice reads the layers itself
+ * (runtime/gpu_record.c). */
 int fkm__tuning_lookup(const char *root, const char *device, int sm, const char *kind,
                        const char *metric, const char *dtype, int d, long long n, long long k,
                        long long b, fkm_config *out);
@@ -128,6 +129,7 @@ typedef struct fkm__triton_kernel {
   fkm__triton_meta meta;     /* valid when meta_ok */
   int meta_ok;
   int params;                /* parameters in the cubin's records, -1 when unreadable */
+  int param_sizes[FKM__MAX_KERNEL_PARAMS]; /* bytes of each, for the first params (≤ the max) */
   int launchable;
   char why[256];             /* "" when launchable, else the first reason it is not */
 } fkm__triton_kernel;
@@ -138,6 +140,11 @@ typedef struct fkm__triton_kernel {
  * pointers; user_params ≥ 0 also fixes the total). Never fails: what is wrong is in k->why. */
 void fkm__triton_kernel_read(const char *dir, const char *name, int sm, int user_params,
                              fkm__triton_kernel *k);
+/* fkm__triton_kernel_read that also hands back the cubin it judged, so that what is loaded is what
+ * was checked: *cubin (owned by the caller, free()) and *size, or NULL and 0 when the metadata or
+ * the cubin is unreadable. */
+void fkm__triton_kernel_load(const char *dir, const char *name, int sm, int user_params,
+                             fkm__triton_kernel *k, void **cubin, size_t *size);
 /* Calls fn for each kernel (<hash>/<name>.json with a sibling <name>.cubin; group and autotune
  * files skipped) of a Triton cache directory, folders and names in sorted order, until fn returns
  * non-zero. Read-only. 0, or an errno when cache_dir cannot be read. */

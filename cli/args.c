@@ -92,6 +92,9 @@ static const char *set_device(cli_args *a, const char *v) {
 static const char *set_tol(cli_args *a, const char *v) {
   return parse_double(v, &a->opts.tol) ? "a number" : NULL;
 }
+static const char *set_n_init(cli_args *a, const char *v) {
+  return parse_int(v, &a->opts.n_init) || a->opts.n_init < 1 ? "a positive integer" : NULL;
+}
 static const char *set_seed(cli_args *a, const char *v) {
   return parse_u64(v, &a->opts.seed) ? "an unsigned 64-bit integer" : NULL;
 }
@@ -107,31 +110,58 @@ static const char *set_labels(cli_args *a, const char *v) {
   a->labels_out = v;
   return NULL;
 }
+static const char *set_sample_weight(cli_args *a, const char *v) {
+  a->sample_weight = v;
+  return NULL;
+}
+
+/* Flags: called with value NULL. */
+static const char *set_json(cli_args *a, const char *v) {
+  (void)v;
+  a->json = 1;
+  return NULL;
+}
+static const char *set_quiet(cli_args *a, const char *v) {
+  (void)v;
+  a->quiet = 1;
+  return NULL;
+}
+static const char *set_tol_relative(cli_args *a, const char *v) {
+  (void)v;
+  a->opts.tol_relative = 1;
+  return NULL;
+}
 
 /* ---- the table ------------------------------------------------------------------------------- */
 
 typedef struct option_def {
   const char *name;
   unsigned bit;
-  const char *(*set)(cli_args *a, const char *value); /* NULL: a flag without value */
+  const char *(*set)(cli_args *a, const char *value); /* NULL if the value is valid, else
+                                                        what was expected */
+  int flag;                                           /* FLAG: takes no value */
 } option_def;
+enum { VALUE = 0, FLAG = 1 };
 
 static const option_def options[] = {
-    {"-k", OPT_K, set_k},
-    {"--iters", OPT_ITERS, set_iters},
-    {"--tol", OPT_TOL, set_tol},
-    {"--metric", OPT_METRIC, set_metric},
-    {"--dtype", OPT_DTYPE, set_dtype},
-    {"--init", OPT_INIT, set_init},
-    {"--init-centroids", OPT_INIT_CENTROIDS, set_init_centroids},
-    {"--seed", OPT_SEED, set_seed},
-    {"--engine", OPT_ENGINE, set_engine},
-    {"--empty", OPT_EMPTY, set_empty},
-    {"--device", OPT_DEVICE, set_device},
-    {"--centroids", OPT_CENTROIDS, set_centroids},
-    {"--labels", OPT_LABELS, set_labels},
-    {"--json", OPT_JSON, NULL},
-    {"--quiet", OPT_QUIET, NULL},
+    {"-k", OPT_K, set_k, VALUE},
+    {"--iters", OPT_ITERS, set_iters, VALUE},
+    {"--tol", OPT_TOL, set_tol, VALUE},
+    {"--tol-relative", OPT_TOL_RELATIVE, set_tol_relative, FLAG},
+    {"--metric", OPT_METRIC, set_metric, VALUE},
+    {"--dtype", OPT_DTYPE, set_dtype, VALUE},
+    {"--init", OPT_INIT, set_init, VALUE},
+    {"--init-centroids", OPT_INIT_CENTROIDS, set_init_centroids, VALUE},
+    {"--n-init", OPT_N_INIT, set_n_init, VALUE},
+    {"--sample-weight", OPT_SAMPLE_WEIGHT, set_sample_weight, VALUE},
+    {"--seed", OPT_SEED, set_seed, VALUE},
+    {"--engine", OPT_ENGINE, set_engine, VALUE},
+    {"--empty", OPT_EMPTY, set_empty, VALUE},
+    {"--device", OPT_DEVICE, set_device, VALUE},
+    {"--centroids", OPT_CENTROIDS, set_centroids, VALUE},
+    {"--labels", OPT_LABELS, set_labels, VALUE},
+    {"--json", OPT_JSON, set_json, FLAG},
+    {"--quiet", OPT_QUIET, set_quiet, FLAG},
 };
 enum { OPTION_COUNT = sizeof options / sizeof options[0] };
 
@@ -155,12 +185,9 @@ static int apply_option(const char *command, int argc, char **argv, int *i, unsi
   if (!(allowed & o->bit))
     return cli_usage_error("%s: option '%s' does not apply to this command", command, o->name);
   a->given |= o->bit;
-  if (!o->set) {
+  if (o->flag) {
     if (value) return cli_usage_error("%s: option '%s' takes no value", command, o->name);
-    if (o->bit == OPT_JSON)
-      a->json = 1;
-    else
-      a->quiet = 1;
+    o->set(a, NULL);
     return 0;
   }
   if (!value && *i + 1 >= argc)

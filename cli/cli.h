@@ -29,15 +29,20 @@ enum {
   OPT_CENTROIDS = 1u << 11,
   OPT_LABELS = 1u << 12,
   OPT_JSON = 1u << 13,
-  OPT_QUIET = 1u << 14
+  OPT_QUIET = 1u << 14,
+  OPT_N_INIT = 1u << 15,
+  OPT_SAMPLE_WEIGHT = 1u << 16,
+  OPT_TOL_RELATIVE = 1u << 17
 };
 
 typedef struct cli_args {
   const char *command;
   const char *input;          /* the positional INPUT.npy, or NULL */
-  fkm_options opts;           /* k, iters, tol, metric, dtype, init, seed, engine, empty, device */
+  fkm_options opts;           /* k, iters, tol, tol_relative, metric, dtype, init, seed, engine,
+                                 empty, device, n_init */
   unsigned given;             /* OPT_* bits that appeared on the command line */
   const char *init_centroids; /* paths, NULL when absent */
+  const char *sample_weight;
   const char *centroids_out;
   const char *labels_out;
   int json, quiet, help;
@@ -94,6 +99,18 @@ void cli_free_points(cli_points *p);
 int cli_load_centroids(const char *command, const char *path, const cli_points *p,
                        cli_centroids *c);
 void cli_free_centroids(cli_centroids *c);
+
+/* Sample weights [B][N] as fp32: the mapping itself for '<f4' files, else a converted copy of
+ * '<f8'. The shape must match the labels': (N,) for rank-2 input, (B, N) for rank 3. The values are
+ * checked by fit (finite, >= 0, at least K positive per batch). */
+typedef struct cli_weights {
+  npy_array file;
+  float *copy;
+  const float *data;
+} cli_weights;
+
+int cli_load_weights(const char *command, const char *path, const cli_points *p, cli_weights *w);
+void cli_free_weights(cli_weights *w);
 
 /* ---- outputs (save.c) ------------------------------------------------------------------------ */
 typedef struct cli_output {
@@ -168,6 +185,20 @@ int cli_farthest_first(const cli_blobs *b, uint64_t seed, float *centroids);
  * contingency table; NaN if a label is out of range or memory runs out. */
 double cli_adjusted_rand(const int32_t *a, const int32_t *b, int64_t n, int64_t k);
 
+/* ---- tuning reports (tune_print.c) ----------------------------------------------------------- */
+typedef struct cli_tune_shape {
+  int64_t b, n, d, k;
+  fkm_dtype dtype; /* compute dtype */
+  fkm_precision precision;
+  fkm_metric metric;
+} cli_tune_shape;
+
+/* Prints tuning run r on stdout, and with an exhaustive sweep e (NULL: none) how r's pick and the
+ * model's pick compare with e's best: text, or JSON lines (one object per measured configuration,
+ * then one summary object). */
+void cli_tune_print(const cli_tune_shape *s, const fkm_tune_report *r, const fkm_tune_report *e,
+                    int json);
+
 /* ---- commands -------------------------------------------------------------------------------- */
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_predict(int argc, char **argv);
@@ -175,7 +206,8 @@ int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_cache(int argc, char **argv);
 int cli_cmd_triton(int argc, char **argv);
-/* tune, bench: not in this release. */
+int cli_cmd_tune(int argc, char **argv);
+/* bench: not in this release. */
 int cli_cmd_pending(const char *command);
 
 #endif

@@ -6,20 +6,22 @@
 #define RUN_OPTIONS                                                                         \
   (OPT_K | OPT_ITERS | OPT_TOL | OPT_METRIC | OPT_DTYPE | OPT_INIT | OPT_INIT_CENTROIDS |   \
    OPT_SEED | OPT_ENGINE | OPT_EMPTY | OPT_DEVICE | OPT_CENTROIDS | OPT_LABELS | OPT_JSON | \
-   OPT_QUIET)
+   OPT_QUIET | OPT_N_INIT | OPT_SAMPLE_WEIGHT | OPT_TOL_RELATIVE)
 
 typedef struct run_state {
   cli_args a;
   cli_points in;
-  cli_centroids init; /* --init-centroids, when given */
-  float *centroids;   /* [B][K][D] */
-  int32_t *labels;    /* [B][N], only when --labels is given */
-  double *inertia;    /* [B] */
+  cli_centroids init;  /* --init-centroids, when given */
+  cli_weights weights; /* --sample-weight, when given */
+  float *centroids;    /* [B][K][D] */
+  int32_t *labels;     /* [B][N], only when --labels is given */
+  double *inertia;     /* [B] */
   fkm_result result;
   double ms_total;
 } run_state;
 
-/* Command-line consistency that needs no file: K from somewhere, init and its centroids agree. */
+/* Command-line consistency that needs no file: K from somewhere, init and its centroids agree,
+ * restarts only with an init that draws. */
 static int check_usage(const cli_args *a) {
   if (!a->input) return cli_usage_error("run: missing INPUT.npy (see 'fkm help run')");
   if (a->init_centroids && (a->given & OPT_INIT) && a->opts.init != FKM_INIT_GIVEN)
@@ -28,6 +30,11 @@ static int check_usage(const cli_args *a) {
     return cli_usage_error("run: --init given needs --init-centroids C.npy");
   if (!a->init_centroids && !(a->given & OPT_K))
     return cli_usage_error("run: -k K is required (see 'fkm help run')");
+  if (a->init_centroids && a->opts.n_init > 1)
+    return cli_usage_error(
+        "run: --n-init %d would repeat one fit from the given centroids; drop "
+        "--n-init or --init-centroids",
+        a->opts.n_init);
   return 0;
 }
 
@@ -61,7 +68,10 @@ static int prepare(run_state *r) {
   cli_output out[2];
   int rc = cli_load_points("run", r->a.input, &r->in);
   if (!rc && r->a.init_centroids) rc = load_init(r);
+  if (!rc && r->a.sample_weight)
+    rc = cli_load_weights("run", r->a.sample_weight, &r->in, &r->weights);
   if (rc) return rc;
+  r->a.opts.sample_weight = r->weights.data;
   if (r->a.opts.k < 1 || r->a.opts.k > p->n)
     return cli_fail("run: K = %lld must be in [1, N = %lld]", (long long)r->a.opts.k,
                     (long long)p->n);
@@ -107,6 +117,9 @@ static void report(const run_state *r, fkm_ctx *ctx) {
     return;
   }
   cli_summary_json(ctx, &s, &j);
+  cli_json_int(&j, "n_init", r->a.opts.n_init);
+  cli_json_bool(&j, "sample_weight", r->a.sample_weight != NULL);
+  cli_json_bool(&j, "tol_relative", r->a.opts.tol_relative);
   cli_json_end(&j);
 }
 
@@ -136,6 +149,7 @@ int cli_cmd_run(int argc, char **argv) {
   free(r.labels);
   free(r.inertia);
   cli_free_centroids(&r.init);
+  cli_free_weights(&r.weights);
   cli_free_points(&r.in);
   return rc;
 }

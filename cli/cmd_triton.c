@@ -21,6 +21,9 @@ typedef struct inspect_totals {
 
 static void print_json(const fkm_triton_kernel *k) {
   cli_json j;
+  double sizes[256];
+  int count = k->param_sizes && k->params <= 256 ? k->params : 0;
+  for (int i = 0; i < count; i++) sizes[i] = k->param_sizes[i];
   cli_json_begin(&j, stdout);
   cli_json_string(&j, "dir", k->dir);
   cli_json_string(&j, "name", k->name);
@@ -32,6 +35,7 @@ static void print_json(const fkm_triton_kernel *k) {
   cli_json_int(&j, "arch", k->arch);
   cli_json_int(&j, "params", k->params);
   cli_json_int(&j, "hidden_params", k->hidden_params);
+  cli_json_numbers(&j, "param_sizes", sizes, count);
   cli_json_bool(&j, "launchable", k->launchable);
   cli_json_string(&j, "why", k->why);
   cli_json_end(&j);

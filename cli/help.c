@@ -20,7 +20,9 @@ static const char overview[] =
     "  triton inspect DIR | export DIR | import FILE\n"
     "                                  Triton compatibility: what fkm can launch from a Triton\n"
     "                                  cache directory; tuning records to/from Triton autotune\n"
-    "  tune, bench                     arrive with a later release\n"
+    "  tune INPUT.npy -k K | --shape N,D,K [options]\n"
+    "                                  tune the assign kernel on the GPU, keep the winner\n"
+    "  bench                           arrives with a later release\n"
     "  help [COMMAND]                  this text, or one command's options\n"
     "  --version                       print the version\n";
 
@@ -35,10 +37,16 @@ static const char run_usage[] =
     "  --iters N                  maximum Lloyd iterations (default 300)\n"
     "  --tol T                    stop when the largest centroid shift < T (default 1e-4; <= 0: "
     "never)\n"
+    "  --tol-relative             T is relative: times the mean per-feature variance of the\n"
+    "                             input (scikit-learn's tol)\n"
     "  --metric l2|cosine|dot     (default l2)\n"
     "  --dtype fp16|bf16|fp32|fp64  compute dtype (default: the input's)\n"
     "  --init random|kmeans++|given  (default random; given needs --init-centroids)\n"
     "  --init-centroids C.npy     initial centroids (K, D) or (B, K, D)\n"
+    "  --n-init R                 R initialisations (seeds S, then derived ones), keeping the\n"
+    "                             result of lowest inertia (default 1; not with --init-centroids)\n"
+    "  --sample-weight W.npy      float32/float64 weights (N,) or (B, N): weighted means and\n"
+    "                             inertia; finite, >= 0, at least K positive per batch\n"
     "  --seed S                   seed of the initialisation (default 0)\n"
     "  --engine auto|gpu|cpu      (default auto: the GPU when usable, else the CPU)\n"
     "  --empty keep|farthest      empty-cluster policy (default keep)\n"
@@ -101,7 +109,8 @@ static const char triton_usage[] =
     "                and why not: another target or arch, num_ctas > 1, cooperative grid, PDL,\n"
     "                global or profile scratch, or a cubin whose parameters do not match\n"
     "  --sm XY       judge for compute capability XY (default: device 0's; none: unchecked)\n"
-    "  --json        one JSON object per kernel\n"
+    "  --json        one JSON object per kernel (with the cubin's parameter byte sizes)\n"
+    "                (launching one is fkm_triton_launch in the C API)\n"
     "  export DIR    writes the user cache's tuning records as Triton autotune records,\n"
     "                DIR/<record key>/<fn>.autotune.json (flash-kmeans' key layout)\n"
     "  import FILE   stores the fastest config of a Triton <fn>.autotune.json as a tuning record\n"
@@ -111,11 +120,35 @@ static const char triton_usage[] =
     "  --batches B   the batch count B (default 1)\n"
     "  --quiet       no summary line, no log lines\n";
 
+static const char tune_usage[] =
+    "usage: fkm tune INPUT.npy -k K [options]\n"
+    "       fkm tune --shape N,D,K [--batches B] [options]\n"
+    "\n"
+    "Tunes the assign kernel for these shapes on the GPU and stores the winner as a tuning record\n"
+    "in the user cache (keyed by device, metric, dtype, D and N, K, B rounded up to powers of\n"
+    "two); later fits of shapes in the same buckets use it without tuning. The few configurations\n"
+    "a cost model ranks best (the model's own pick among them) are compiled in parallel, timed\n"
+    "with device events on the real shapes and checked against reference labels.\n"
+    "\n"
+    "  -k K                       clusters per batch\n"
+    "  --shape N,D,K              random points (N, D) instead of an input file, K clusters\n"
+    "  --batches B                with --shape: B batches (default 1)\n"
+    "  --metric l2|cosine|dot     (default l2)\n"
+    "  --dtype fp16|bf16|fp32|tf32  compute dtype (default: the input's; fp16 with --shape);\n"
+    "                             tf32 is fp32 with TF32 tensor-core precision\n"
+    "  --device I                 CUDA device index (default 0)\n"
+    "  --seed S                   seed of the initial centroids and random points (default 0)\n"
+    "  --exhaustive               time every valid configuration instead (slow)\n"
+    "  --compare-exhaustive       tune, then time every valid configuration, and print how the\n"
+    "                             tuned pick and the model's untuned pick compare with the best\n"
+    "  --json                     JSON lines: one object per configuration, then a summary\n"
+    "  --quiet                    no log lines on stderr\n";
+
 static const struct {
   const char *command, *text;
 } usages[] = {{"run", run_usage},   {"predict", predict_usage}, {"demo", demo_usage},
               {"info", info_usage}, {"cache", cache_usage},
-              {"triton", triton_usage}};
+              {"triton", triton_usage}, {"tune", tune_usage}};
 
 int cli_usage(FILE *f, const char *command) {
   if (!command) {

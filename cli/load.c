@@ -46,20 +46,20 @@ static float half_to_float(uint16_t h) {
   return (float)((h >> 15) ? -v : v);
 }
 
-/* Points c->data at fp32 values: the mapping for '<f4', else a converted copy. */
-static int centroids_as_fp32(cli_centroids *c) {
-  const npy_array *a = &c->file;
+/* Points *data at a's values as fp32: the mapping for '<f4', else a converted copy in *copy
+ * (freed by the caller). */
+static int as_fp32(const npy_array *a, float **copy, const float **data) {
   size_t count = a->data_bytes / npy_dtype_size(a->dtype);
   if (a->dtype == NPY_F4) {
-    c->data = a->data;
+    *data = a->data;
     return 0;
   }
-  c->copy = malloc(count * sizeof(float));
-  if (!c->copy) return cli_fail("out of memory for %zu centroid values", count);
+  *copy = malloc(count * sizeof(float));
+  if (!*copy) return cli_fail("out of memory for %zu values", count);
   for (size_t i = 0; i < count; i++)
-    c->copy[i] = a->dtype == NPY_F8 ? (float)((const double *)a->data)[i]
+    (*copy)[i] = a->dtype == NPY_F8 ? (float)((const double *)a->data)[i]
                                     : half_to_float(((const uint16_t *)a->data)[i]);
-  c->data = c->copy;
+  *data = *copy;
   return 0;
 }
 
@@ -85,7 +85,7 @@ int cli_load_centroids(const char *command, const char *path, const cli_points *
   memset(c, 0, sizeof *c);
   int rc = map_float(command, path, &c->file);
   if (!rc) rc = check_centroid_shape(command, path, &c->file, p);
-  if (!rc) rc = centroids_as_fp32(c);
+  if (!rc) rc = as_fp32(&c->file, &c->copy, &c->data);
   if (rc) {
     cli_free_centroids(c);
     return rc;
@@ -98,4 +98,39 @@ void cli_free_centroids(cli_centroids *c) {
   free(c->copy);
   npy_unmap(&c->file);
   memset(c, 0, sizeof *c);
+}
+
+/* The weight array's shape must be the labels': (N,) for rank-2 input, (B, N) for rank 3. */
+static int check_weight_shape(const char *command, const char *path, const npy_array *a,
+                              const cli_points *p) {
+  const fkm_points *pt = &p->points;
+  int r3 = p->file.rank == 3;
+  if (a->rank != 1 + r3)
+    return cli_fail("%s: %s: sample weights must have shape %s for this input, not rank %d",
+                    command, path, r3 ? "(B, N)" : "(N,)", a->rank);
+  if (r3 && a->shape[0] != pt->batches)
+    return cli_fail("%s: %s: sample weights have B = %lld but the input has B = %lld", command,
+                    path, (long long)a->shape[0], (long long)pt->batches);
+  if (a->shape[r3] != pt->n)
+    return cli_fail("%s: %s: sample weights have N = %lld but the input has N = %lld", command,
+                    path, (long long)a->shape[r3], (long long)pt->n);
+  return 0;
+}
+
+int cli_load_weights(const char *command, const char *path, const cli_points *p, cli_weights *w) {
+  char err[512];
+  memset(w, 0, sizeof *w);
+  if (npy_map(path, NPY_ACCEPT(NPY_F4) | NPY_ACCEPT(NPY_F8), 1, 2, &w->file, err, sizeof err) !=
+      NPY_OK)
+    return cli_fail("%s: %s: %s", command, path, err);
+  int rc = check_weight_shape(command, path, &w->file, p);
+  if (!rc) rc = as_fp32(&w->file, &w->copy, &w->data);
+  if (rc) cli_free_weights(w);
+  return rc;
+}
+
+void cli_free_weights(cli_weights *w) {
+  free(w->copy);
+  npy_unmap(&w->file);
+  memset(w, 0, sizeof *w);
 }

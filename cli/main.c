@@ -11,9 +11,10 @@ static const struct {
                 {"demo", cli_cmd_demo},
                 {"info", cli_cmd_info},
                 {"cache", cli_cmd_cache},
-                {"triton", cli_cmd_triton}};
+                {"triton", cli_cmd_triton},
+                {"tune", cli_cmd_tune}};
 
-static const char *const pending[] = {"tune", "bench"};
+static const char *const pending[] = {"bench"};
 
 /* fkm help [COMMAND] */
 static int help(int argc, char **argv) {

@@ -1,4 +1,5 @@
 /* NVRTC compilation of generated source to a cubin for one exact target. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@ int fkm__compile_options(const fkm__kernel_spec *s, const char *opts[8], char ar
   opts[n++] = "--extra-device-vectorization";
   return n;
 }
+
+static atomic_size_t compile_calls; /* nvrtcCompileProgram calls of the process */
+
+size_t fkm__nvrtc_calls(void) { return atomic_load_explicit(&compile_calls, memory_order_relaxed); }
 
 /* Stores the program log in ctx and returns its first line's length (for the error detail). */
 static size_t keep_log(fkm_ctx *ctx, const fkm__nvrtc_api *nv, nvrtcProgram prog, char **first) {
@@ -54,6 +59,7 @@ fkm_status fkm__compile(fkm_ctx *ctx, const fkm__kernel_spec *s, const char *sou
   nvrtcResult r = nv->nvrtcCreateProgram(&prog, source, name, 0, NULL, NULL);
   if (r != NVRTC_SUCCESS)
     return fkm__error(ctx, FKM_ERR_COMPILE, "nvrtcCreateProgram failed: %s", nv->nvrtcGetErrorString(r));
+  atomic_fetch_add_explicit(&compile_calls, 1, memory_order_relaxed);
   r = nv->nvrtcCompileProgram(prog, nopts, opts);
   fkm_status st = FKM_OK;
   if (r != NVRTC_SUCCESS) {

@@ -20,4 +20,8 @@ int fkm__compile_options(const fkm__kernel_spec *s, const char *opts[8], char ar
 fkm_status fkm__compile(fkm_ctx *ctx, const fkm__kernel_spec *s, const char *source, void **cubin,
                         size_t *size);
 
+/* nvrtcCompileProgram calls this process has made, on any context or thread (tests: a warm cache
+ * makes none). */
+size_t fkm__nvrtc_calls(void);
+
 #endif

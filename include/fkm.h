@@ -188,7 +188,10 @@ typedef struct fkm_options {
                                    memory kind as the points; fit only (predict ignores it, as it
                                    does init and n_init); CPU engine only for now */
   size_t device_memory_budget;  /* bytes of device memory fit may use; 0 = as needed */
-  int tune;                     /* 1: autotune shapes without a tuning record; default 0 */
+  int tune;                     /* 0 (default): tuning records, else the model's pick; 1: fit
+                                   first tunes shapes with no record (model-pruned candidates,
+                                   see fkm_tune); 2: the same, exhaustive (every valid
+                                   configuration). GPU engine only: the CPU engine ignores it */
   fkm_config config;            /* assign-kernel configuration override; zeros = automatic */
   int check_every;              /* GPU: iterations between convergence-flag reads, default 8 */
   int profile;                  /* GPU: 1 times assign and update separately (slower); default 0 */
@@ -244,10 +247,52 @@ FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
                                       const fkm_options *opts, size_t *bytes);
 
 /* ---- tuning, cache and bundles (SPEC §4) ------------------------------------------------------- */
-/* Tunes the assign kernel for these shapes on the device, persists the record and returns the
- * winner in *best (caller-owned). */
+/* Tunes the assign kernel for these host points and options (k, metric, dtype, precision,
+ * device) on the GPU, stores the winner as the shapes' tuning record in the user cache and returns
+ * it in *best (caller-owned). A record is keyed by (device name, compute capability, kernel kind,
+ * metric, compute dtype, D, and N, K, B each rounded up to a power of two); fit, predict and their
+ * device forms use the record of their shapes when no opts->config is given, so a tuned bucket
+ * never tunes again. opts->tune == 2 measures every valid configuration (exhaustive, slow); any
+ * other value the few the model ranks best, the model's own pick among them: candidates are ranked
+ * by a cost model (shared-memory and register fit, occupancy, roofline, wave quantisation) with
+ * kernels already in a cache layer preferred, compiled on parallel threads, each timed with device
+ * events on the real shapes (median of a few passes) and checked against the reference labels.
+ * Synchronises the device; allocates a fit's workspace. A cache that cannot take the record is one
+ * warning (the winner is still returned). The engine must not be CPU. */
 FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                             fkm_config *best);
+
+/* One configuration a tuning run measured. */
+typedef struct fkm_tune_timing {
+  fkm_config config;
+  double ms;      /* median device time of one assignment pass; negative when it did not compile,
+                     load, run, or agree with the reference labels */
+  int cached;     /* 1: its kernel came from a cache layer (no compile) */
+  int model_pick; /* 1: the configuration the model picks without tuning */
+} fkm_tune_timing;
+
+/* What a tuning run did. Caller-owned; timings is a caller-owned array of capacity entries (NULL
+ * with capacity 0 for none). */
+typedef struct fkm_tune_report {
+  fkm_tune_timing *timings;
+  size_t capacity;
+  size_t count;      /* configurations measured, the model's best-ranked first; entries past
+                        capacity are not written */
+  size_t space;      /* the size of the exhaustive sweep: every valid configuration */
+  size_t best;       /* index of the winner in timings */
+  int exhaustive;    /* 1: every valid configuration was measured */
+  int stored;        /* 1: the winner went into the user cache as a tuning record */
+  size_t compiles;   /* NVRTC compiles the run made */
+  double ms_compile; /* wall time of compiling (parallel threads, beside the set-up) */
+  double ms_setup;   /* wall time of the workspace, upload, initial centroids, reference labels */
+  double ms_measure; /* wall time of loading and timing the candidates */
+  double ms_total;   /* wall time of the call */
+} fkm_tune_report;
+
+/* fkm_tune that also fills *report (may be NULL). */
+FKM_API fkm_status fkm_tune_detailed(fkm_ctx *ctx, const fkm_points *points,
+                                     const fkm_options *opts, fkm_config *best,
+                                     fkm_tune_report *report);
 /* Kernel cache. The user cache is $FKM_CACHE_DIR, else $XDG_CACHE_HOME/fkm, else ~/.cache/fkm
  * ($FKM_CACHE_DIR set and empty disables it). Kernel lookups read, first hit wins, the read-only
  * $FKM_CACHE_OVERRIDE_DIR, the user cache, then the bundles of $FKM_BUNDLE_PATH (colon-separated,
@@ -317,6 +362,8 @@ typedef struct fkm_triton_kernel {
   int arch;                /* target.arch, e.g. 90 (0 for non-CUDA targets) */
   int params;              /* parameters in the cubin's records, -1 when unreadable */
   int hidden_params;       /* trailing pointers Triton appends (0, 1 from 3.3, 2 from 3.5) */
+  const int *param_sizes;  /* bytes of each of the params parameters (NULL when params < 0 or
+                              above 256) */
   int launchable;          /* 1: fkm's launcher can launch it (block = 32·num_warps, shared) */
   const char *why;         /* "" when launchable, else the reason it is not */
 } fkm_triton_kernel;
@@ -330,6 +377,32 @@ typedef int (*fkm_triton_kernel_fn)(const fkm_triton_kernel *kernel, void *user)
  * FKM_ERR_IO when dir cannot be read. */
 FKM_API fkm_status fkm_triton_inspect(fkm_ctx *ctx, const char *dir, int sm,
                                       fkm_triton_kernel_fn fn, void *user);
+
+/* Launches kernel `name` of one folder of a Triton cache directory (kernel_dir = <cache dir>/<hash>,
+ * as fkm_triton_inspect reports it; read, never written) on device `device`, on stream (a CUstream;
+ * NULL = the legacy default stream), the way Triton's launcher does: grid[0..2] programs, block =
+ * 32·num_warps threads, the metadata's `shared` dynamic shared-memory bytes (the function's limit
+ * raised when that is above 48 KiB).
+ * args holds arg_count pointers to the argument values, in order, as cuLaunchKernel takes them:
+ * the parameters Triton kept in the compiled signature (tensors as CUdeviceptr values on `device`,
+ * non-constexpr scalars with the cubin's sizes, fkm_triton_kernel.param_sizes; tl.constexpr
+ * arguments are baked into the cubin and not passed). fkm appends the hidden trailing pointers
+ * Triton's launcher adds (global scratch from Triton 3.3, profile scratch from 3.5) as NULL, which
+ * is what Triton passes to a kernel whose scratch sizes are zero.
+ * Checks before the device is touched: the metadata reads (FKM_ERR_IO when absent, FKM_ERR_FORMAT
+ * when malformed); the kernel needs nothing fkm's launcher lacks — a CUDA target with 32-wide warps,
+ * num_ctas = 1 and no clusters, no cooperative grid, no PDL, no global or profile scratch
+ * (FKM_ERR_UNSUPPORTED naming the feature); the cubin's parameter records read and end in the
+ * hidden pointers (FKM_ERR_IO, FKM_ERR_FORMAT); arg_count + hidden = the cubin's parameter count
+ * (FKM_ERR_INVALID_ARG). Then on the device: target.arch runs there and `shared` fits
+ * (FKM_ERR_UNSUPPORTED). Argument sizes are the caller's to get right.
+ * The cubin is loaded into the device's primary context, the one fkm's own kernels use, once per
+ * fkm_ctx (keyed by its content) and stays loaded until fkm_ctx_free or until the context opens
+ * another device; metadata and cubin are read again at every call. Stream-ordered; never
+ * synchronises. Strings, grid and args are borrowed for the call. */
+FKM_API fkm_status fkm_triton_launch(fkm_ctx *ctx, const char *kernel_dir, const char *name,
+                                     int device, const unsigned grid[3], void **args,
+                                     int arg_count, void *stream);
 
 /* Writes every intact tuning record of the user cache (<root>/tuning/) as a Triton autotune record,
  * <dir>/<record key>/<fn>.autotune.json with flash-kmeans' key layout; *written (caller-owned, may

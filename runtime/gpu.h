@@ -5,7 +5,7 @@
 #include "cuda_api.h"
 #include "spec.h"
 
-/* One compiled and loaded module, keyed by its spec hash. */
+/* One loaded module, keyed by its spec hash (fkm__gpu_module: or a content hash). */
 typedef struct fkm__module {
   uint64_t hash;
   CUmodule module;
@@ -31,14 +31,65 @@ fkm_status fkm__gpu_open(fkm_ctx *ctx, int device, struct fkm__gpu **out);
 fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
                              const char *entry, CUfunction *out);
 
-/* The assign-kernel spec for these shapes: opts->config when given (validated), else the model's
- * pick for the target. */
+/* The assign-kernel spec for these shapes: opts->config when given (validated), else the tuning
+ * record of these shapes on g (gpu_record.c) when its config is valid, else the model's pick. */
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                 const fkm_options *o, fkm__kernel_spec *out,
                                 fkm__spec_layout *layout);
+/* The assign spec of these shapes with its tile fields zero: compute dtype and precision resolved,
+ * target g->sm, sm_90a (warpgroup MMA) for fp16/bf16 on sm_90. */
+fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
+                                      const fkm_options *o);
+/* The spec configuration c means on base's target: the warpgroup-MMA kernel where it takes c, else
+ * the mma.sync one. FKM_OK with *layout filled, or FKM_ERR_REJECTED with why (num_ctas > 1, or the
+ * spec validation's reason). Sets no error detail. */
+fkm_status fkm__config_spec(const fkm__kernel_spec *base, const fkm_config *c,
+                            fkm__kernel_spec *out, fkm__spec_layout *layout, char *why,
+                            size_t len);
+/* Whether c names a configuration (any tile field non-zero); zeros mean "pick one". */
+int fkm__config_given(const fkm_config *c);
+/* The Triton-vocabulary configuration of an assign spec (num_ctas = 1). */
+fkm_config fkm__spec_config(const fkm__kernel_spec *s);
+/* The model's pick for these shapes (neither opts->config nor records consulted): shared-memory
+ * and register fit on g, first of a short list of measured tile shapes. */
+fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                               const fkm_options *o, fkm__kernel_spec *out,
+                               fkm__spec_layout *layout);
+
+/* Tuning records of the GPU engine (gpu_record.c), keyed by (g->name, g->sm, "assign", metric,
+ * compute dtype — "tf32" for fp32 with FKM_PRECISION_TF32 —, D, bucketed N, K, B). Reads the
+ * layers override dir ($FKM_CACHE_OVERRIDE_DIR) then the user cache, first record wins; a damaged
+ * record, or one whose config is invalid on g, is skipped with one warning through the log
+ * callback. Returns 1 with *out and *layout set, or 0 (no usable record; no error). Devices
+ * without a name (g->name "", e.g. the offline prebuild) have no records. */
+int fkm__gpu_record_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                         const fkm_options *o, fkm__kernel_spec *out, fkm__spec_layout *layout);
+/* Writes c (measured at ms per assign pass) as the record of these shapes into the user cache.
+ * FKM_OK, or FKM_ERR_IO with detail when the cache is disabled or not writable. */
+fkm_status fkm__gpu_record_store(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                                 const fkm_options *o, const fkm_config *c, double ms);
+
+/* Loads cubin (spec's module, built elsewhere, e.g. by a compile thread; borrowed) into g's module
+ * store, unless spec's module is there already. */
+fkm_status fkm__gpu_adopt(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
+                          const void *cubin);
+/* The assign kernel of spec (compiled and loaded on first use) with its dynamic shared-memory limit
+ * raised to layout->shared. */
+fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
+                                const fkm__spec_layout *layout, CUfunction *out);
+
+/* The module of image (a cubin, borrowed) kept under key in g's module store (keys: the spec hash
+ * of fkm's kernels, a domain-separated content hash for others), loaded on first use; it stays
+ * loaded until g is freed. */
+fkm_status fkm__gpu_module(fkm_ctx *ctx, struct fkm__gpu *g, uint64_t key, const void *image,
+                           CUmodule *out);
 
 /* Kernel launch on stream with 1-D block; args as cuLaunchKernel takes them. */
 fkm_status fkm__launch(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, unsigned gx,
                        unsigned gy, unsigned threads, size_t shared, CUstream stream, void **args);
+/* The same with a 3-D grid (grid[0..2]). */
+fkm_status fkm__launch_grid(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f,
+                            const unsigned grid[3], unsigned threads, size_t shared,
+                            CUstream stream, void **args);
 
 #endif

@@ -59,29 +59,61 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }
 
-fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
-                                const fkm_options *o, fkm__kernel_spec *out,
-                                fkm__spec_layout *layout) {
+fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
+                                      const fkm_options *o) {
   fkm_dtype t = fkm__compute_dtype(p, o, 1);
-  *out = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
-                        t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT, (int)p->d, g->sm);
-  out->arch_specific = g->sm == 90 && t != FKM_DTYPE_FP32; /* sm_90a: warpgroup MMA */
-  const fkm_config *c = &o->config;
-  if (c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages) {
-    out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;
-    out->num_warps = c->num_warps, out->num_stages = c->num_stages;
-    char why[256], desc[256];
-    if (c->num_ctas > 1)
-      return fkm__error(ctx, FKM_ERR_REJECTED, "config: num_ctas > 1 is not supported");
-    if (fkm__spec_validate(out, layout, why, sizeof why) != FKM_OK) {
-      fkm__spec_describe(out, desc, sizeof desc);
-      return fkm__error(ctx, FKM_ERR_REJECTED, "config %s rejected: %s", desc, why);
-    }
-    return FKM_OK;
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
+                                      t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
+                                      (int)p->d, g->sm);
+  s.arch_specific = g->sm == 90 && t != FKM_DTYPE_FP32; /* sm_90a: warpgroup MMA */
+  return s;
+}
+
+fkm_status fkm__config_spec(const fkm__kernel_spec *base, const fkm_config *c,
+                            fkm__kernel_spec *out, fkm__spec_layout *layout, char *why,
+                            size_t len) {
+  *out = *base;
+  out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;
+  out->num_warps = c->num_warps, out->num_stages = c->num_stages;
+  if (c->num_ctas > 1) {
+    if (why && len) snprintf(why, len, "num_ctas > 1 is not supported");
+    return FKM_ERR_REJECTED;
   }
+  if (fkm__spec_validate(out, layout, why, len) == FKM_OK) return FKM_OK;
+  if (!out->arch_specific) return FKM_ERR_REJECTED;
+  out->arch_specific = 0; /* e.g. a D chunk below the wgmma kernel's 64 columns: mma.sync */
+  return fkm__spec_validate(out, layout, why, len);
+}
+
+fkm_config fkm__spec_config(const fkm__kernel_spec *s) {
+  return (fkm_config){s->block_n, s->block_k, s->block_d, s->num_warps, s->num_stages, 1};
+}
+
+fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                               const fkm_options *o, fkm__kernel_spec *out,
+                               fkm__spec_layout *layout) {
+  *out = fkm__gpu_assign_base(g, p, o);
   if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
   out->arch_specific = 0; /* e.g. D below the wgmma kernel's 64-column chunk: mma.sync */
   if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
   return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld", g->sm,
                     (long long)p->d);
+}
+
+int fkm__config_given(const fkm_config *c) {
+  return c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages;
+}
+
+fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                                const fkm_options *o, fkm__kernel_spec *out,
+                                fkm__spec_layout *layout) {
+  if (fkm__config_given(&o->config)) {
+    char why[256], desc[256];
+    fkm__kernel_spec base = fkm__gpu_assign_base(g, p, o);
+    if (fkm__config_spec(&base, &o->config, out, layout, why, sizeof why) == FKM_OK) return FKM_OK;
+    fkm__spec_describe(out, desc, sizeof desc);
+    return fkm__error(ctx, FKM_ERR_REJECTED, "config %s rejected: %s", desc, why);
+  }
+  if (fkm__gpu_record_spec(ctx, g, p, o, out, layout)) return FKM_OK;
+  return fkm__gpu_model_spec(ctx, g, p, o, out, layout);
 }

@@ -97,6 +97,25 @@ static CUmodule find_module(const struct fkm__gpu *g, uint64_t hash) {
   return NULL;
 }
 
+fkm_status fkm__gpu_module(fkm_ctx *ctx, struct fkm__gpu *g, uint64_t key, const void *image,
+                           CUmodule *out) {
+  *out = find_module(g, key);
+  if (*out) return FKM_OK;
+  double t0 = fkm__now_ms();
+  CUresult r = g->cu->cuModuleLoadData(out, image);
+  g->ms_compile += fkm__now_ms() - t0;
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "cuModuleLoadData");
+  fkm_status st = remember_module(ctx, g, key, *out);
+  if (st != FKM_OK) g->cu->cuModuleUnload(*out);
+  return st;
+}
+
+fkm_status fkm__gpu_adopt(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
+                          const void *cubin) {
+  CUmodule m;
+  return fkm__gpu_module(ctx, g, fkm__spec_hash(s), cubin, &m);
+}
+
 fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
                              const char *entry, CUfunction *out) {
   CUmodule m = find_module(g, fkm__spec_hash(s));
@@ -110,8 +129,16 @@ fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel
   return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuModuleGetFunction");
 }
 
+fkm_status fkm__launch_grid(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f,
+                            const unsigned grid[3], unsigned threads, size_t shared,
+                            CUstream stream, void **args) {
+  CUresult r = g->cu->cuLaunchKernel(f, grid[0], grid[1], grid[2], threads, 1, 1, (unsigned)shared,
+                                     stream, args, NULL);
+  return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuLaunchKernel");
+}
+
 fkm_status fkm__launch(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, unsigned gx,
                        unsigned gy, unsigned threads, size_t shared, CUstream stream, void **args) {
-  CUresult r = g->cu->cuLaunchKernel(f, gx, gy, 1, threads, 1, 1, (unsigned)shared, stream, args, NULL);
-  return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuLaunchKernel");
+  const unsigned grid[3] = {gx, gy, 1};
+  return fkm__launch_grid(ctx, g, f, grid, threads, shared, stream, args);
 }

@@ -56,6 +56,8 @@ fkm_dtype fkm__compute_dtype(const fkm_points *p, const fkm_options *o, int gpu)
  * memory and are scanned for NaN/Inf (FKM_ERR_NONFINITE). */
 fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                           const fkm_result *r, int host);
+/* Checks host points and options for fkm_tune (the GPU engine: not CPU, no fp64 compute). */
+fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o);
 fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                               const fkm_options *o, const int32_t *labels, int host);
 
@@ -98,6 +100,16 @@ fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
 fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                             const fkm_options *o, int32_t *labels, double *inertia, int device,
                             void *stream);
+/* Tunes the assign kernel for p (host memory, or device memory when device) and o on o->device
+ * (runtime/gpu_tune.c): exhaustive when o->tune == 2, else pruned; stores the winner as the
+ * shapes' tuning record and returns it in *best; report (may be NULL) as fkm_tune_report says. */
+fkm_status fkm__gpu_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                         fkm_config *best, fkm_tune_report *report);
+/* fit with o->tune: when the shapes have neither a given config nor a usable tuning record, tunes
+ * them and writes the winner into *config (else leaves it as it is). A failed tuning is one
+ * warning, not an error: the fit goes on with the model's pick. */
+void fkm__gpu_tune_missing(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                           fkm_config *config);
 void fkm__gpu_free(struct fkm__gpu *g);
 void fkm__cache_state_free(struct fkm__cache_state *s);
 /* FKM_OK, or FKM_ERR_UNSUPPORTED naming what of p and o the GPU engine does not take. */

@@ -44,6 +44,9 @@ typedef struct fkm__cubin {
 fkm_status fkm__kernel_cubin(fkm_ctx *ctx, const fkm__kernel_spec *s, unsigned layers,
                              fkm__cubin *out);
 
+/* Whether spec's cubin is intact in a cache layer (a lookup, never a compile). */
+int fkm__kernel_cached(fkm_ctx *ctx, const fkm__kernel_spec *s);
+
 /* NVRTC compiles this context has run (for tests: a warm cache makes none). */
 size_t fkm__nvrtc_compile_count(const fkm_ctx *ctx);
 

@@ -13,7 +13,7 @@ static int param_size(const char *text, size_t len) {
   static const struct {
     const char *type;
     int size;
-  } types[] = {{"i64", 8}, {"double", 8}, {"int", 4}, {"float", 4}};
+  } types[] = {{"i64", 8}, {"u64", 8}, {"double", 8}, {"int", 4}, {"float", 4}};
   if (memchr(text, '*', len)) return 8;
   char buf[128];
   snprintf(buf, sizeof buf, "%.*s", (int)len, text);

@@ -60,13 +60,8 @@ static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
   if (isnan(o->tol)) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: tol is NaN");
   if (o->device < 0)
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device = %d is negative", o->device);
-  return FKM_OK;
-}
-
-/* Features still to come are refused by name rather than ignored. */
-static fkm_status check_implemented(fkm_ctx *ctx, const fkm_options *o) {
-  if (o->tune)
-    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "autotuning is not implemented yet (issue 5)");
+  if (o->tune < 0 || o->tune > 2)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: tune = %d must be 0, 1 or 2", o->tune);
   return FKM_OK;
 }
 
@@ -119,13 +114,24 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG,
                    "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
                    o->n_init);
-  if (s == FKM_OK) s = check_implemented(ctx, o);
   if (s == FKM_OK && host)
     s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
     s = check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
                      "init_centroids");
   if (s == FKM_OK && host && o->sample_weight) s = check_weights(ctx, p, o);
+  return s;
+}
+
+fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  fkm_status s = check_points(ctx, p);
+  if (s == FKM_OK) s = check_options(ctx, p, o);
+  if (s == FKM_OK && o->engine == FKM_ENGINE_CPU)
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "tune: tuning measures GPU kernels (engine is cpu)");
+  if (s == FKM_OK && o->dtype == FKM_DTYPE_FP64)
+    s = fkm__error(ctx, FKM_ERR_UNSUPPORTED, "tune: the GPU engine does not compute in fp64");
+  if (s == FKM_OK)
+    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   return s;
 }
 

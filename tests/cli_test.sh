@@ -100,6 +100,12 @@ expect_json_fields() {
 # header_has FILE TEXT: the .npy header of FILE contains TEXT
 header_has() { head -c 128 "$1" | grep -aqF "$2" || fail "$1: header lacks $2"; }
 
+# The inertia list of the JSON summary on stdout, e.g. "1.5" or "2, 3".
+json_inertia() { sed -n 's/.*"inertia": \[\([^]]*\)\].*/\1/p' "$OUT"; }
+
+# repeat COUNT WORD: WORD COUNT times
+repeat() { for _ in $(seq "$1"); do printf '%s ' "$2"; done; }
+
 # ---- cases ------------------------------------------------------------------------------------
 case_version() {
   run_ok --version
@@ -115,6 +121,10 @@ case_help() {
     grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd"
     run_ok $cmd --help
     grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd --help"
+  done
+  run_ok help run
+  for opt in --n-init --sample-weight --tol-relative; do
+    grep -q "^  $opt " "$OUT" || fail "run usage lacks $opt"
   done
 }
 
@@ -168,6 +178,115 @@ case_run_batched() {
   grep -q '"dtype": "fp32", "input_dtype": "fp64"' "$OUT" || fail "compute dtype"
 }
 
+# Sample weights: unit weights change nothing, byte for byte; integer weights (float64) give what
+# repeating those rows gives; bad weights are refused before anything is written.
+case_run_weighted() {
+  make_fixtures
+  local given="--init-centroids init.npy --engine cpu --json --quiet" one=3f800000 f64one
+  f64one=3ff0000000000000
+  { npy_header '<f4' '(12,)'; f32 $(repeat 12 $one); } >ones.npy
+  run_ok run points.npy $given --sample-weight ones.npy --centroids c.npy --labels l.npy
+  [ "$(json_inertia)" = 1.5 ] || fail "inertia with unit weights is not 1.5"
+  grep -q '"sample_weight": true' "$OUT" || fail "weights not in the JSON summary"
+  expected_centroids >want_c.npy
+  expected_labels >want_l.npy
+  cmp c.npy want_c.npy || fail "unit weights changed the centroids"
+  cmp l.npy want_l.npy || fail "unit weights changed the labels"
+  # weight 2 on point 0 and 3 on point 5, against those rows appended once and twice more
+  { npy_header '<f8' '(12,)'
+    f64 4000000000000000 $(repeat 4 $f64one) 4008000000000000 $(repeat 6 $f64one); } >w.npy
+  { npy_header '<f4' '(15, 2)'
+    f32 "${POINTS32[@]}" "${POINTS32[@]:0:2}" "${POINTS32[@]:10:2}" "${POINTS32[@]:10:2}"; } \
+    >repeated.npy
+  run_ok run points.npy $given --sample-weight w.npy --centroids cw.npy --labels lw.npy
+  local weighted
+  weighted=$(json_inertia)
+  run_ok run repeated.npy $given --centroids cr.npy --labels lr.npy
+  awk -v a="$weighted" -v b="$(json_inertia)" 'BEGIN { d = a - b; exit !(d * d <= 1e-24 * b * b) }' ||
+    fail "weighted inertia $weighted differs from the repeated rows' $(json_inertia)"
+  cmp cw.npy cr.npy || fail "weighted centroids differ from the repeated rows'"
+  cmp -s cw.npy want_c.npy && fail "the weights changed nothing"
+  cmp <(tail -c +129 lw.npy) <(tail -c +129 lr.npy | head -c 48) || fail "weighted labels differ"
+  # batched weights are (B, N)
+  { npy_header '<f4' '(2, 2, 2)'; f32 $Z $Z $T $T $Z $Z $T $T; } >init_b.npy
+  { npy_header '<f4' '(2, 3)'; f32 $(repeat 6 $one); } >ones_b.npy
+  run_ok run batched.npy --init-centroids init_b.npy --engine cpu --quiet --centroids cb.npy
+  run_ok run batched.npy --init-centroids init_b.npy --engine cpu --quiet --centroids cbw.npy \
+    --sample-weight ones_b.npy
+  cmp cb.npy cbw.npy || fail "unit batched weights changed the centroids"
+  # refusals: shape, dtype, values
+  local o="--centroids out_c.npy --labels out_l.npy"
+  { npy_header '<f4' '(11,)'; f32 $(repeat 11 $one); } >w11.npy
+  { npy_header '<f4' '(3, 3)'; f32 $(repeat 9 $one); } >w33.npy
+  { npy_header '<f2' '(12,)'; f16 $(repeat 12 3c00); } >w16.npy
+  { npy_header '<i4' '(12,)'; i32 $(repeat 12 1); } >wint.npy
+  { npy_header '<f4' '(12,)'; f32 $(repeat 3 $one) bf800000 $(repeat 8 $one); } >wneg.npy
+  { npy_header '<f4' '(12,)'; f32 $(repeat 7 $one) 7fc00000 $(repeat 4 $one); } >wnan.npy
+  { npy_header '<f4' '(12,)'; f32 $one $one $(repeat 10 $Z); } >wtwo.npy
+  expect_error run points.npy -k 3 --sample-weight w11.npy $o
+  grep -q 'N = 11 but the input has N = 12' "$ERR" || fail "N mismatch not named"
+  expect_error run points.npy -k 3 --sample-weight w33.npy $o
+  expect_error run batched.npy -k 2 --sample-weight ones.npy $o
+  expect_error run batched.npy -k 2 --sample-weight w33.npy $o
+  grep -q 'B = 3 but the input has B = 2' "$ERR" || fail "B mismatch not named"
+  expect_error run points.npy -k 3 --sample-weight w16.npy $o
+  expect_error run points.npy -k 3 --sample-weight wint.npy $o
+  expect_error run points.npy -k 3 --sample-weight missing.npy $o
+  expect_error run points.npy -k 3 --sample-weight wneg.npy $o
+  grep -q 'element 3 = -1 is negative' "$ERR" || fail "negative weight not named"
+  expect_error run points.npy -k 3 --sample-weight wnan.npy $o
+  grep -q 'NaN or Inf' "$ERR" || fail "NaN weight not named"
+  expect_error run points.npy -k 3 --sample-weight wtwo.npy $o
+  grep -q '2 points of positive weight, fewer than k = 3' "$ERR" || fail "too few weights not named"
+  run_ok run points.npy -k 2 --engine cpu --quiet --sample-weight wtwo.npy
+  expect_error predict points.npy --init-centroids init.npy --labels out_l.npy \
+    --sample-weight ones.npy
+}
+
+# Restarts: with 30 of them every seed reaches the optimum (inertia 1.5), never worse than one
+# start, and at least one seed's single start misses it (else this would prove nothing).
+case_run_n_init() {
+  make_fixtures
+  local seed single best improved=0
+  for seed in 1 2 3 4 5 6 7 8; do
+    run_ok run points.npy -k 3 --engine cpu --json --quiet --seed $seed
+    single=$(json_inertia)
+    grep -q '"n_init": 1,' "$OUT" || fail "n_init 1 not in the JSON summary"
+    run_ok run points.npy -k 3 --engine cpu --json --quiet --seed $seed --n-init 30
+    best=$(json_inertia)
+    grep -q '"n_init": 30,' "$OUT" || fail "n_init 30 not in the JSON summary"
+    [ "$best" = 1.5 ] || fail "seed $seed: 30 restarts end at inertia $best, not 1.5"
+    awk -v a="$single" -v b="$best" 'BEGIN { exit !(a >= b) }' ||
+      fail "seed $seed: 30 restarts ($best) worse than one ($single)"
+    awk -v a="$single" -v b="$best" 'BEGIN { exit !(a > b) }' && improved=1
+  done
+  [ $improved = 1 ] || fail "every single start found the optimum: the fixture shows nothing"
+  local o="--centroids out_c.npy --labels out_l.npy"
+  expect_error run points.npy --init-centroids init.npy --n-init 2 $o
+  expect_error run points.npy -k 3 --init given --init-centroids init.npy --n-init 3 $o
+  expect_error run points.npy -k 3 --n-init 0 $o
+  expect_error run points.npy -k 3 --n-init two $o
+  run_ok run points.npy --init-centroids init.npy --n-init 1 --engine cpu --quiet
+}
+
+# Relative tolerance: from init.npy the first shift is 0.3536 (0.25·√2) and the second 0; the mean
+# per-feature variance of the points is 66.73, so --tol 0.006 --tol-relative (0.400 absolute) stops
+# after iteration 1, --tol 0.005 --tol-relative (0.334) and --tol 0.006 alone after iteration 2.
+case_run_tol_relative() {
+  make_fixtures
+  local given="--init-centroids init.npy --engine cpu --json --quiet"
+  run_ok run points.npy $given --tol 0.006 --tol-relative
+  grep -q '"iterations": 1,' "$OUT" || fail "relative tol 0.006 did not stop after 1 iteration"
+  grep -q '"tol_relative": true' "$OUT" || fail "tol_relative not in the JSON summary"
+  run_ok run points.npy $given --tol 0.005 --tol-relative
+  grep -q '"iterations": 2,' "$OUT" || fail "relative tol 0.005 did not run 2 iterations"
+  run_ok run points.npy $given --tol 0.006
+  grep -q '"iterations": 2,' "$OUT" || fail "absolute tol 0.006 did not run 2 iterations"
+  grep -q '"tol_relative": false' "$OUT" || fail "tol_relative default not false"
+  expect_error run points.npy -k 3 --tol-relative=yes --centroids out_c.npy
+  expect_error predict points.npy --init-centroids init.npy --labels out_l.npy --tol-relative
+}
+
 case_predict() {
   make_fixtures
   expected_labels >want_l.npy
@@ -215,7 +334,7 @@ case_info() {
 }
 
 case_pending() {
-  for cmd in tune bench; do
+  for cmd in bench; do
     "$FKM" $cmd >"$OUT" 2>"$ERR"
     [ $? -eq 2 ] || fail "$cmd: exit status is not 2"
     grep -q "^fkm $cmd: arrives with a later release (issue [0-9]*)$" "$ERR" || fail "$cmd message"

@@ -12,8 +12,11 @@ for t in build/tests/test_gpu_*; do
   tail -n 3 "$out/$(basename "$t").log"
 done
 for tool in memcheck racecheck; do
-  FKM_TEST_SMALL=1 compute-sanitizer --tool "$tool" build/tests/test_gpu_engine > "$out/sanitizer-$tool.log" 2>&1 || status=1
-  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Checks:" "$out/sanitizer-$tool.log"
+  for suite in engine complete; do
+    log="$out/sanitizer-$tool-$suite.log"
+    FKM_TEST_SMALL=1 compute-sanitizer --tool "$tool" "build/tests/test_gpu_$suite" > "$log" 2>&1 || status=1
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Checks:" "$log"
+  done
 done
 build/cli/fkm info > "$out/info.log" 2>&1 && head -n 12 "$out/info.log"
 build/cli/fkm demo > "$out/demo.log" 2>&1 || status=1

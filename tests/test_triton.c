@@ -513,6 +513,89 @@ START_TEST(reads_a_triton_cache_directory) {
 }
 END_TEST
 
+/* ---- launching Triton kernels (refusals happen before any driver call) ----------------------- */
+
+static fkm_status launch_fixture(fkm_ctx *ctx, const char *folder, int arg_count) {
+  static unsigned long long ptr;
+  static int value;
+  void *args[9] = {&ptr, &ptr, &ptr, &ptr, &ptr, &value, &value, &value, &value};
+  char dir[512];
+  const unsigned grid[3] = {1, 1, 1};
+  snprintf(dir, sizeof dir, "%s/triton/%s", test_dir, folder);
+  return fkm_triton_launch(ctx, dir, "_euclid_assign_kernel", 0, grid, args, arg_count, NULL);
+}
+
+static const struct {
+  const char *folder;
+  int args;
+  fkm_status status;
+  const char *why; /* a phrase of the detail */
+} launch_refusals[] = {
+    {"coop", 8, FKM_ERR_UNSUPPORTED, "cooperative"},
+    {"ctas", 8, FKM_ERR_UNSUPPORTED, "num_ctas > 1"},
+    {"gscratch", 8, FKM_ERR_UNSUPPORTED, "scratch"},
+    {"hip", 8, FKM_ERR_UNSUPPORTED, "CUDA kernels only"},
+    {"pdl", 8, FKM_ERR_UNSUPPORTED, "launch_pdl"},
+    {"pscratch", 8, FKM_ERR_UNSUPPORTED, "scratch"},
+    {"mismatch", 8, FKM_ERR_FORMAT, "hidden scratch pointer"},
+    {"nohash", 8, FKM_ERR_FORMAT, "hash"},
+    {"absent", 8, FKM_ERR_IO, "unreadable"},
+    {"v35", 7, FKM_ERR_INVALID_ARG, "7 arguments given"},
+    {"v33", 9, FKM_ERR_INVALID_ARG, "so it takes 8"},
+    {"v32", 9, FKM_ERR_INVALID_ARG, "the cubin has 8 parameters"},
+};
+
+START_TEST(launch_refuses_what_it_cannot_launch) {
+  fkm_ctx *ctx;
+  make_triton_cache();
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  fkm_status s = launch_fixture(ctx, launch_refusals[_i].folder, launch_refusals[_i].args);
+  const char *detail = fkm_ctx_last_error(ctx);
+  ck_assert_msg(s == launch_refusals[_i].status, "%s: %s (%s)", launch_refusals[_i].folder,
+                fkm_status_name(s), detail);
+  ck_assert_msg(strstr(detail, launch_refusals[_i].why) && strstr(detail, launch_refusals[_i].folder),
+                "%s: detail '%s'", launch_refusals[_i].folder, detail);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(launch_checks_its_arguments) {
+  fkm_ctx *ctx;
+  void *args[1] = {NULL};
+  const unsigned grid[3] = {1, 1, 1}, flat[3] = {4, 0, 1};
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  ck_assert_int_eq(fkm_triton_launch(NULL, "d", "k", 0, grid, args, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, NULL, "k", 0, grid, args, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, "d", "k", 0, NULL, args, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, "d", "k", 0, flat, args, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, "d", "k", 0, grid, NULL, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, "d", "k", -1, grid, args, 1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_int_eq(fkm_triton_launch(ctx, "d", "k", 0, grid, args, -1, NULL), FKM_ERR_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_last_error(ctx), "grid"));
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+/* Kernels that pass every check without a device reach it: launched where a device of their arch
+ * is (the stand-ins have empty bodies), refused for the arch on other devices, or no driver. */
+static const struct {
+  const char *folder;
+  int args;
+} launch_reaches_device[] = {{"v32", 8}, {"v33", 8}, {"v35", 8}, {"arch80", 8}};
+
+START_TEST(launch_reaches_the_device) {
+  fkm_ctx *ctx;
+  make_triton_cache();
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  fkm_status s = launch_fixture(ctx, launch_reaches_device[_i].folder, launch_reaches_device[_i].args);
+  const char *detail = fkm_ctx_last_error(ctx);
+  ck_assert_msg(s == FKM_OK || s == FKM_ERR_NO_DRIVER || s == FKM_ERR_NO_DEVICE ||
+                    (s == FKM_ERR_UNSUPPORTED && strstr(detail, "built for arch")),
+                "%s: %s (%s)", launch_reaches_device[_i].folder, fkm_status_name(s), detail);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("triton");
   TCase *t = tcase_create("triton");
@@ -533,11 +616,16 @@ int main(void) {
                       (int)(sizeof versions / sizeof versions[0]));
   tcase_add_test(t, arch_rules);
   tcase_add_test(t, unreadable_metadata_is_reported);
+  tcase_add_test(t, launch_checks_its_arguments);
   if (nvrtc_usable()) {
     tcase_add_loop_test(t, counts_the_parameters_of_fkm_assign, 0,
                         (int)(sizeof assign_targets / sizeof assign_targets[0]));
     tcase_add_test(t, reads_a_triton_cache_directory);
     tcase_add_test(t, damaged_cubins_are_refused_safely);
+    tcase_add_loop_test(t, launch_refuses_what_it_cannot_launch, 0,
+                        (int)(sizeof launch_refusals / sizeof launch_refusals[0]));
+    tcase_add_loop_test(t, launch_reaches_the_device, 0,
+                        (int)(sizeof launch_reaches_device / sizeof launch_reaches_device[0]));
   } else {
     fprintf(stderr, "NVRTC absent: cubin parameter tests skipped\n");
   }
