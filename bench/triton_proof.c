@@ -16,59 +16,17 @@
  * proof cannot run (inputs, kernel, ABI, driver). Uses the driver API through dlopen, for the
  * device buffers only. */
 #include <cuda.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_driver.h"
 #include "fkm.h"
 
 #define USER_PARAMS 5   /* x, c, x_sq, c_sq, out */
 #define NEAR_TIE 1e-3   /* relative slack against the exact best squared distance */
-
-/* ---- driver functions (cuda.h's macros give the versioned names, e.g. cuMemAlloc_v2) ---------- */
-#define DRIVER(X)                                                                                 \
-  X(cuInit) X(cuDeviceGet) X(cuDevicePrimaryCtxRetain) X(cuDevicePrimaryCtxRelease)               \
-  X(cuCtxSetCurrent) X(cuCtxSynchronize) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD)               \
-  X(cuMemcpyDtoH) X(cuMemsetD32) X(cuGetErrorName)
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-static struct {
-#define MEMBER_(name) __typeof__(&name) name;
-  DRIVER(MEMBER_)
-#undef MEMBER_
-} cu;
-
-static int fail(const char *what) {
-  fprintf(stderr, "triton_proof: %s\n", what);
-  return 2;
-}
-
-static int cu_check(CUresult r, const char *call) {
-  const char *name = "?";
-  if (r == CUDA_SUCCESS) return 0;
-  if (cu.cuGetErrorName) cu.cuGetErrorName(r, &name);
-  fprintf(stderr, "triton_proof: %s failed: %s (%d)\n", call, name, (int)r);
-  return 2;
-}
-
-/* Opens libcuda.so.1 and makes device's primary context (the one fkm uses) current. 0 or 2. */
-static int driver_open(int device, CUdevice *dev, CUcontext *context) {
-  void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) return fail("cannot open libcuda.so.1");
-#define LOAD_(name)                                                                               \
-  if (!(cu.name = (__typeof__(cu.name))dlsym(lib, STR(name))))                                    \
-    return fail("libcuda lacks " STR(name));
-  DRIVER(LOAD_)
-#undef LOAD_
-  if (cu_check(cu.cuInit(0), "cuInit") || cu_check(cu.cuDeviceGet(dev, device), "cuDeviceGet") ||
-      cu_check(cu.cuDevicePrimaryCtxRetain(context, *dev), "cuDevicePrimaryCtxRetain"))
-    return 2;
-  return cu_check(cu.cuCtxSetCurrent(*context), "cuCtxSetCurrent");
-}
 
 /* ---- .npy files (version 1/2, C order, little-endian) ---------------------------------------- */
 typedef struct npy {
@@ -378,6 +336,7 @@ static int report(const problem *p, const outputs *o, const float *x, const floa
 }
 
 int main(int argc, char **argv) {
+  bench_program = "triton_proof";
   args a;
   found f;
   problem p = {0};

@@ -98,6 +98,19 @@ static const char *set_n_init(cli_args *a, const char *v) {
 static const char *set_seed(cli_args *a, const char *v) {
   return parse_u64(v, &a->opts.seed) ? "an unsigned 64-bit integer" : NULL;
 }
+/* A byte count with an optional K, M or G suffix (powers of 1024), at least 1. */
+static const char *set_device_memory(cli_args *a, const char *v) {
+  char *end;
+  errno = 0;
+  double bytes = strtod(v, &end);
+  const char *units = "KMG";
+  const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+  if (u) bytes *= (double)(1ull << (10 * (u - units + 1))), end++;
+  if (errno || end == v || *end || !(bytes >= 1.0) || bytes > 1e18)
+    return "a byte count such as 8G, 512M or 1073741824";
+  a->opts.device_memory_budget = (size_t)bytes;
+  return NULL;
+}
 static const char *set_init_centroids(cli_args *a, const char *v) {
   a->init_centroids = v;
   return NULL;
@@ -158,6 +171,7 @@ static const option_def options[] = {
     {"--engine", OPT_ENGINE, set_engine, VALUE},
     {"--empty", OPT_EMPTY, set_empty, VALUE},
     {"--device", OPT_DEVICE, set_device, VALUE},
+    {"--device-memory", OPT_DEVICE_MEMORY, set_device_memory, VALUE},
     {"--centroids", OPT_CENTROIDS, set_centroids, VALUE},
     {"--labels", OPT_LABELS, set_labels, VALUE},
     {"--json", OPT_JSON, set_json, FLAG},

@@ -32,7 +32,8 @@ enum {
   OPT_QUIET = 1u << 14,
   OPT_N_INIT = 1u << 15,
   OPT_SAMPLE_WEIGHT = 1u << 16,
-  OPT_TOL_RELATIVE = 1u << 17
+  OPT_TOL_RELATIVE = 1u << 17,
+  OPT_DEVICE_MEMORY = 1u << 18
 };
 
 typedef struct cli_args {
@@ -71,7 +72,8 @@ int cli_fail_status(fkm_ctx *ctx, fkm_status s, const char *what);
 /* Creates a context whose info and warning log lines go to stderr (none when quiet); prints the
  * failure itself. */
 int cli_ctx_create(fkm_ctx **ctx, int quiet);
-/* Per-iteration progress line on stderr; user is ignored. */
+/* Per-iteration progress line on stderr, with the points and input bytes per second of the
+ * iteration; user is the fit's const fkm_points (borrowed). */
 int cli_print_progress(const fkm_iter_report *r, void *user);
 /* Monotonic milliseconds. */
 double cli_now_ms(void);

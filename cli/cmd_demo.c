@@ -13,6 +13,7 @@
 typedef struct demo_state {
   cli_args a;
   cli_blobs blobs;
+  fkm_points points; /* the blobs as fit's input (the progress lines read it) */
   float *init;      /* [K][D] farthest-first centroids */
   float *centroids; /* [K][D] */
   int32_t *labels;  /* [N] */
@@ -57,14 +58,15 @@ static void explain_engine(demo_state *d, fkm_ctx *ctx) {
 
 static int fit(demo_state *d, fkm_ctx *ctx) {
   fkm_options *o = &d->a.opts;
-  fkm_points points = {d->blobs.points, FKM_DTYPE_FP32, 1, DEMO_N, DEMO_D};
+  d->points = (fkm_points){d->blobs.points, FKM_DTYPE_FP32, 1, DEMO_N, DEMO_D};
   o->k = DEMO_K;
   o->init = FKM_INIT_GIVEN;
   o->init_centroids = d->init;
   o->on_iter = d->a.quiet ? NULL : cli_print_progress;
+  o->on_iter_user = &d->points;
   d->result = (fkm_result){.centroids = d->centroids, .labels = d->labels, .inertia = &d->inertia};
   double t0 = cli_now_ms();
-  fkm_status s = fkm_fit(ctx, &points, o, &d->result);
+  fkm_status s = fkm_fit(ctx, &d->points, o, &d->result);
   d->ms_total = cli_now_ms() - t0;
   if (s != FKM_OK) return cli_fail_status(ctx, s, "demo");
   explain_engine(d, ctx);
@@ -96,12 +98,11 @@ static void report_json(const demo_state *d, const cli_summary *s, fkm_ctx *ctx)
 }
 
 static void report(const demo_state *d, fkm_ctx *ctx) {
-  fkm_points points = {d->blobs.points, FKM_DTYPE_FP32, 1, DEMO_N, DEMO_D};
   const fkm_result *r = &d->result;
   cli_summary s = {.command = "demo",
                    .engine = r->engine,
                    .device = d->a.opts.device,
-                   .points = &points,
+                   .points = &d->points,
                    .k = DEMO_K,
                    .dtype = cli_compute_dtype(FKM_DTYPE_AUTO, FKM_DTYPE_FP32, r->engine),
                    .metric = FKM_METRIC_L2,

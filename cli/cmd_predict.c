@@ -5,7 +5,7 @@
 
 #define PREDICT_OPTIONS                                                                         \
   (OPT_K | OPT_METRIC | OPT_DTYPE | OPT_INIT_CENTROIDS | OPT_ENGINE | OPT_DEVICE | OPT_LABELS | \
-   OPT_JSON | OPT_QUIET)
+   OPT_JSON | OPT_QUIET | OPT_DEVICE_MEMORY)
 
 typedef struct predict_state {
   cli_args a;

@@ -6,7 +6,7 @@
 #define RUN_OPTIONS                                                                         \
   (OPT_K | OPT_ITERS | OPT_TOL | OPT_METRIC | OPT_DTYPE | OPT_INIT | OPT_INIT_CENTROIDS |   \
    OPT_SEED | OPT_ENGINE | OPT_EMPTY | OPT_DEVICE | OPT_CENTROIDS | OPT_LABELS | OPT_JSON | \
-   OPT_QUIET | OPT_N_INIT | OPT_SAMPLE_WEIGHT | OPT_TOL_RELATIVE)
+   OPT_QUIET | OPT_N_INIT | OPT_SAMPLE_WEIGHT | OPT_TOL_RELATIVE | OPT_DEVICE_MEMORY)
 
 typedef struct run_state {
   cli_args a;
@@ -89,6 +89,7 @@ static int prepare(run_state *r) {
 static int fit(run_state *r, fkm_ctx *ctx) {
   fkm_options *o = &r->a.opts;
   o->on_iter = r->a.quiet ? NULL : cli_print_progress;
+  o->on_iter_user = (void *)&r->in.points;
   r->result = (fkm_result){.centroids = r->centroids, .labels = r->labels, .inertia = r->inertia};
   double t0 = cli_now_ms();
   fkm_status s = fkm_fit(ctx, &r->in.points, o, &r->result);

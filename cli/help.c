@@ -51,6 +51,9 @@ static const char run_usage[] =
     "  --engine auto|gpu|cpu      (default auto: the GPU when usable, else the CPU)\n"
     "  --empty keep|farthest      empty-cluster policy (default keep)\n"
     "  --device I                 CUDA device index (default 0)\n"
+    "  --device-memory SIZE       device memory the fit may use, e.g. 8G or 512M (default: the\n"
+    "                             free memory); larger inputs stream from the (memory-mapped)\n"
+    "                             file in chunks\n"
     "  --centroids OUT.npy        write the centroids\n"
     "  --labels OUT.npy           write the labels\n"
     "  --json                     print a JSON summary on stdout\n"
@@ -66,6 +69,7 @@ static const char predict_usage[] =
     "  --dtype fp16|bf16|fp32|fp64  compute dtype (default: the input's)\n"
     "  --engine auto|gpu|cpu      (default auto)\n"
     "  --device I                 CUDA device index (default 0)\n"
+    "  --device-memory SIZE       device memory predict may use (default: the free memory)\n"
     "  --json                     print a JSON summary on stdout\n"
     "  --quiet                    no log lines on stderr\n";
 

@@ -56,12 +56,22 @@ static const char *count_text(int64_t v, char *buf, size_t len) {
   return buf;
 }
 
+/* Bytes per element of a storage dtype. */
+static size_t storage_bytes(fkm_dtype t) {
+  return t == FKM_DTYPE_FP64 ? 8 : t == FKM_DTYPE_FP32 ? 4 : 2;
+}
+
 int cli_print_progress(const fkm_iter_report *r, void *user) {
+  const fkm_points *p = user;
   char changed[32], empty[32];
-  (void)user;
-  fprintf(stderr, "iter %d  shift %.1e  inertia %.2e  changed %s  empty %s  %.1f ms\n",
+  double points = (double)(p->batches * p->n), seconds = r->ms > 0.0 ? r->ms * 1e-3 : 1e-9;
+  double bytes = points * (double)p->d * (double)storage_bytes(p->dtype);
+  fprintf(stderr,
+          "iter %d  shift %.1e  inertia %.2e  changed %s  empty %s  %.1f ms  %.3g Gpoints/s  "
+          "%.3g GB/s\n",
           r->iteration, r->shift, r->inertia, count_text(r->changed, changed, sizeof changed),
-          count_text(r->empty, empty, sizeof empty), r->ms);
+          count_text(r->empty, empty, sizeof empty), r->ms, points / seconds * 1e-9,
+          bytes / seconds * 1e-9);
   return 0;
 }
 

@@ -139,8 +139,16 @@ typedef struct fkm_points {
 } fkm_points;
 
 /* ---- kernel configuration (Triton's vocabulary) -------------------------------------------------- */
-/* Zero fields mean "pick one" (model, tables or tuning records). num_stages is the depth of the
- * centroid-tile pipeline (1 = none); block = 32·num_warps threads. */
+/* Zero fields mean "pick one": the tuning record of the shapes on this device when there is one,
+ * else the default pick, which weighs two inputs with the tuner's cost model — fkm's own model
+ * (shared-memory and register fit over a short list of measured tile shapes) and, on GPUs whose
+ * name contains H200, H100, A100 or GB10, flash-kmeans' published per-GPU table entry for (N, K,
+ * D, dtype) (its BLOCK_D 0 read as the model's D chunk, fitted to the device's shared memory as
+ * flash-kmeans fits it). The table's entry is taken when the cost model rates it at most 5 %
+ * costlier than the model's pick; where the model's pick was itself measured with fkm's kernels
+ * (the sm_90a warpgroup-MMA tiles, measured on H100) only when rated at least 5 % cheaper. Every
+ * other GPU gets the model's pick. num_stages is the depth of the centroid-tile pipeline (1 =
+ * none); block = 32·num_warps threads. */
 typedef struct fkm_config {
   int BLOCK_N, BLOCK_K, BLOCK_D, num_warps, num_stages, num_ctas;
 } fkm_config;
@@ -150,7 +158,8 @@ typedef struct fkm_iter_report {
   int iteration;         /* 1-based */
   double shift;          /* max over batches and clusters of ‖c_new − c_old‖₂ */
   double inertia;        /* sum over batches, against the centroids used for this assignment */
-  int64_t changed;       /* labels that changed against the previous assignment */
+  int64_t changed;       /* labels that changed against the previous assignment; -1 when the
+                            points stream from host memory (labels are not kept between passes) */
   int64_t empty;         /* empty clusters before the policy was applied */
   double ms;             /* wall time of this iteration */
 } fkm_iter_report;
@@ -187,11 +196,16 @@ typedef struct fkm_options {
                                    never seed; a cluster of weight 0 is empty. Borrowed; same
                                    memory kind as the points; fit only (predict ignores it, as it
                                    does init and n_init); CPU engine only for now */
-  size_t device_memory_budget;  /* bytes of device memory fit may use; 0 = as needed */
-  int tune;                     /* 0 (default): tuning records, else the model's pick; 1: fit
-                                   first tunes shapes with no record (model-pruned candidates,
-                                   see fkm_tune); 2: the same, exhaustive (every valid
-                                   configuration). GPU engine only: the CPU engine ignores it */
+  size_t device_memory_budget;  /* host entry points (fit, predict): device bytes the call may
+                                   use; 0 = the device's free memory less a reserve. When the
+                                   in-memory workspace (points included) exceeds it, the points
+                                   stream from host memory in chunks (see fkm_fit); the device
+                                   entry points ignore it */
+  int tune;                     /* 0 (default): tuning records, else the default pick (see
+                                   fkm_config); 1: fit first tunes shapes with no record
+                                   (model-pruned candidates, see fkm_tune); 2: the same,
+                                   exhaustive (every valid configuration). GPU engine only: the
+                                   CPU engine ignores it */
   fkm_config config;            /* assign-kernel configuration override; zeros = automatic */
   int check_every;              /* GPU: iterations between convergence-flag reads, default 8 */
   int profile;                  /* GPU: 1 times assign and update separately (slower); default 0 */
@@ -222,7 +236,15 @@ typedef struct fkm_result {
 
 /* Lloyd k-means on host memory. Picks the engine per opts->engine (AUTO: the GPU when a device,
  * driver and NVRTC exist, else the CPU with one log line saying why). Bad input returns
- * FKM_ERR_INVALID_ARG (or FKM_ERR_NONFINITE) and writes nothing. */
+ * FKM_ERR_INVALID_ARG (or FKM_ERR_NONFINITE) and writes nothing.
+ * Out-of-core: on the GPU, points whose in-memory workspace exceeds opts->device_memory_budget (or
+ * the free device memory) stream through the device every iteration in chunks of whole 512-point
+ * spans — copied straight from page-locked memory, through pinned staging buffers from pageable
+ * memory (e.g. a memory-mapped file), overlapped with the kernels — while the first chunks stay
+ * resident when the budget holds them. The results are bitwise those of the in-memory GPU path,
+ * whatever the chunk size. k-means++ and the farthest policy are refused there
+ * (FKM_ERR_UNSUPPORTED); a budget below one span of points gives FKM_ERR_DEVICE_MEMORY. Host memory
+ * beyond the caller's: about three chunks of pinned staging. fkm_predict streams the same way. */
 FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                            fkm_result *result);
 
@@ -241,8 +263,8 @@ FKM_API fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points,
                                       const float *centroids, const fkm_options *opts,
                                       int32_t *labels, double *inertia, void *stream);
 
-/* Device workspace bytes fit_device needs for these points and options (it is allocated by the
- * context and kept for reuse). */
+/* Device bytes fkm_fit_device allocates for these points (data must be non-NULL but is not read)
+ * and options, beside the caller's buffers; freed when it returns. Opens the device. */
 FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
                                       const fkm_options *opts, size_t *bytes);
 
@@ -253,12 +275,15 @@ FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
  * metric, compute dtype, D, and N, K, B each rounded up to a power of two); fit, predict and their
  * device forms use the record of their shapes when no opts->config is given, so a tuned bucket
  * never tunes again. opts->tune == 2 measures every valid configuration (exhaustive, slow); any
- * other value the few the model ranks best, the model's own pick among them: candidates are ranked
+ * other value the few the model ranks best, with the model's own pick and the flash-kmeans table's
+ * configuration for the device (see fkm_config) always among them: candidates are ranked
  * by a cost model (shared-memory and register fit, occupancy, roofline, wave quantisation) with
  * kernels already in a cache layer preferred, compiled on parallel threads, each timed with device
- * events on the real shapes (median of a few passes) and checked against the reference labels.
- * Synchronises the device; allocates a fit's workspace. A cache that cannot take the record is one
- * warning (the winner is still returned). The engine must not be CPU. */
+ * events on the real shapes (median of a few passes) and checked against the reference labels;
+ * those within 4 % of the fastest are then timed again, interleaved (so that clock drift reaches
+ * them alike), and the fastest of them wins. Synchronises the device; allocates a fit's
+ * workspace. A cache that cannot take the record is one warning (the winner is still returned).
+ * The engine must not be CPU. */
 FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                             fkm_config *best);
 
@@ -266,7 +291,11 @@ FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_op
 typedef struct fkm_tune_timing {
   fkm_config config;
   double ms;      /* median device time of one assignment pass; negative when it did not compile,
-                     load, run, or agree with the reference labels */
+                     load, run, or agree with the reference labels. For the finalists (first
+                     timings within 4 % of the fastest), their time in the final round, which
+                     times them again in interleaved rounds, scaled by the fastest first
+                     timing's ratio of first to final time so that every entry is on one clock;
+                     the winner is the finalist with the lowest, and no entry is lower */
   int cached;     /* 1: its kernel came from a cache layer (no compile) */
   int model_pick; /* 1: the configuration the model picks without tuning */
 } fkm_tune_timing;

@@ -113,6 +113,16 @@ fkm_status fkm_fit_device(fkm_ctx *ctx, const fkm_points *points, const fkm_opti
   return fkm__gpu_fit(ctx, points, opts, result, 1, stream);
 }
 
+fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                              size_t *bytes) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  fkm_status s = bytes ? fkm__check_shapes(ctx, points, opts)
+                       : fkm__error(ctx, FKM_ERR_INVALID_ARG, "workspace_size: bytes is NULL");
+  if (s == FKM_OK) s = require_gpu_engine(ctx, opts);
+  return s == FKM_OK ? fkm__gpu_workspace_size(ctx, points, opts, bytes) : s;
+}
+
 fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
                               const fkm_options *opts, int32_t *labels, double *inertia,
                               void *stream) {

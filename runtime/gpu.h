@@ -32,7 +32,8 @@ fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel
                              const char *entry, CUfunction *out);
 
 /* The assign-kernel spec for these shapes: opts->config when given (validated), else the tuning
- * record of these shapes on g (gpu_record.c) when its config is valid, else the model's pick. */
+ * record of these shapes on g (gpu_record.c) when its config is valid, else the default pick
+ * (fkm__gpu_default_spec). */
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                 const fkm_options *o, fkm__kernel_spec *out,
                                 fkm__spec_layout *layout);
@@ -55,6 +56,30 @@ fkm_config fkm__spec_config(const fkm__kernel_spec *s);
 fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                const fkm_options *o, fkm__kernel_spec *out,
                                fkm__spec_layout *layout);
+/* Whether model pick s was chosen by measurements of our kernel on its arch, so that the cost
+ * model alone does not overrule it: the sm_90a wgmma picks (their tile order — 256×64 with one
+ * warpgroup first, the best of an exhaustive sweep on H100 — and their two-blocks-per-SM
+ * shared-memory budget were measured on H100; the cost model does not see either effect). */
+int fkm__model_measured(const fkm__kernel_spec *s);
+/* The default pick (neither opts->config nor records consulted): of two inputs, the model's pick
+ * and flash-kmeans' per-GPU table entry for g->name (fkm__table_spec; GPUs matched by name as the
+ * tables do: H200, H100, A100, GB10), as fkm__tune_default's cost-model rule decides — the
+ * table's where the model rates it at most FKM__TABLE_MARGIN worse than its own pick, or, where
+ * that pick is measured (fkm__model_measured), at least FKM__TABLE_MARGIN better; else the
+ * model's. Every other GPU, and a device without a name, gets the model's pick. */
+fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                                 const fkm_options *o, fkm__kernel_spec *out,
+                                 fkm__spec_layout *layout);
+
+/* flash-kmeans' table configuration (fkm__table_lookup: the GPU family matched by name, the
+ * table's regime by base's compute dtype and D) for N points and K centroids, as our kernel: a
+ * table BLOCK_D of 0 ("the whole padded row") takes the model's BLOCK_D, and a configuration that
+ * is not valid within `shared` bytes (0: the arch's limit) is fitted as flash-kmeans fits its
+ * configs to shared memory (BLOCK_N, BLOCK_K, num_stages shrunk, most work per block kept). 1 with
+ * *out and *layout set (validated by fkm__config_spec), or 0: no name, no table entry, or nothing
+ * fits. Pure: the table is embedded. */
+int fkm__table_spec(const char *name, const fkm__kernel_spec *base, long long n, long long k,
+                    size_t shared, fkm__kernel_spec *out, fkm__spec_layout *layout);
 
 /* Tuning records of the GPU engine (gpu_record.c), keyed by (g->name, g->sm, "assign", metric,
  * compute dtype — "tf32" for fp32 with FKM_PRECISION_TF32 —, D, bucketed N, K, B). Reads the

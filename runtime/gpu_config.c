@@ -1,8 +1,11 @@
 /* What the GPU engine accepts, and the assign-kernel configuration it runs. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "gpu.h"
+#include "tune.h"
+#include "tuning.h"
 
 fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
   if (p->d > FKM__MAX_GPU_D)
@@ -45,6 +48,13 @@ static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int 
   return FKM_ERR_REJECTED;
 }
 
+/* D columns per pipeline step the model takes: the whole padded row up to 128, 64-column chunks
+ * beyond. */
+static int model_block_d(int d) {
+  int dp = fkm__padded_d(d);
+  return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
+}
+
 /* The model's pick. The wgmma kernel waits for its MMAs before folding them, so it wants two
  * blocks per multiprocessor to overlap one block's arg-min with the other's MMAs (measured on
  * H100, D=128: 256×64 tiles with 2 stages or 128×64 with 1, both with 2+ blocks per SM, beat
@@ -56,10 +66,12 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
   int count = !wg ? FKM__TILE_COUNT(mma_tiles)
               : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
                          : FKM__TILE_COUNT(wgmma_tiles);
-  s->block_d = dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
+  s->block_d = model_block_d(s->d);
   if (wg && first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }
+
+int fkm__model_measured(const fkm__kernel_spec *s) { return fkm__spec_uses_wgmma(s); }
 
 fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
                                       const fkm_options *o) {
@@ -102,6 +114,59 @@ fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm
                     (long long)p->d);
 }
 
+/* Whether c is a valid spec on base's target within `shared` bytes of shared memory. */
+static int fits(const fkm__kernel_spec *base, const fkm_config *c, size_t shared,
+                fkm__kernel_spec *out, fkm__spec_layout *l) {
+  return fkm__config_spec(base, c, out, l, NULL, 0) == FKM_OK && l->shared <= shared;
+}
+
+/* Whether candidate (bn, bk, stages) beats the best so far (*best, NULL: none) as flash-kmeans'
+ * _fit_config_to_smem ranks them: more work per block (BLOCK_N·BLOCK_K·num_stages), then the
+ * aspect ratio nearer c0's, then the larger BLOCK_N, then the deeper pipeline. */
+static int fits_better(const fkm_config *c0, const fkm_config *cand, const fkm_config *best) {
+  if (!best) return 1;
+  double wc = (double)cand->BLOCK_N * cand->BLOCK_K * cand->num_stages;
+  double wb = (double)best->BLOCK_N * best->BLOCK_K * best->num_stages;
+  if (wc != wb) return wc > wb;
+  double a0 = (double)c0->BLOCK_N / c0->BLOCK_K;
+  double ac = fabs((double)cand->BLOCK_N / cand->BLOCK_K - a0);
+  double ab = fabs((double)best->BLOCK_N / best->BLOCK_K - a0);
+  if (ac != ab) return ac < ab;
+  if (cand->BLOCK_N != best->BLOCK_N) return cand->BLOCK_N > best->BLOCK_N;
+  return cand->num_stages > best->num_stages;
+}
+
+/* c0 fitted to the device: c0 itself when it is valid within `shared` bytes, else the best-ranked
+ * (fits_better) of the power-of-two BLOCK_N and BLOCK_K ≥ 16 no larger than c0's and num_stages
+ * no deeper that is, with num_warps capped at 4 for tiles of at most 32×32 (flash-kmeans'
+ * shared-memory fitting; BLOCK_D and otherwise num_warps kept). 1 with *out and *l set, or 0
+ * (nothing fits; *out untouched). */
+static int fit_table(const fkm__kernel_spec *base, const fkm_config *c0, size_t shared,
+                     fkm__kernel_spec *out, fkm__spec_layout *l) {
+  fkm__kernel_spec s;
+  fkm__spec_layout sl;
+  fkm_config best = *c0, c = *c0;
+  int as_is = fits(base, c0, shared, &s, &sl), shrunk = 0;
+  for (c.BLOCK_N = c0->BLOCK_N; !as_is && c.BLOCK_N >= 16; c.BLOCK_N /= 2)
+    for (c.BLOCK_K = c0->BLOCK_K; c.BLOCK_K >= 16; c.BLOCK_K /= 2)
+      for (c.num_stages = c0->num_stages; c.num_stages >= 1; c.num_stages--) {
+        c.num_warps = c.BLOCK_N * c.BLOCK_K <= 32 * 32 && c0->num_warps > 4 ? 4 : c0->num_warps;
+        if (fits(base, &c, shared, &s, &sl) && fits_better(c0, &c, shrunk ? &best : NULL))
+          best = c, shrunk = 1;
+      }
+  if (!as_is && !(shrunk && fits(base, &best, shared, &s, &sl))) return 0;
+  *out = s, *l = sl;
+  return 1;
+}
+
+int fkm__table_spec(const char *name, const fkm__kernel_spec *base, long long n, long long k,
+                    size_t shared, fkm__kernel_spec *out, fkm__spec_layout *layout) {
+  fkm_config c;
+  if (!name || !*name || !fkm__table_lookup(name, n, k, base->d, base->dtype, &c)) return 0;
+  if (!c.BLOCK_D) c.BLOCK_D = model_block_d(base->d); /* "the whole padded row" */
+  return fit_table(base, &c, shared ? shared : fkm__sm_shared_limit(base->sm), out, layout);
+}
+
 int fkm__config_given(const fkm_config *c) {
   return c->BLOCK_N || c->BLOCK_K || c->BLOCK_D || c->num_warps || c->num_stages;
 }
@@ -117,5 +182,16 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
     return fkm__error(ctx, FKM_ERR_REJECTED, "config %s rejected: %s", desc, why);
   }
   if (fkm__gpu_record_spec(ctx, g, p, o, out, layout)) return FKM_OK;
-  return fkm__gpu_model_spec(ctx, g, p, o, out, layout);
+  return fkm__gpu_default_spec(ctx, g, p, o, out, layout);
+}
+
+fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
+                                 const fkm_options *o, fkm__kernel_spec *out,
+                                 fkm__spec_layout *layout) {
+  fkm__kernel_spec model;
+  fkm_status st = fkm__gpu_model_spec(ctx, g, p, o, &model, layout);
+  if (st != FKM_OK) return st;
+  fkm__tune_target t = fkm__tune_target_of(g, p, o);
+  fkm__tune_default(&t, &model, out, layout);
+  return FKM_OK;
 }

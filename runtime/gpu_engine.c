@@ -36,7 +36,8 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   CUresult r = run->cu->cuMemcpyDtoHAsync(inertia, run->inertia, (size_t)run->b * 8, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuMemcpyDtoHAsync(stats, run->stats, sizeof stats, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
-  fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, (int64_t)stats[0], (int64_t)stats[1], ms};
+  int64_t changed = run->ooc ? -1 : (int64_t)stats[0]; /* streamed: labels are not kept */
+  fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, changed, (int64_t)stats[1], ms};
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "reading the iteration report");
@@ -65,7 +66,8 @@ static fkm_status profile_add(fkm__gpu_run *run, profile_marks *pm) {
  * the device's flag between groups; kernels of iterations past convergence return at once. */
 static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile_marks *pm) {
   const fkm_options *o = run->o;
-  int every = o->on_iter || pm ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
+  /* a streamed iteration copies every point: never run one past convergence */
+  int every = o->on_iter || pm || run->ooc ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
   host_state hs = {0, 0, 0, 0.0f};
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
   if (run->prev)
@@ -143,7 +145,7 @@ static fkm_status deliver_all(fkm__gpu_run *run, float *centroids, int32_t *labe
   int best = run->best_c32 != 0;
   fkm_status st = deliver(run, centroids, best ? run->best_c32 : run->c32,
                           B * (size_t)(run->k * run->d) * 4, device_out);
-  if (st == FKM_OK)
+  if (st == FKM_OK && !run->ooc) /* streamed: the final pass delivered them */
     st = deliver(run, labels, best ? run->best_labels : run->labels, B * (size_t)run->n * 4, device_out);
   if (st == FKM_OK)
     st = deliver(run, inertia, best ? run->best_inertia : run->inertia, B * 8, device_out);
@@ -201,10 +203,22 @@ static fkm_status keep_restart(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
   FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_c32, run->c32,
                                                  B * (size_t)(run->k * run->d) * 4, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_labels, run->labels,
-                                                 B * (size_t)run->n * 4, run->stream));
+  if (run->best_labels)
+    FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_labels, run->labels,
+                                                   B * (size_t)run->n * 4, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->best_inertia, run->inertia, B * 8, run->stream));
   return FKM_OK;
+}
+
+/* Streamed restarts label no points on the way; the winner's centroids label them at the end (the
+ * same labels and inertia its own final pass found). */
+static fkm_status relabel_best(fkm__gpu_run *run) {
+  size_t B = (size_t)run->b;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->c32, run->best_c32,
+                                                 B * (size_t)(run->k * run->d) * 4, run->stream));
+  fkm__ooc_want_labels(run, 1);
+  fkm_status st = fkm__run_assign_final(run);
+  return st == FKM_OK ? keep_restart(run) : st;
 }
 
 /* n_init restarts: restart r uses fkm__restart_seed(seed, r); the lowest total inertia wins, ties
@@ -214,6 +228,7 @@ static fkm_status run_restarts(fkm__gpu_run *run, fkm_result *r) {
   int best_iterations = 0;
   float tol = 0.0f;
   fkm_status st = absolute_tol(run, &tol);
+  if (run->ooc && run->o->n_init > 1) fkm__ooc_want_labels(run, 0);
   for (int i = 0; i < run->o->n_init && st == FKM_OK; i++) {
     double total = 0.0;
     st = run_restart(run, fkm__restart_seed(run->o->seed, i), tol, r);
@@ -224,6 +239,7 @@ static fkm_status run_restarts(fkm__gpu_run *run, fkm_result *r) {
     }
   }
   if (run->o->n_init > 1) r->iterations = best_iterations;
+  if (st == FKM_OK && run->ooc && run->o->n_init > 1) st = relabel_best(run);
   return st;
 }
 
@@ -238,6 +254,18 @@ static fkm_status fit_steps(fkm__gpu_run *run, fkm_result *r, int device) {
   return st;
 }
 
+/* fkm__run_setup, streaming the points from host memory (gpu_ooc.c) when their in-memory
+ * workspace does not fit (labels_out: where a streamed final pass puts the labels). */
+static fkm_status setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                        int fit, int device, void *stream, int32_t *labels_out) {
+  size_t budget = 0;
+  fkm_status st = fkm__run_prepare(run, ctx, p, o, fit, device, (CUstream)stream);
+  if (st == FKM_OK) st = fkm__run_kernels(run);
+  if (st != FKM_OK) return st;
+  if (!device && fkm__ooc_wanted(run, &budget)) return fkm__ooc_setup(run, budget, labels_out);
+  return fkm__run_allocate(run, device);
+}
+
 fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,
                         int device, void *stream) {
   fkm_status st = fkm__gpu_supports(ctx, p, o);
@@ -245,7 +273,7 @@ fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
   fkm__gpu_run run;
   fkm_result out = *r;
   double c0 = ctx->gpu ? ctx->gpu->ms_compile : 0.0;
-  st = fkm__run_setup(&run, ctx, p, o, 1, device, (CUstream)stream);
+  st = setup(&run, ctx, p, o, 1, device, stream, r->labels);
   out.ms_compile = run.g ? run.g->ms_compile - c0 : 0.0;
   if (st == FKM_OK) st = fit_steps(&run, &out, device);
   if (run.cu) fkm__run_release(&run);
@@ -261,11 +289,20 @@ fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *cent
   fkm_status st = fkm__gpu_supports(ctx, p, o);
   if (st != FKM_OK) return st;
   fkm__gpu_run run;
-  st = fkm__run_setup(&run, ctx, p, o, 0, device, (CUstream)stream);
+  st = setup(&run, ctx, p, o, 0, device, stream, labels);
   if (st == FKM_OK) st = fkm__run_load_points(&run, device);
   if (st == FKM_OK) st = fkm__run_set_centroids(&run, centroids, device);
   if (st == FKM_OK) st = fkm__run_assign_final(&run);
   if (st == FKM_OK) st = deliver_all(&run, NULL, labels, inertia, device);
   if (run.cu) fkm__run_release(&run);
+  return st;
+}
+
+fkm_status fkm__gpu_workspace_size(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                                   size_t *bytes) {
+  fkm_status st = fkm__gpu_supports(ctx, p, o);
+  fkm__gpu_run run;
+  if (st == FKM_OK) st = fkm__run_prepare(&run, ctx, p, o, 1, 1, NULL);
+  if (st == FKM_OK) *bytes = fkm__run_bytes(&run, 1);
   return st;
 }

@@ -3,6 +3,7 @@
 #define FKM_GPU_RUN_H
 
 #include "gpu.h"
+#include "ooc.h"
 
 #define FKM__PP_CHUNK 2048 /* points per k-means++ chunk: FKM_PP_CHUNK of templates/seed.cu */
 
@@ -10,6 +11,7 @@ typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
   CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
+  CUfunction reduce_chunk, finalize_acc; /* finalize: the out-of-core update */
   CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_potential, pp_choose; /* seed (k-means++) */
   CUfunction assign;
   fkm__spec_layout assign_layout;
@@ -28,10 +30,11 @@ typedef struct fkm__gpu_run {
   size_t esize;           /* bytes per compute element */
   int fit;                /* 1: fit (sort buffers), 0: predict */
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
-  int parts;              /* inertia partial sums per batch */
+  int parts;              /* inertia partial sums per batch: spans of FKM__SPAN_ROWS points */
   int trials;             /* k-means++ trials per step (fkm__kmeanspp_trials(K)) */
   int64_t pp_chunks;      /* k-means++ chunks of points per batch */
   int device_points;      /* 1: the caller's buffers are device memory */
+  struct fkm__ooc *ooc;   /* owned: set when the points stream through in chunks (gpu_ooc.c) */
   fkm__gpu_kernels kern;
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
@@ -64,14 +67,25 @@ static inline unsigned fkm__row_blocks(int64_t rows) {
   return (unsigned)(blocks < 8192 ? blocks : 8192);
 }
 
-/* Resolves every kernel (compiling what is missing) and allocates the workspace. */
+/* Fills run's shapes and tiling for these points and options and opens the device (no kernels, no
+ * workspace). */
+fkm_status fkm__run_prepare(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
+                            const fkm_options *o, int fit, int device_points, CUstream stream);
+/* Bytes of the workspace fkm__run_setup allocates for a prepared run. */
+size_t fkm__run_bytes(fkm__gpu_run *run, int device_points);
+/* fkm__run_prepare, then resolves every kernel (compiling what is missing) and allocates the
+ * workspace. */
 fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
                           const fkm_options *o, int fit, int device_points, CUstream stream);
+/* Allocates the in-memory workspace of a prepared run whose kernels are resolved. */
+fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points);
 void fkm__run_release(fkm__gpu_run *run);
 /* Resolves run->kern for run's shapes (gpu_kernels.c). */
 fkm_status fkm__run_kernels(fkm__gpu_run *run);
 
-/* Points (host or device memory) into x in the compute layout. */
+/* rows of the caller's storage dtype at src (device) into x in the compute layout. */
+fkm_status fkm__run_convert(fkm__gpu_run *run, CUdeviceptr src, int64_t rows);
+/* Points (host or device memory) into x in the compute layout (nothing when streamed). */
 fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points);
 /* Sample weights (when given) into w. */
 fkm_status fkm__run_load_weights(fkm__gpu_run *run);
@@ -91,6 +105,37 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
 fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points);
 /* Labels of every point against c32, and the inertia per batch. */
 fkm_status fkm__run_assign_final(fkm__gpu_run *run);
-fkm_status fkm__run_inertia(fkm__gpu_run *run);
+/* inertia [B] = Σ w·‖x − c32[label]‖² over the run's points in fixed spans of FKM__SPAN_ROWS,
+ * added to inertia's value when accumulate is set (a batch's chunks in order), else from 0. */
+fkm_status fkm__run_inertia(fkm__gpu_run *run, int accumulate);
+/* ch, cnorm from c32, then labels of x; done = the state's flag, or 0 for an unconditional pass. */
+fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done);
+/* Counting sort of labels into sorted runs per cluster (tiles, counts, start). The per-tile
+ * counters live in shared memory when K ints fit the default 48 KiB. */
+fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done);
+/* The random init's picks, idx [B][K] point indices per batch (host memory, caller-owned), as the
+ * CPU engine draws them (weights read back from the device when they live there). */
+fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx);
+
+/* ---- out-of-core (gpu_ooc.c, gpu_ooc_setup.c) ----------------------------------------------- */
+/* Whether a prepared fit or predict of host points must stream: its in-memory workspace exceeds
+ * opts->device_memory_budget when set, else the device's free memory less a reserve. *budget gets
+ * the bytes the streaming workspace may take. */
+int fkm__ooc_wanted(fkm__gpu_run *run, size_t *budget);
+/* Plans chunks within budget and allocates the streaming workspace, copy stream, events and (for
+ * pageable points) pinned staging; labels_out (host [B][N], may be NULL) receives the final pass's
+ * labels. FKM_ERR_DEVICE_MEMORY when one span of points does not fit the budget. */
+fkm_status fkm__ooc_setup(fkm__gpu_run *run, size_t budget, int32_t *labels_out);
+void fkm__ooc_release(fkm__gpu_run *run);
+/* Copies the plan's resident chunks to the device (once, at set-up). */
+fkm_status fkm__ooc_upload_resident(fkm__gpu_run *run);
+/* Sets (1) or clears (0) whether the final pass delivers labels to labels_out. */
+void fkm__ooc_want_labels(fkm__gpu_run *run, int on);
+/* The steps of gpu_steps.c for a streaming run: one Lloyd iteration (one pass over the chunks,
+ * then the means), the final labelled pass (labels into labels_out, inertia), and the random init
+ * (the picked rows gathered from host memory). */
+fkm_status fkm__ooc_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
+fkm_status fkm__ooc_final(fkm__gpu_run *run);
+fkm_status fkm__ooc_random_init(fkm__gpu_run *run, uint64_t seed);
 
 #endif

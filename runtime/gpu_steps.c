@@ -6,6 +6,7 @@
 static int storage_code(fkm_dtype t) { return (int)t; /* 1 fp16, 2 bf16, 3 fp32, 4 fp64 */ }
 
 fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points) {
+  if (run->ooc) return FKM_OK; /* streamed chunk by chunk */
   int64_t rows = run->b * run->n;
   CUdeviceptr src = (CUdeviceptr)(uintptr_t)run->p->data;
   if (!device_points) {
@@ -17,13 +18,17 @@ fkm_status fkm__run_load_points(fkm__gpu_run *run, int device_points) {
   } else if (run->x == src) {
     return FKM_OK;
   }
+  return fkm__run_convert(run, src, rows);
+}
+
+fkm_status fkm__run_convert(fkm__gpu_run *run, CUdeviceptr src, int64_t rows) {
   int code = storage_code(run->p->dtype);
   FKM__LAUNCH(run, run->kern.convert, fkm__row_blocks(rows), 1, 256, 0, &src, &code, &run->x, &rows);
   return FKM_OK;
 }
 
 fkm_status fkm__run_load_weights(fkm__gpu_run *run) {
-  if (!run->o->sample_weight || run->device_points) return FKM_OK;
+  if (!run->o->sample_weight || run->device_points || run->ooc) return FKM_OK;
   FKM_CU_TRY(run->ctx, run->cu, cuMemcpyHtoDAsync(run->w, run->o->sample_weight,
                                                  (size_t)(run->b * run->n) * 4, run->stream));
   return FKM_OK;
@@ -64,21 +69,28 @@ static fkm_status batch_random_picks(fkm__gpu_run *run, const float *w, uint64_t
   return FKM_OK;
 }
 
-static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
-  size_t count = (size_t)(run->b * run->k);
+fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx) {
   const float *w = NULL;
   float *copy = NULL;
-  int64_t *idx = malloc(count * sizeof *idx), *rank = malloc((size_t)run->n * sizeof *rank);
-  fkm_status st = idx && rank ? host_weights(run, &w, &copy)
-                              : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  int64_t *rank = malloc((size_t)run->n * sizeof *rank);
+  fkm_status st = rank ? host_weights(run, &w, &copy)
+                       : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
     st = batch_random_picks(run, w, seed, b, rank, idx + b * run->k);
+  free(rank);
+  free(copy);
+  return st;
+}
+
+static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
+  size_t count = (size_t)(run->b * run->k);
+  int64_t *idx = malloc(count * sizeof *idx);
+  fkm_status st = idx ? fkm__run_random_picks(run, seed, idx)
+                      : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
   CUresult r = st == FKM_OK ? run->cu->cuMemcpyHtoDAsync(run->idx, idx, count * 8, run->stream)
                             : CUDA_SUCCESS;
   if (r == CUDA_SUCCESS && st == FKM_OK) r = run->cu->cuStreamSynchronize(run->stream);
   free(idx);
-  free(rank);
-  free(copy);
   if (st != FKM_OK) return st;
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyHtoDAsync(init picks)");
   return fkm__run_gather(run);
@@ -105,7 +117,8 @@ static fkm_status take_centroids(fkm__gpu_run *run, const float *c, int device_p
 }
 
 fkm_status fkm__run_init_centroids(fkm__gpu_run *run, uint64_t seed) {
-  if (run->o->init == FKM_INIT_RANDOM) return random_init(run, seed);
+  if (run->o->init == FKM_INIT_RANDOM)
+    return run->ooc ? fkm__ooc_random_init(run, seed) : random_init(run, seed);
   if (run->o->init == FKM_INIT_KMEANSPP) return fkm__run_kmeanspp(run, seed);
   return take_centroids(run, run->o->init_centroids, run->device_points,
                         run->o->metric != FKM_METRIC_L2);
@@ -116,8 +129,7 @@ fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_
   return take_centroids(run, c, device_points, run->o->metric == FKM_METRIC_COSINE);
 }
 
-/* ch, cnorm from c32, then labels; done = the state's flag, or 0 for an unconditional pass. */
-static fkm_status assign(fkm__gpu_run *run, CUdeviceptr done) {
+fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
   int k = (int)run->k;
   const fkm__spec_layout *l = &run->kern.assign_layout;
@@ -129,18 +141,16 @@ static fkm_status assign(fkm__gpu_run *run, CUdeviceptr done) {
   return FKM_OK;
 }
 
-fkm_status fkm__run_inertia(fkm__gpu_run *run) {
+fkm_status fkm__run_inertia(fkm__gpu_run *run, int accumulate) {
   int k = (int)run->k;
   FKM__LAUNCH(run, run->kern.point_inertia, (unsigned)run->parts, (unsigned)run->b, 256, 0, &run->x,
          &run->w, &run->labels, &run->c32, &run->partial, &run->n, &k);
   FKM__LAUNCH(run, run->kern.sum_partials, (unsigned)run->b, 1, 32, 0, &run->partial, &run->parts,
-         &run->inertia);
+         &run->inertia, &accumulate);
   return FKM_OK;
 }
 
-/* Counting sort of labels into sorted runs per cluster (tiles, counts, start). The per-tile
- * counters live in shared memory when K ints fit the default 48 KiB. */
-static fkm_status sort_labels(fkm__gpu_run *run, CUdeviceptr done) {
+fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   int k = (int)run->k, shared = run->k * 4 <= 48 * 1024;
   size_t counters = shared ? (size_t)run->k * 4 : 0;
   if (!shared)
@@ -162,7 +172,7 @@ static fkm_status relocate_empty(fkm__gpu_run *run, CUdeviceptr done) {
   int k = (int)run->k;
   FKM__LAUNCH(run, run->kern.relocate, (unsigned)run->b, 1, 256, 0, &run->x, &run->w, &run->labels, &run->counts,
          &run->c32, &run->far, &run->n, &k, &run->state);
-  return sort_labels(run, done);
+  return fkm__run_sort(run, done);
 }
 
 static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
@@ -180,13 +190,14 @@ static fkm_status iteration_stats(fkm__gpu_run *run) {
 }
 
 fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks) {
+  if (run->ooc) return fkm__ooc_iteration(run, with_report, tol, marks);
   CUdeviceptr done = run->state; /* struct fkm_state starts with the flag */
   int k = (int)run->k;
   fkm_status st = mark(run, marks, 0);
-  if (st == FKM_OK) st = assign(run, done);
+  if (st == FKM_OK) st = fkm__run_assign(run, done);
   if (st == FKM_OK) st = mark(run, marks, 1);
-  if (st == FKM_OK && with_report) st = fkm__run_inertia(run);
-  if (st == FKM_OK) st = sort_labels(run, done);
+  if (st == FKM_OK && with_report) st = fkm__run_inertia(run, 0);
+  if (st == FKM_OK) st = fkm__run_sort(run, done);
   if (st == FKM_OK && with_report) st = iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
@@ -198,6 +209,7 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
 }
 
 fkm_status fkm__run_assign_final(fkm__gpu_run *run) {
-  fkm_status st = assign(run, 0);
-  return st == FKM_OK ? fkm__run_inertia(run) : st;
+  if (run->ooc) return fkm__ooc_final(run);
+  fkm_status st = fkm__run_assign(run, 0);
+  return st == FKM_OK ? fkm__run_inertia(run, 0) : st;
 }

@@ -19,8 +19,7 @@ static void plan_tiles(fkm__gpu_run *run) {
          run->tile < (1 << 30))
     run->tile *= 2;
   run->ntiles = (int)((run->n + run->tile - 1) / run->tile);
-  run->parts = (int)((run->n + 8 * 64 - 1) / (8 * 64));
-  if (run->parts > 1024) run->parts = 1024;
+  run->parts = (int)((run->n + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);
   run->trials = fkm__kmeanspp_trials(run->k);
   run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;
 }
@@ -73,7 +72,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   return total;
 }
 
-static fkm_status allocate(fkm__gpu_run *run, int device_points) {
+fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
   carve c[32];
   size_t count, total = layout(run, c, &count, device_points);
   CUresult r = run->cu->cuMemAlloc(&run->block, total);
@@ -92,8 +91,14 @@ static fkm_status allocate(fkm__gpu_run *run, int device_points) {
   return FKM_OK;
 }
 
-fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
-                          const fkm_options *o, int fit, int device_points, CUstream stream) {
+size_t fkm__run_bytes(fkm__gpu_run *run, int device_points) {
+  carve c[32];
+  size_t count;
+  return layout(run, c, &count, device_points);
+}
+
+fkm_status fkm__run_prepare(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
+                            const fkm_options *o, int fit, int device_points, CUstream stream) {
   memset(run, 0, sizeof *run);
   run->ctx = ctx;
   run->p = p;
@@ -109,11 +114,18 @@ fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
   if (st != FKM_OK) return st;
   run->cu = run->g->cu;
   plan_tiles(run);
-  st = fkm__run_kernels(run);
-  return st == FKM_OK ? allocate(run, device_points) : st;
+  return FKM_OK;
+}
+
+fkm_status fkm__run_setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p,
+                          const fkm_options *o, int fit, int device_points, CUstream stream) {
+  fkm_status st = fkm__run_prepare(run, ctx, p, o, fit, device_points, stream);
+  if (st == FKM_OK) st = fkm__run_kernels(run);
+  return st == FKM_OK ? fkm__run_allocate(run, device_points) : st;
 }
 
 void fkm__run_release(fkm__gpu_run *run) {
+  if (run->ooc) fkm__ooc_release(run);
   if (run->block) run->cu->cuMemFree(run->block);
   run->block = 0;
 }

@@ -44,6 +44,20 @@ float fkm__bf16_to_float(uint16_t h);
 uint16_t fkm__float_to_bf16(float f);
 /* Element i of a host array of storage dtype t, as double. */
 double fkm__load_element(const void *data, fkm_dtype t, size_t i);
+/* Host threads for work units when each thread should take at least per_thread of them: at most
+ * the cores and cap (≤ FKM__PARALLEL_MAX), at least 1 (parallel.c). */
+#define FKM__PARALLEL_MAX 16
+size_t fkm__parallel_threads(size_t work, size_t per_thread, size_t cap);
+/* Runs fn on jobs[0 .. count) (each `size` bytes, count ≤ FKM__PARALLEL_MAX): job 0 on the calling
+ * thread, the others on threads of their own (on the caller's where a thread does not start);
+ * returns when all are done. */
+void fkm__parallel_for(void *(*fn)(void *), void *jobs, size_t size, size_t count);
+/* memcpy of host memory, split over up to 8 threads when large (host_copy.c). */
+void fkm__parallel_copy(void *dst, const void *src, size_t bytes);
+/* FKM_ERR_NONFINITE naming `what` and the lowest index when data [count] of type t (host memory)
+ * holds a NaN or Inf (finite.c: exponent bits, several threads for large arrays). */
+fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,
+                             const char *what);
 /* x rounded to what compute dtype t can hold (identity for FP32 input to FP64 etc.). */
 double fkm__round_to_dtype(double x, fkm_dtype t);
 
@@ -56,6 +70,8 @@ fkm_dtype fkm__compute_dtype(const fkm_points *p, const fkm_options *o, int gpu)
  * memory and are scanned for NaN/Inf (FKM_ERR_NONFINITE). */
 fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                           const fkm_result *r, int host);
+/* Checks the points' description and the options (not the values). */
+fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o);
 /* Checks host points and options for fkm_tune (the GPU engine: not CPU, no fp64 compute). */
 fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o);
 fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
@@ -100,6 +116,9 @@ fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
 fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                             const fkm_options *o, int32_t *labels, double *inertia, int device,
                             void *stream);
+/* Bytes of the workspace fkm__gpu_fit allocates for device points p and options o. */
+fkm_status fkm__gpu_workspace_size(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                                   size_t *bytes);
 /* Tunes the assign kernel for p (host memory, or device memory when device) and o on o->device
  * (runtime/gpu_tune.c): exhaustive when o->tune == 2, else pruned; stores the winner as the
  * shapes' tuning record and returns it in *best; report (may be NULL) as fkm_tune_report says. */

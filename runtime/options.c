@@ -65,15 +65,6 @@ static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
   return FKM_OK;
 }
 
-static fkm_status check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,
-                               const char *what) {
-  for (size_t i = 0; i < count; i++) {
-    if (!isfinite(fkm__load_element(data, t, i)))
-      return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, i);
-  }
-  return FKM_OK;
-}
-
 /* Host sample weights [B][N]: finite (FKM_ERR_NONFINITE), ≥ 0, and at least K of them positive in
  * each batch, so that every init and the farthest policy find K points to seed from. */
 static fkm_status check_weights(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
@@ -115,12 +106,17 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
                    "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
                    o->n_init);
   if (s == FKM_OK && host)
-    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
-    s = check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
+    s = fkm__check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
                      "init_centroids");
   if (s == FKM_OK && host && o->sample_weight) s = check_weights(ctx, p, o);
   return s;
+}
+
+fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  fkm_status s = check_points(ctx, p);
+  return s == FKM_OK ? check_options(ctx, p, o) : s;
 }
 
 fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
@@ -131,7 +127,7 @@ fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options 
   if (s == FKM_OK && o->dtype == FKM_DTYPE_FP64)
     s = fkm__error(ctx, FKM_ERR_UNSUPPORTED, "tune: the GPU engine does not compute in fp64");
   if (s == FKM_OK)
-    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   return s;
 }
 
@@ -142,9 +138,9 @@ fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *ce
   if (s == FKM_OK && (!centroids || !labels))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "predict: centroids and labels must not be NULL");
   if (s == FKM_OK && host)
-    s = check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   if (s == FKM_OK && host)
-    s = check_finite(ctx, centroids, FKM_DTYPE_FP32, centroid_count(p, o), "centroids");
+    s = fkm__check_finite(ctx, centroids, FKM_DTYPE_FP32, centroid_count(p, o), "centroids");
   return s;
 }
 

@@ -145,8 +145,28 @@ static fkm_status ensure(prebuild_job *job, const fkm__kernel_spec *s) {
   return FKM_OK;
 }
 
-/* Every assign configuration the model picks on a device of g's kind, over N and K from 1 to 2^30
- * (the model's choices change at powers of two). */
+/* The flash-kmeans table families (the names fkm__table_lookup matches) whose GPUs have
+ * compute capability sm: on such a device the default pick may be the table's configuration. */
+static const char *const table_families[][2] = {{"A100", "80"}, {"H100", "90"}, {"H200", "90"},
+                                                {"GB10", "121"}};
+
+/* The table configurations of the families of g->sm for these shapes (all of them, whatever the
+ * cost model would decide on the real device: its multiprocessor count is unknown here). */
+static fkm_status ensure_tables(prebuild_job *job, const struct fkm__gpu *g, const fkm_points *p,
+                                const fkm_options *o) {
+  fkm__kernel_spec base = fkm__gpu_assign_base(g, p, o), s;
+  fkm__spec_layout l;
+  for (size_t f = 0; f < sizeof table_families / sizeof table_families[0]; f++) {
+    if (atoi(table_families[f][1]) != g->sm) continue;
+    if (!fkm__table_spec(table_families[f][0], &base, p->n, o->k, g->shared_optin, &s, &l)) continue;
+    fkm_status st = ensure(job, &s);
+    if (st != FKM_OK) return st;
+  }
+  return FKM_OK;
+}
+
+/* Every assign configuration the default pick may take on a device of g's kind — the model's and
+ * the flash-kmeans tables' — over N and K from 1 to 2^30 (the choices change at powers of two). */
 static fkm_status ensure_assign(prebuild_job *job, const struct fkm__gpu *g, fkm_dtype t,
                                 fkm_precision prec, fkm_metric metric, int d) {
   fkm_options o;
@@ -165,6 +185,7 @@ static fkm_status ensure_assign(prebuild_job *job, const struct fkm__gpu *g, fkm
       }
       picked = 1;
       fkm_status st = ensure(job, &s);
+      if (st == FKM_OK) st = ensure_tables(job, g, &p, &o);
       if (st != FKM_OK) return st;
     }
   }

@@ -1,6 +1,7 @@
 /* Tuning candidates: the valid configurations of the space on a target, a cost model of the assign
  * kernel, and the ranking a pruned run keeps. Pure: no device, no files. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,10 @@
 
 fkm__tune_target fkm__tune_target_of(const struct fkm__gpu *g, const fkm_points *p,
                                      const fkm_options *o) {
-  return (fkm__tune_target){fkm__gpu_assign_base(g, p, o), p->n, o->k, p->batches,
-                            g->multiprocessors, g->shared_optin};
+  fkm__tune_target t = {fkm__gpu_assign_base(g, p, o), p->n, o->k, p->batches,
+                        g->multiprocessors, g->shared_optin, ""};
+  snprintf(t.name, sizeof t.name, "%s", g->name);
+  return t;
 }
 
 /* ---- the cost model ----------------------------------------------------------------------- */
@@ -97,9 +100,30 @@ double fkm__tune_cost(const fkm__tune_target *t, const fkm__kernel_spec *s,
   return per_sm * (busy + epilogue + latency);
 }
 
+/* ---- the default pick ---------------------------------------------------------------------- */
+
+/* The table's configuration for t (fkm__table_spec within the device's shared memory); 0: none. */
+static int table_of(const fkm__tune_target *t, fkm__kernel_spec *out, fkm__spec_layout *l) {
+  return fkm__table_spec(t->name, &t->base, t->n, t->k, shared_limit(t), out, l);
+}
+
+int fkm__tune_default(const fkm__tune_target *t, const fkm__kernel_spec *model,
+                      fkm__kernel_spec *out, fkm__spec_layout *layout) {
+  fkm__kernel_spec table;
+  fkm__spec_layout tl;
+  *out = *model;
+  fkm_status st = fkm__spec_validate(out, layout, NULL, 0);
+  if (st != FKM_OK || !table_of(t, &table, &tl)) return 0;
+  double model_cost = fkm__tune_cost(t, out, layout), table_cost = fkm__tune_cost(t, &table, &tl);
+  double bound = fkm__model_measured(model) ? 1.0 - FKM__TABLE_MARGIN : 1.0 + FKM__TABLE_MARGIN;
+  if (!(table_cost <= model_cost * bound)) return 0;
+  *out = table, *layout = tl;
+  return 1;
+}
+
 /* ---- the candidates ------------------------------------------------------------------------ */
 
-size_t fkm__tune_capacity(void) { return fkm__space_size() + 1; }
+size_t fkm__tune_capacity(void) { return fkm__space_size() + 2; }
 
 /* The candidate for spec when it is valid on the target; 0 otherwise. */
 static int make_candidate(const fkm__tune_target *t, const fkm__kernel_spec *s, size_t index,
@@ -124,13 +148,16 @@ static fkm__kernel_spec canonical(const fkm__tune_target *t, const fkm__kernel_s
   return *model;
 }
 
-/* Every valid configuration of the space, then the model's pick if it lies outside. */
+/* Every valid configuration of the space, then the model's pick and the table's configuration
+ * where they lie outside. */
 static size_t enumerate(const fkm__tune_target *t, const fkm__kernel_spec *model,
                         fkm__tune_candidate *out) {
-  fkm__kernel_spec pick = canonical(t, model), s = t->base;
-  uint64_t pick_hash = fkm__spec_hash(&pick);
+  fkm__kernel_spec pick = canonical(t, model), table, s = t->base;
+  fkm__spec_layout table_layout;
+  int has_table = table_of(t, &table, &table_layout);
+  uint64_t pick_hash = fkm__spec_hash(&pick), table_hash = has_table ? fkm__spec_hash(&table) : 0;
   size_t count = 0, size = fkm__space_size();
-  int found = 0;
+  int found = 0, table_found = !has_table;
   for (size_t i = 0; i < size; i++) {
     fkm__space_apply(i, &s);
     fkm__kernel_spec mapped;
@@ -139,9 +166,16 @@ static size_t enumerate(const fkm__tune_target *t, const fkm__kernel_spec *model
     if (fkm__config_spec(&t->base, &c, &mapped, &l, NULL, 0) != FKM_OK) continue;
     if (!make_candidate(t, &mapped, i, &out[count])) continue;
     out[count].model_pick = fkm__spec_hash(&mapped) == pick_hash;
-    found |= out[count++].model_pick;
+    out[count].table_pick = has_table && fkm__spec_hash(&mapped) == table_hash;
+    found |= out[count].model_pick, table_found |= out[count].table_pick;
+    count++;
   }
-  if (!found && make_candidate(t, &pick, size, &out[count])) out[count++].model_pick = 1;
+  if (!found && make_candidate(t, &pick, size, &out[count])) {
+    out[count].table_pick = has_table && fkm__spec_hash(&pick) == table_hash;
+    table_found |= out[count].table_pick;
+    out[count++].model_pick = 1;
+  }
+  if (!table_found && make_candidate(t, &table, size + 1, &out[count])) out[count++].table_pick = 1;
   return count;
 }
 
@@ -184,22 +218,30 @@ static int admissible(const fkm__tune_candidate *kept, size_t count, const fkm__
   return tiles < 2;
 }
 
-/* Keeps the best admissible candidates of ranked c[0..count) in place, with the model's pick (in
- * the last place when it was not admitted). Returns how many. */
+static int required(const fkm__tune_candidate *c) { return c->model_pick || c->table_pick; }
+_Static_assert(FKM__TUNE_KEEP > 2, "a pruned run keeps room beside the two required picks");
+
+/* Keeps the best admissible candidates of ranked c[0..count) in place, with the model's pick and
+ * the table's: one not admitted takes the place of the worst kept candidate that is neither.
+ * Returns how many. */
 static size_t prune(fkm__tune_candidate *c, size_t count) {
-  fkm__tune_candidate kept[FKM__TUNE_KEEP], pick = c[0];
-  size_t n = 0;
-  int has_pick = 0;
+  fkm__tune_candidate kept[FKM__TUNE_KEEP];
+  size_t n = 0, must[2], m = 0;
+  int admitted[2] = {0, 0};
   for (size_t i = 0; i < count; i++) {
-    if (c[i].model_pick) pick = c[i];
-    if (n < FKM__TUNE_KEEP && admissible(kept, n, &c[i])) {
-      has_pick |= c[i].model_pick;
-      kept[n++] = c[i];
-    }
+    int admit = n < FKM__TUNE_KEEP && admissible(kept, n, &c[i]);
+    if (admit) kept[n++] = c[i];
+    if (required(&c[i]) && m < 2) admitted[m] = admit, must[m++] = i;
   }
-  if (!has_pick && pick.model_pick) {
-    if (n == FKM__TUNE_KEEP) n--;
-    kept[n++] = pick;
+  for (size_t j = 0; j < m; j++) {
+    if (admitted[j]) continue;
+    if (n == FKM__TUNE_KEEP) {
+      size_t drop = n - 1;
+      while (required(&kept[drop])) drop--; /* at most two are: FKM__TUNE_KEEP > 2 */
+      memmove(&kept[drop], &kept[drop + 1], (n - drop - 1) * sizeof *kept);
+      n--;
+    }
+    kept[n++] = c[must[j]];
   }
   qsort(kept, n, sizeof *kept, by_score);
   memcpy(c, kept, n * sizeof *kept);

@@ -79,6 +79,31 @@ __device__ __forceinline__ float fkm_block_sum(float v, float *scratch) {
   return fkm_warp_sum(t);
 }
 
+/* Exclusive scan of a block's FKM_THREADS values of an integer type T (int, unsigned long long) in
+ * thread order; *total gets their sum. Every thread of the block calls it (two barriers); each T
+ * has its own FKM_THREADS / 32 warp totals in shared memory. */
+template <typename T>
+__device__ __forceinline__ T fkm_block_exclusive_scan(T v, T *total) {
+  __shared__ T warp_total[FKM_THREADS / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  T incl = v;
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const T o = __shfl_up_sync(0xffffffffu, incl, off);
+    if (lane >= off) incl += o;
+  }
+  __syncthreads();
+  if (lane == 31) warp_total[warp] = incl;
+  __syncthreads();
+  T before = 0, sum = 0;
+  for (int w = 0; w < FKM_THREADS / 32; ++w) {
+    before += w < warp ? warp_total[w] : (T)0;
+    sum += warp_total[w];
+  }
+  *total = sum;
+  return before + incl - v;
+}
+
 /* Arg-min merge: (ov, oi) replaces (v, i) when nearer, or as near with a lower index. */
 __device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
   if (ov < v || (ov == v && oi < i)) v = ov, i = oi;

@@ -26,6 +26,44 @@ __device__ __forceinline__ void fkm_load4(const elem_t *p, float *out) {
 /* Weight of point i of a batch (wb [N], or NULL: 1). */
 __device__ __forceinline__ double fkm_weight(const float *wb, i64 i) { return wb ? (double)wb[i] : 1.0; }
 
+/* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
+ * below cnt, in order (x [N][DP], w [N] or NULL: 1). The one accumulation of the in-memory and the
+ * streamed reduce, so their sums agree bit for bit. */
+__device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
+                                                const float *__restrict__ w,
+                                                const int *__restrict__ run, int j0, int cnt, int d,
+                                                double *s) {
+#pragma unroll 4
+  for (int j = j0; j < cnt; j += FKM_GROUPS) {
+    float v[FKM_VEC];
+    fkm_load4(x + (i64)run[j] * FKM_DP + d, v);
+    const double wj = fkm_weight(w, run[j]);
+#pragma unroll
+    for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
+  }
+}
+
+/* The block writes mean [D] (shared) as centroid cb [D] (unit length for cosine/dot) and raises
+ * state->shift_bits to its shift. scratch: FKM_GROUPS floats of shared memory. */
+__device__ __forceinline__ void fkm_commit_mean(const float *mean, float *cb, float *scratch,
+                                                struct fkm_state *state) {
+  float scale = 1.0f;
+  if (FKM_UNIT_CENTROIDS) {
+    float s = 0.0f;
+    for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) s = fmaf(mean[d], mean[d], s);
+    const float n2 = fkm_block_sum(s, scratch);
+    scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+  }
+  float s2 = 0.0f;
+  for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) {
+    const float v = mean[d] * scale, diff = v - cb[d];
+    s2 = fmaf(diff, diff, s2);
+    cb[d] = v;
+  }
+  s2 = fkm_block_sum(s2, scratch);
+  if (threadIdx.x == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
+}
+
 /* Block (c, b) recomputes centroid c of batch b from the run sorted[start .. start+count) of its
  * points (those of positive weight): the mean Σ w·x / Σ w (w [B][N], NULL: every weight 1, when
  * Σ w is the count and the mean that of the points). Each lane owns FKM_VEC columns of a
@@ -59,16 +97,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
     double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
-    if (d < FKM_DP) {
-#pragma unroll 4
-      for (int j = g; j < cnt; j += FKM_GROUPS) {
-        float v[FKM_VEC];
-        fkm_load4(xb + (i64)run[j] * FKM_DP + d, v);
-        const double wj = fkm_weight(wb, run[j]);
-#pragma unroll
-        for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
-      }
-    }
+    if (d < FKM_DP) fkm_add_members(xb, wb, run, g, cnt, d, s);
 #pragma unroll
     for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = s[e];
     __syncthreads();
@@ -79,22 +108,74 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     }
     __syncthreads();
   }
-  float scale = 1.0f;
-  if (FKM_UNIT_CENTROIDS) {
-    float s = 0.0f;
-    for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) s = fmaf(fkm_mean[d], fkm_mean[d], s);
-    const float n2 = fkm_block_sum(s, scratch);
-    scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
+  fkm_commit_mean(fkm_mean, c32 + ((i64)b * k + c) * FKM_D, scratch, state);
+}
+
+/* Out-of-core update, step 1 of 2 (a batch's points arrive in chunks, in index order): block c adds
+ * the chunk's run of cluster c (sorted: chunk-local point indices grouped by cluster, start/counts
+ * [K]) to acc [K][FKM_GROUPS][DP] and accw [K][FKM_GROUPS] (fp64), seen [K] holding the members of
+ * the chunks before. Member r of the batch's whole run (r = seen + its place in this chunk's run)
+ * goes to warp r mod FKM_GROUPS and is added in order: once every chunk is in, acc and accw hold
+ * bit for bit the partial sums fkm_reduce_finalize forms over the whole batch, whatever the
+ * chunking. x [n][DP], w [n] (NULL: weights 1) are the chunk's; the rest the batch's. Grid K. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_reduce_chunk)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                const int *__restrict__ sorted, const int *__restrict__ start,
+                                const int *__restrict__ counts, double *__restrict__ acc,
+                                double *__restrict__ accw, i64 *__restrict__ seen) {
+  const int c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int cnt = counts[c];
+  if (cnt == 0) return;
+  const int *run = sorted + start[c];
+  const i64 before = seen[c];
+  const int j0 = (int)((g - before % FKM_GROUPS + FKM_GROUPS) % FKM_GROUPS);
+  double *ac = acc + ((i64)c * FKM_GROUPS + g) * FKM_DP;
+  if (lane == 0) {
+    double ws = accw[(i64)c * FKM_GROUPS + g];
+    if (w)
+      for (int j = j0; j < cnt; j += FKM_GROUPS) ws += w[run[j]];
+    else
+      ws += j0 < cnt ? (double)((cnt - j0 + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
+    accw[(i64)c * FKM_GROUPS + g] = ws;
   }
-  float *cb = c32 + ((i64)b * k + c) * FKM_D;
-  float s2 = 0.0f;
-  for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) {
-    const float v = fkm_mean[d] * scale, diff = v - cb[d];
-    s2 = fmaf(diff, diff, s2);
-    cb[d] = v;
+  for (int d = lane * FKM_VEC; d < FKM_DP; d += FKM_SPAN) {
+    double s[FKM_VEC];
+#pragma unroll
+    for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
+    fkm_add_members(x, w, run, j0, cnt, d, s);
+#pragma unroll
+    for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
   }
-  s2 = fkm_block_sum(s2, scratch);
-  if (threadIdx.x == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
+  __syncthreads();
+  if (threadIdx.x == 0) seen[c] = before + cnt;
+}
+
+/* Out-of-core update, step 2: block (c, b) forms centroid c of batch b from acc [B][K][G][DP] and
+ * accw [B][K][G] as fkm_reduce_finalize does from its partial sums (groups met in order); a cluster
+ * of Σw = 0 is empty and keeps its centroid, and is counted into stats[1] when stats is not NULL.
+ * Dynamic shared memory: D floats. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_finalize_acc)(const double *__restrict__ acc, const double *__restrict__ accw,
+                                float *__restrict__ c32, struct fkm_state *state, int k,
+                                unsigned long long *stats) {
+  if (state->done) return;
+  extern __shared__ float fkm_mean[];
+  __shared__ float scratch[FKM_GROUPS];
+  const i64 bc = (i64)blockIdx.y * k + blockIdx.x;
+  const double *ab = acc + bc * FKM_GROUPS * FKM_DP, *wb = accw + bc * FKM_GROUPS;
+  double tw = 0.0;
+  for (int gg = 0; gg < FKM_GROUPS; ++gg) tw += wb[gg];
+  if (tw == 0.0) {
+    if (stats && threadIdx.x == 0) atomicAdd(&stats[1], 1ull);
+    return;
+  }
+  for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS) {
+    double t = 0.0;
+    for (int gg = 0; gg < FKM_GROUPS; ++gg) t += ab[gg * FKM_DP + e];
+    fkm_mean[e] = (float)(t / tw);
+  }
+  __syncthreads();
+  fkm_commit_mean(fkm_mean, c32 + bc * FKM_D, scratch, state);
 }
 
 /* One thread: closes an iteration (count, shift, flag). tol ≤ 0 never sets the flag. */
@@ -107,8 +188,12 @@ extern "C" __global__ void FKM_ENTRY(fkm_check)(struct fkm_state *state, float t
   if (shift < tol) state->done = 1;
 }
 
-/* partial [B][gridDim.x] = Σ over this block's points of w·‖x − c32[label]‖² (fp64; w [B][N], NULL:
- * 1), one warp per point, fixed order. Grid (blocks, B). */
+#define FKM_SPAN_ROWS 512 /* points per inertia partial: FKM__SPAN_ROWS of runtime/gpu_run.h */
+
+/* partial [B][gridDim.x]: entry s = Σ over the points of span s, [s·512, s·512 + 512) ∩ [0, n), of
+ * w·‖x − c32[label]‖² (fp64; w [B][N], NULL: 1); warp g takes the span's points g, g + G, ... in
+ * order, one lane per column stride, and the warps meet in order. Spans are fixed in the point
+ * index, so a batch cut into chunks of whole spans gives the same partials. Grid (⌈n/512⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_point_inertia)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  const int *__restrict__ labels,
@@ -116,8 +201,10 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   __shared__ double warp_total[FKM_GROUPS];
   const int b = blockIdx.y, lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
   const float *wb = w ? w + (i64)b * n : w;
+  const i64 first = (i64)blockIdx.x * FKM_SPAN_ROWS;
+  const i64 end = first + FKM_SPAN_ROWS < n ? first + FKM_SPAN_ROWS : n;
   double acc = 0.0;
-  for (i64 i = (i64)blockIdx.x * FKM_GROUPS + wid; i < n; i += (i64)gridDim.x * FKM_GROUPS) {
+  for (i64 i = first + wid; i < end; i += FKM_GROUPS) {
     const elem_t *row = x + ((i64)b * n + i) * FKM_DP;
     const float *cr = c32 + ((i64)b * k + labels[(i64)b * n + i]) * FKM_D;
     double s = 0.0;
@@ -136,11 +223,12 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
-/* inertia [B] = Σ partial [B][parts] in index order. Grid B, one thread used. */
+/* inertia [B] = Σ partial [B][parts] in index order, added to inertia's value when accumulate is
+ * set (a batch summed chunk after chunk), else to 0. Grid B, one thread used. */
 extern "C" __global__ void FKM_ENTRY(fkm_sum_partials)(const double *__restrict__ partial, int parts,
-                                                      double *__restrict__ inertia) {
+                                                      double *__restrict__ inertia, int accumulate) {
   if (threadIdx.x != 0) return;
-  double t = 0.0;
+  double t = accumulate ? inertia[blockIdx.x] : 0.0;
   for (int i = 0; i < parts; ++i) t += partial[(i64)blockIdx.x * parts + i];
   inertia[blockIdx.x] = t;
 }

@@ -64,28 +64,6 @@ __device__ __forceinline__ u64 fkm_warp_sum_u64(u64 v) {
   return v;
 }
 
-/* Exclusive prefix of v over the block in thread order; *total gets the block's sum. */
-__device__ __forceinline__ u64 fkm_block_exclusive_u64(u64 v, u64 *total) {
-  __shared__ u64 warp_total[FKM_THREADS / 32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  u64 incl = v;
-#pragma unroll
-  for (int off = 1; off < 32; off <<= 1) {
-    const u64 o = __shfl_up_sync(0xffffffffu, incl, off);
-    if (lane >= off) incl += o;
-  }
-  __syncthreads();
-  if (lane == 31) warp_total[warp] = incl;
-  __syncthreads();
-  u64 before = 0, sum = 0;
-  for (int w = 0; w < FKM_THREADS / 32; ++w) {
-    before += w < warp ? warp_total[w] : 0ull;
-    sum += warp_total[w];
-  }
-  *total = sum;
-  return before + incl - v;
-}
-
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
  * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins:
  * D²_i = ‖x_i − x_c‖² for step 0, min(D²_i, ‖x_i − x_c‖²) after. Grid (⌈N / FKM_THREADS⌉, B). */
@@ -154,7 +132,7 @@ __device__ __forceinline__ i64 fkm_pp_find_chunk(const u64 *chunk, i64 chunks, u
     const i64 c = c0 + threadIdx.x;
     const u64 v = c < chunks ? chunk[c] : 0ull;
     u64 total;
-    const u64 before = carry + fkm_block_exclusive_u64(v, &total);
+    const u64 before = carry + fkm_block_exclusive_scan<u64>(v, &total);
     if (v > 0 && before <= target && target < before + v) found = c, found_base = before;
     carry += total;
     __syncthreads();
@@ -202,7 +180,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int sigma = fkm_pp_sigma(max_term, n);
   const double *db = d2 + (i64)b * n;
   const i64 p0 = c * FKM_PP_CHUNK + (i64)threadIdx.x * FKM_PP_ITEMS;
-  u64 total, prefix = base + fkm_block_exclusive_u64(
+  u64 total, prefix = base + fkm_block_exclusive_scan<u64>(
                                  fkm_pp_thread_sum(wb, db, p0, n, first, max_term, sigma), &total);
   for (int e = 0; e < FKM_PP_ITEMS && p0 + e < n; ++e) {
     const u64 q = fkm_pp_quantise(fkm_pp_term(wb, db, p0 + e, first), max_term, sigma);

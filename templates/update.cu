@@ -51,28 +51,6 @@ extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labe
     for (int c = lane; c < k; c += 32) col[(i64)c * ntiles] = cnt[c];
 }
 
-/* Exclusive scan of a block's FKM_THREADS values in thread order; *total gets their sum. */
-__device__ __forceinline__ int fkm_block_exclusive_scan(int v, int *total) {
-  __shared__ int warp_total[FKM_THREADS / 32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int incl = v;
-#pragma unroll
-  for (int off = 1; off < 32; off <<= 1) {
-    const int o = __shfl_up_sync(0xffffffffu, incl, off);
-    if (lane >= off) incl += o;
-  }
-  __syncthreads();
-  if (lane == 31) warp_total[warp] = incl;
-  __syncthreads();
-  int before = 0, sum = 0;
-  for (int w = 0; w < FKM_THREADS / 32; ++w) {
-    before += w < warp ? warp_total[w] : 0;
-    sum += warp_total[w];
-  }
-  *total = sum;
-  return before + incl - v;
-}
-
 /* Block (c, b): exclusive prefix over the tiles of cluster c in place; counts[b][c] = the total. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_col_scan)(int *__restrict__ tiles, int *__restrict__ counts, int k, int ntiles,

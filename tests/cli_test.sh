@@ -138,7 +138,7 @@ case_run() {
   grep -q '"metric": "l2"' "$OUT" || fail "metric"
   grep -qE '"iterations": [1-9][0-9]*,' "$OUT" || fail "iterations not > 0"
   grep -qE '"inertia": \[[0-9.e+-]+\]' "$OUT" || fail "inertia is not one number"
-  grep -q '^iter 1  shift .* inertia .* changed .* empty .* ms$' "$ERR" || fail "no progress lines"
+  grep -q '^iter 1  shift .* inertia .* changed .* empty .* ms  .* Gpoints/s  .* GB/s$' "$ERR" || fail "no progress lines"
   header_has c.npy "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"
   header_has l.npy "{'descr': '<i4', 'fortran_order': False, 'shape': (12,), }"
   [ "$(wc -c <c.npy)" -eq $((128 + 24)) ] || fail "c.npy size"

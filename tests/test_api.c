@@ -239,6 +239,32 @@ START_TEST(nonfinite_points) {
 }
 END_TEST
 
+/* The threaded exponent-bit check on arrays past one thread's share: every dtype, NaN and Inf
+ * anywhere, two of them in different threads' ranges: the lower index is named. */
+START_TEST(nonfinite_found_in_large_arrays) {
+  static const fkm_dtype types[] = {FKM_DTYPE_FP16, FKM_DTYPE_BF16, FKM_DTYPE_FP32, FKM_DTYPE_FP64};
+  static const uint64_t inf_bits[] = {0x7c00u, 0x7f80u, 0x7f800000u, 0x7ff0000000000000ull};
+  fkm_dtype t = types[_i];
+  size_t count = ((size_t)5 << 24) + 77, size = fkm__dtype_size(t);
+  unsigned char *x = calloc(count, size);
+  uint64_t state = fkm_test_seed() + (uint64_t)_i;
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_OK);
+  size_t hi = (size_t)fkm_test_uniform(&state, (double)count / 2, (double)count);
+  size_t lo = (size_t)fkm_test_uniform(&state, 0, (double)count / 4);
+  uint64_t nan_bits = inf_bits[_i] | 1; /* a NaN: exponent all ones, mantissa not zero */
+  memcpy(x + hi * size, &nan_bits, size);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_ERR_NONFINITE);
+  memcpy(x + lo * size, &inf_bits[_i], size);
+  fkm__clear_error(fx->ctx); /* the context keeps the first failure's detail */
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_ERR_NONFINITE);
+  char want[64];
+  snprintf(want, sizeof want, "points: element %zu is", lo);
+  assert_detail(fx->ctx, want);
+  free(x);
+}
+END_TEST
+
 START_TEST(nonfinite_given_centroids) {
   fx->o.init = FKM_INIT_GIVEN;
   fx->o.init_centroids = fx->init;
@@ -451,6 +477,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, given_init_without_centroids);
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
+  tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
   tcase_add_test(tc, tune_option_values);
   tcase_add_test(tc, complete_features_on_every_engine);
   tcase_add_test(tc, bad_sample_weights);

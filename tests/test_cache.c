@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "generate.h"
+#include "gpu.h"
 #include "kernel_cache.h"
 #include "nvrtc_api.h"
 #include "support.h"
@@ -807,6 +808,22 @@ START_TEST(prebuilt_bundle_round_trip) {
   ck_assert_uint_eq(compiled, before.count);
   ck_assert_int_eq(fkm_cache_prebuild(ctx, &spec), FKM_OK); /* again: all cached */
   ck_assert_uint_eq(fkm__nvrtc_compile_count(ctx), compiled);
+  /* an A100's default pick may be flash-kmeans' table entry: it is in the cache too */
+  struct fkm__gpu a100;
+  memset(&a100, 0, sizeof a100);
+  a100.sm = 80, a100.shared_optin = fkm__sm_shared_limit(80);
+  fkm_options o;
+  fkm_options_init(&o);
+  o.k = 1024;
+  fkm_points shape = {NULL, FKM_DTYPE_FP16, 1, 65536, 64};
+  fkm__kernel_spec base = fkm__gpu_assign_base(&a100, &shape, &o), table;
+  fkm__spec_layout layout;
+  ck_assert(fkm__table_spec("NVIDIA A100-SXM4-80GB", &base, shape.n, o.k, a100.shared_optin,
+                            &table, &layout));
+  fkm__cubin tc;
+  ck_assert_int_eq(fkm__kernel_cubin(ctx, &table, FKM__LAYERS_ALL, &tc), FKM_OK);
+  ck_assert_uint_eq(fkm__nvrtc_compile_count(ctx), compiled);
+  free(tc.data);
   ck_assert_int_eq(fkm_cache_export(ctx, bundle), FKM_OK);
   use_fresh_root("imported");
   ck_assert_int_eq(fkm_cache_import(ctx, bundle), FKM_OK);

@@ -1,9 +1,10 @@
 /* Tuning on the CPU: the candidates of pruned and exhaustive runs (valid on the target, the model's
- * pick among them, bounded, deterministic, cached cubins first among equals), the cost model's
- * response to the shapes, tuning records in the assign-kernel choice (a record changes the pick,
- * the override dir wins, invalid and damaged records are ignored with a warning), the parallel
- * compile of candidates through the kernel cache (where NVRTC is installed), and fkm_tune's
- * argument checks. Devices are described by hand: no GPU is needed. */
+ * pick and the flash-kmeans table's among them, bounded, deterministic, cached cubins first among
+ * equals), the cost model's response to the shapes, the default pick between the model's and the
+ * table's configuration (SPEC §8's shapes on an H100 included), tuning records in the assign-kernel
+ * choice (a record changes the pick, the override dir wins, invalid and damaged records are ignored
+ * with a warning), the parallel compile of candidates through the kernel cache (where NVRTC is
+ * installed), and fkm_tune's argument checks. Devices are described by hand: no GPU is needed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ static const target_case targets[] = {
      300},
     {"NVIDIA GeForce RTX 3090", 86, 82, 101376, FKM_DTYPE_FP32, FKM_PRECISION_TF32, 1, 300000, 64,
      4096},
+    /* the table's 128×32 tiles fitted to 99 KiB (2 stages → 1); D=16: its BLOCK_D 16 (the model's
+     * for the whole row) lies outside the space */
+    {"NVIDIA GB10", 121, 48, 101376, FKM_DTYPE_FP32, FKM_PRECISION_DEFAULT, 1, 1 << 20, 128, 1024},
+    {h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 1 << 20, 16, 1024},
 };
 #define TARGETS ((int)(sizeof targets / sizeof targets[0]))
 
@@ -91,6 +96,25 @@ static void assert_valid(const tune_case *tc, const fkm__tune_candidate *c, size
   }
 }
 
+/* The table's configuration for tc's shapes (fkm__table_spec on its device); 0 when none. */
+static int table_config(const tune_case *tc, fkm__kernel_spec *out) {
+  fkm__spec_layout l;
+  return fkm__table_spec(tc->g.name, &tc->t.base, tc->p.n, tc->o.k, tc->g.shared_optin, out, &l);
+}
+
+/* How many candidates carry the table flag; each must be the table's configuration. */
+static size_t table_picks(const tune_case *tc, const fkm__tune_candidate *c, size_t count) {
+  fkm__kernel_spec table;
+  int has = table_config(tc, &table);
+  size_t picks = 0;
+  for (size_t i = 0; i < count; i++)
+    if (c[i].table_pick) {
+      ck_assert_msg(has && same_config(&c[i].spec, &table), "flagged pick is not the table's");
+      picks++;
+    }
+  return picks;
+}
+
 static size_t model_picks(const tune_case *tc, const fkm__tune_candidate *c, size_t count) {
   size_t picks = 0;
   for (size_t i = 0; i < count; i++)
@@ -110,6 +134,8 @@ START_TEST(pruned_candidates_are_valid_bounded_and_hold_the_model_pick) {
   if (space > 4 * FKM__TUNE_KEEP) ck_assert_uint_eq(count, FKM__TUNE_KEEP);
   assert_valid(&tc, tc.c, count);
   ck_assert_uint_eq(model_picks(&tc, tc.c, count), 1);
+  fkm__kernel_spec table;
+  ck_assert_uint_eq(table_picks(&tc, tc.c, count), (size_t)table_config(&tc, &table));
   for (size_t i = 1; i < count; i++) ck_assert(tc.c[i - 1].score <= tc.c[i].score);
   fkm__tune_candidate *again = malloc(fkm__tune_capacity() * sizeof *again);
   ck_assert_uint_eq(fkm__tune_candidates(&tc.t, &tc.model, 0, NULL, NULL, again, NULL), count);
@@ -123,9 +149,11 @@ START_TEST(pruned_candidates_are_valid_bounded_and_hold_the_model_pick) {
 END_TEST
 
 /* The valid configurations of the space, counted here without the tuner. */
-static size_t count_valid(const tune_case *tc, int *model_inside) {
+static size_t count_valid(const tune_case *tc, int *model_inside, int *table_inside) {
   size_t n = 0;
-  *model_inside = 0;
+  fkm__kernel_spec table;
+  int has_table = table_config(tc, &table);
+  *model_inside = 0, *table_inside = !has_table || same_config(&table, &tc->model);
   for (size_t i = 0; i < fkm__space_size(); i++) {
     fkm__kernel_spec s = tc->t.base, mapped;
     fkm__spec_layout l;
@@ -136,6 +164,7 @@ static size_t count_valid(const tune_case *tc, int *model_inside) {
       continue;
     n++;
     *model_inside |= same_config(&mapped, &tc->model);
+    *table_inside |= has_table && same_config(&mapped, &table);
   }
   return n;
 }
@@ -143,14 +172,16 @@ static size_t count_valid(const tune_case *tc, int *model_inside) {
 START_TEST(exhaustive_is_every_valid_configuration) {
   tune_case tc;
   make_case(&targets[_i], &tc);
-  int inside;
-  size_t want = count_valid(&tc, &inside) + !inside, space;
+  int inside, table_inside;
+  size_t want = count_valid(&tc, &inside, &table_inside) + !inside + !table_inside, space;
   size_t count = fkm__tune_candidates(&tc.t, &tc.model, 1, NULL, NULL, tc.c, &space);
   ck_assert_uint_eq(count, want);
   ck_assert_uint_eq(space, want);
   ck_assert_uint_gt(count, FKM__TUNE_KEEP);
   assert_valid(&tc, tc.c, count);
   ck_assert_uint_eq(model_picks(&tc, tc.c, count), 1);
+  fkm__kernel_spec table;
+  ck_assert_uint_eq(table_picks(&tc, tc.c, count), (size_t)table_config(&tc, &table));
   fkm__tune_candidate *pruned = malloc(fkm__tune_capacity() * sizeof *pruned);
   size_t kept = fkm__tune_candidates(&tc.t, &tc.model, 0, NULL, NULL, pruned, NULL);
   for (size_t i = 0; i < kept; i++) {
@@ -296,6 +327,155 @@ static void write_record(fkm_ctx *ctx, const tune_case *tc, const char *root, fk
   r.config = c;
   ck_assert_int_eq(fkm__tuning_store(root, &r), 0);
 }
+
+/* ---- the default pick: the model's or the flash-kmeans table's ------------------------------ */
+
+static const char a100[] = "NVIDIA A100-SXM4-80GB";
+
+/* fkm__tune_default for tc's shapes into *out; 1 when it took the table's configuration. */
+static int default_pick(const tune_case *tc, fkm__kernel_spec *out) {
+  fkm__spec_layout l;
+  return fkm__tune_default(&tc->t, &tc->model, out, &l);
+}
+
+static double cost_of(const tune_case *tc, const fkm__kernel_spec *s) {
+  fkm__spec_layout l;
+  ck_assert_int_eq(fkm__spec_validate(s, &l, NULL, 0), FKM_OK);
+  return fkm__tune_cost(&tc->t, s, &l);
+}
+
+/* A100, N=65536 K=1000 D=128 fp16: the table's entry (128×64, 4 warps, 2 stages; its BLOCK_D 0
+ * becomes the model's 128) differs from the model's pick and is rated within the margin, so the
+ * default takes it; an A800 (no table) with the same resources keeps the model's pick. */
+START_TEST(a_table_gpu_takes_the_table_config) {
+  target_case a = {a100, 80, 108, 166912, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 65536, 128,
+                   1000};
+  tune_case tc, other;
+  make_case(&a, &tc);
+  fkm__kernel_spec table, pick;
+  ck_assert(table_config(&tc, &table));
+  assert_config(fkm__spec_config(&table), (fkm_config){128, 64, 128, 4, 2, 1});
+  ck_assert(!same_config(&table, &tc.model));
+  ck_assert(!fkm__model_measured(&tc.model));
+  ck_assert(cost_of(&tc, &table) <= cost_of(&tc, &tc.model) * (1 + FKM__TABLE_MARGIN));
+  ck_assert_int_eq(default_pick(&tc, &pick), 1);
+  assert_config(fkm__spec_config(&pick), fkm__spec_config(&table));
+  a.name = "NVIDIA A800-SXM4-80GB";
+  make_case(&a, &other);
+  assert_config(fkm__spec_config(&other.model), fkm__spec_config(&tc.model));
+  ck_assert_int_eq(table_config(&other, &table), 0);
+  ck_assert_int_eq(default_pick(&other, &pick), 0);
+  assert_config(fkm__spec_config(&pick), fkm__spec_config(&other.model));
+  free(tc.c);
+  free(other.c);
+}
+END_TEST
+
+/* A100, N=1M K=1000 D=1024: the split-D table's 64×32 tiles with 32-column chunks are rated far
+ * above the model's pick, which stays. */
+START_TEST(a_table_config_rated_worse_is_not_taken) {
+  target_case a = {a100, 80, 108, 166912, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 1 << 20, 1024,
+                   1000};
+  tune_case tc;
+  make_case(&a, &tc);
+  fkm__kernel_spec table, pick;
+  ck_assert(table_config(&tc, &table));
+  assert_config(fkm__spec_config(&table), (fkm_config){64, 32, 32, 4, 2, 1});
+  ck_assert(cost_of(&tc, &table) > cost_of(&tc, &tc.model) * (1 + FKM__TABLE_MARGIN));
+  ck_assert_int_eq(default_pick(&tc, &pick), 0);
+  assert_config(fkm__spec_config(&pick), fkm__spec_config(&tc.model));
+  free(tc.c);
+}
+END_TEST
+
+/* SPEC §8's shapes on an H100 and which input the default takes. fp16/bf16 run the wgmma kernel,
+ * whose tiles were measured there (256×64, one warpgroup): the table must be rated more than the
+ * margin cheaper to replace them, and is not on any of these shapes — yet on four the plain rule
+ * would have taken it: rated 0.999 and 0.986 of the model's cost at K=8192 and K=65536, 1.036 at
+ * D=1024 (one block per SM where the model keeps two), 1.025 for bf16.
+ * fp32 runs mma.sync tiles nobody measured against others: there the table's 128×64 tiles, rated
+ * within the margin (1.015, 1.001), are taken. */
+typedef struct spec8_case {
+  target_case shape;
+  int table;        /* 1: the default is the table's configuration */
+  double ratio_max; /* the table's cost over the model's is at most this (0: not checked) */
+} spec8_case;
+
+static const spec8_case spec8[] = {
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 32, 74256, 128, 1000}, 0, 0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 8388608, 128, 1024}, 0, 0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 1 << 20, 128, 8192}, 0, 1.0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 8, 65536, 128, 100}, 0, 0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 1 << 20, 128, 65536}, 0,
+     1.0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 1 << 20, 1024, 1024}, 0,
+     1 + FKM__TABLE_MARGIN},
+    {{h100, 90, 132, 232448, FKM_DTYPE_BF16, FKM_PRECISION_DEFAULT, 1, 4194304, 128, 4096}, 0,
+     1 + FKM__TABLE_MARGIN},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP32, FKM_PRECISION_TF32, 1, 2097152, 128, 1024}, 1, 0},
+    {{h100, 90, 132, 232448, FKM_DTYPE_FP32, FKM_PRECISION_DEFAULT, 1, 2097152, 128, 1024}, 1, 0},
+};
+
+START_TEST(spec8_shapes_on_h100) {
+  const spec8_case *c = &spec8[_i];
+  tune_case tc;
+  make_case(&c->shape, &tc);
+  fkm__kernel_spec table, pick;
+  ck_assert(table_config(&tc, &table));
+  double ratio = cost_of(&tc, &table) / cost_of(&tc, &tc.model);
+  ck_assert_int_eq(fkm__model_measured(&tc.model), c->shape.dtype != FKM_DTYPE_FP32);
+  if (fkm__model_measured(&tc.model)) {
+    ck_assert_int_eq(tc.model.block_n, c->shape.d <= 128 ? 256 : 128);
+    ck_assert_int_eq(tc.model.num_warps, c->shape.d <= 128 ? 4 : 8);
+  }
+  if (c->ratio_max > 0) ck_assert_msg(ratio <= c->ratio_max, "table/model cost %g", ratio);
+  ck_assert_msg(default_pick(&tc, &pick) == c->table, "shape %d: table/model cost %g", _i, ratio);
+  assert_config(fkm__spec_config(&pick), fkm__spec_config(c->table ? &table : &tc.model));
+  free(tc.c);
+}
+END_TEST
+
+/* H100, B=32 N=74256 K=1000: the table's 128×64 single-stage tiles rank far below the pruned
+ * run's eight, yet the run measures them. */
+START_TEST(a_pruned_run_measures_the_table_config) {
+  tune_case tc;
+  make_case(&spec8[0].shape, &tc);
+  fkm__kernel_spec table;
+  ck_assert(table_config(&tc, &table));
+  size_t all = fkm__tune_candidates(&tc.t, &tc.model, 1, NULL, NULL, tc.c, NULL), rank = all;
+  for (size_t i = 0; i < all; i++)
+    if (same_config(&tc.c[i].spec, &table)) rank = i;
+  ck_assert_uint_lt(rank, all);
+  ck_assert_uint_ge(rank, 2 * FKM__TUNE_KEEP); /* out of reach of the ranking alone */
+  size_t count = fkm__tune_candidates(&tc.t, &tc.model, 0, NULL, NULL, tc.c, NULL), found = 0;
+  ck_assert_uint_eq(count, FKM__TUNE_KEEP);
+  for (size_t i = 0; i < count; i++)
+    found += same_config(&tc.c[i].spec, &table) && tc.c[i].table_pick;
+  ck_assert_uint_eq(found, 1);
+  ck_assert_uint_eq(model_picks(&tc, tc.c, count), 1);
+  free(tc.c);
+}
+END_TEST
+
+/* Through the runtime's choice: with no record, an A100 gets the table's configuration for these
+ * shapes; a record of them still wins. */
+START_TEST(the_default_pick_takes_the_table_below_records) {
+  target_case a = {a100, 80, 108, 166912, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 1, 65536, 128,
+                   1000};
+  tune_case tc;
+  make_case(&a, &tc);
+  fkm_ctx *ctx;
+  fkm__kernel_spec s, table;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  ck_assert(table_config(&tc, &table));
+  assert_config(picked(ctx, &tc, tc.p.n, &s), fkm__spec_config(&table));
+  fkm_config tuned = {64, 64, 64, 4, 3, 1};
+  write_record(ctx, &tc, NULL, tuned);
+  assert_config(picked(ctx, &tc, tc.p.n, &s), tuned);
+  fkm_ctx_free(ctx);
+  free(tc.c);
+}
+END_TEST
 
 START_TEST(a_record_changes_the_pick) {
   tune_case tc;
@@ -463,9 +643,16 @@ int main(void) {
   tcase_add_test(t, cost_model_follows_the_shapes);
   tcase_add_test(t, tune_refuses_bad_arguments);
   suite_add_tcase(s, t);
+  TCase *d = tcase_create("default pick");
+  tcase_add_test(d, a_table_gpu_takes_the_table_config);
+  tcase_add_test(d, a_table_config_rated_worse_is_not_taken);
+  tcase_add_loop_test(d, spec8_shapes_on_h100, 0, (int)(sizeof spec8 / sizeof spec8[0]));
+  tcase_add_test(d, a_pruned_run_measures_the_table_config);
+  suite_add_tcase(s, d);
   TCase *r = tcase_create("records");
   tcase_add_checked_fixture(r, setup_dirs, teardown_dirs);
   tcase_add_test(r, a_record_changes_the_pick);
+  tcase_add_test(r, the_default_pick_takes_the_table_below_records);
   tcase_add_loop_test(r, an_invalid_record_is_ignored, 0,
                       (int)(sizeof invalid_configs / sizeof invalid_configs[0]));
   tcase_add_test(r, a_damaged_record_is_a_miss);
