@@ -59,7 +59,8 @@ fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm
 /* Whether model pick s was chosen by measurements of our kernel on its arch, so that the cost
  * model alone does not overrule it: the sm_90a wgmma picks (their tile order — 256×64 with one
  * warpgroup first, the best of an exhaustive sweep on H100 — and their two-blocks-per-SM
- * shared-memory budget were measured on H100; the cost model does not see either effect). */
+ * shared-memory budget were measured on H100; the cost model does not see either effect) and the
+ * sm_90 fp32 mma.sync picks (timed against the table's on H100). */
 int fkm__model_measured(const fkm__kernel_spec *s);
 /* The default pick (neither opts->config nor records consulted): of two inputs, the model's pick
  * and flash-kmeans' per-GPU table entry for g->name (fkm__table_spec; GPUs matched by name as the

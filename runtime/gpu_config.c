@@ -30,8 +30,10 @@ static const int mma_tiles[][3] = {{256, 128, 8}, {128, 128, 8}, {128, 64, 4}, {
 /* One warpgroup over 256 points first: the exhaustive sweep (bench/tune_spec8.sh, H100, D=128
  * fp16) found 256×64 with 4 warps best on every shape it ran, 12–25 % ahead of 8 warps. */
 static const int wgmma_tiles[][3] = {{256, 64, 4}, {256, 64, 8}, {128, 64, 4}, {128, 128, 8}, {64, 64, 4}};
-/* D split into chunks: the point tile streams with the centroids, square tiles reuse both. */
-static const int wgmma_wide_tiles[][3] = {{128, 128, 8}, {128, 64, 4}, {64, 64, 4}};
+/* D beyond 128 split into 128-column chunks, one block per SM: 128×256 with two warpgroups and a
+ * 2-stage pipeline first, the exhaustive sweep's best at D = 1024 (H100, 224 valid configurations:
+ * 5.61 ms against 10.0 for the earlier 128×128 with 64-column chunks and two blocks per SM). */
+static const int wgmma_wide_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {128, 64, 4}, {64, 64, 4}};
 #define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
@@ -55,10 +57,11 @@ static int model_block_d(int d) {
   return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
 }
 
-/* The model's pick. The wgmma kernel waits for its MMAs before folding them, so it wants two
- * blocks per multiprocessor to overlap one block's arg-min with the other's MMAs (measured on
- * H100, D=128: 256×64 tiles with 2 stages or 128×64 with 1, both with 2+ blocks per SM, beat
- * every 1-block configuration; 380 TFLOP/s at N=1M, K=65536). */
+/* The model's pick. The wgmma kernel waits for its MMAs before folding them, so for D ≤ 128 it
+ * wants two blocks per multiprocessor to overlap one block's arg-min with the other's MMAs
+ * (measured on H100, D=128: 256×64 tiles with 2 stages or 128×64 with 1, both with 2+ blocks per
+ * SM, beat every 1-block configuration; 380 TFLOP/s at N=1M, K=65536); beyond 128 the MMAs per
+ * arg-min are many and one large block per SM wins. */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s);
@@ -66,12 +69,19 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
   int count = !wg ? FKM__TILE_COUNT(mma_tiles)
               : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
                          : FKM__TILE_COUNT(wgmma_tiles);
-  s->block_d = model_block_d(s->d);
-  if (wg && first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK) return FKM_OK;
+  s->block_d = wg && dp > 128 ? 128 : model_block_d(s->d);
+  if (wg && dp <= 128 &&
+      first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK)
+    return FKM_OK;
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }
 
-int fkm__model_measured(const fkm__kernel_spec *s) { return fkm__spec_uses_wgmma(s); }
+/* Measured on H100 (2026-11-25, N = 2M, K = 1024, D = 128): the model's mma.sync pick for fp32
+ * (256×128, 8 warps) ran tf32 in 4.50 ms against 5.02 for the table's 128×64 with 4 warps, and
+ * 3×TF32 in 9.57 against 9.72. */
+int fkm__model_measured(const fkm__kernel_spec *s) {
+  return fkm__spec_uses_wgmma(s) || (s->sm == 90 && s->dtype == FKM_DTYPE_FP32);
+}
 
 fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
                                       const fkm_options *o) {

@@ -55,29 +55,53 @@ static fkm_status host_weights(fkm__gpu_run *run, const float **w, float **copy)
   return FKM_OK;
 }
 
+typedef struct rank_pick {
+  int64_t rank; /* among the points of positive weight */
+  int64_t slot; /* its place in the batch's picks */
+} rank_pick;
+
+static int by_rank(const void *a, const void *b) {
+  int64_t x = ((const rank_pick *)a)->rank, y = ((const rank_pick *)b)->rank;
+  return (x > y) - (x < y);
+}
+
+/* out [K]: ranks among the positive-weight points of batch b (w [N]) become point indices, in one
+ * pass over the weights with the picks in rank order (scratch: K entries, never N). */
+static void ranks_to_indices(const float *w, int64_t n, int64_t k, rank_pick *order, int64_t *out) {
+  for (int64_t j = 0; j < k; j++) order[j] = (rank_pick){out[j], j};
+  qsort(order, (size_t)k, sizeof *order, by_rank);
+  for (int64_t i = 0, m = 0, j = 0; i < n && j < k; i++) {
+    if (!(w[i] > 0.0f)) continue;
+    for (; j < k && order[j].rank == m; j++) out[order[j].slot] = i;
+    m++;
+  }
+}
+
 /* Random picks of batch b into out [K], as the CPU engine draws them: Floyd's K distinct ranks
- * among the m points of positive weight (all N without weights), mapped to their indices; scratch
- * rank [N]. */
+ * among the m points of positive weight (all N without weights), mapped to their indices. */
 static fkm_status batch_random_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b,
-                                     int64_t *rank, int64_t *out) {
-  int64_t m = 0;
-  for (int64_t i = 0; i < run->n; i++)
-    if (!w || w[b * run->n + i] > 0.0f) rank[m++] = i;
+                                     rank_pick *order, int64_t *out) {
+  const float *wb = w ? w + b * run->n : NULL;
+  int64_t m = run->n;
+  if (wb) {
+    m = 0;
+    for (int64_t i = 0; i < run->n; i++) m += wb[i] > 0.0f;
+  }
   if (fkm__random_init_indices(seed, b, m, run->k, out) != FKM_OK)
     return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  for (int64_t j = 0; j < run->k; j++) out[j] = rank[out[j]];
+  if (wb) ranks_to_indices(wb, run->n, run->k, order, out);
   return FKM_OK;
 }
 
 fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx) {
   const float *w = NULL;
   float *copy = NULL;
-  int64_t *rank = malloc((size_t)run->n * sizeof *rank);
-  fkm_status st = rank ? host_weights(run, &w, &copy)
-                       : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  rank_pick *order = malloc((size_t)run->k * sizeof *order);
+  fkm_status st = order ? host_weights(run, &w, &copy)
+                        : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
-    st = batch_random_picks(run, w, seed, b, rank, idx + b * run->k);
-  free(rank);
+    st = batch_random_picks(run, w, seed, b, order, idx + b * run->k);
+  free(order);
   free(copy);
   return st;
 }
