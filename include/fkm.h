@@ -146,7 +146,8 @@ typedef struct fkm_points {
  * D, dtype) (its BLOCK_D 0 read as the model's D chunk, fitted to the device's shared memory as
  * flash-kmeans fits it). The table's entry is taken when the cost model rates it at most 5 %
  * costlier than the model's pick; where the model's pick was itself measured with fkm's kernels
- * (the sm_90a warpgroup-MMA tiles, measured on H100) only when rated at least 5 % cheaper. Every
+ * (on H100: the sm_90a warpgroup-MMA tiles and the fp32 mma.sync tiles) only when rated at least
+ * 5 % cheaper. Every
  * other GPU gets the model's pick. num_stages is the depth of the centroid-tile pipeline (1 =
  * none); block = 32·num_warps threads. */
 typedef struct fkm_config {
@@ -375,7 +376,8 @@ FKM_API void fkm_prebuild_spec_init(fkm_prebuild_spec *spec);
 
 /* Compiles with NVRTC, without a GPU, every kernel a fit or predict would load on those devices
  * for those dtypes, metrics and dimensions — the norms, update and finalize kernels and each assign
- * configuration the model picks for any N and K — into the user cache (entries already there are
+ * configuration the default pick may take for any N and K (the model's, and the flash-kmeans
+ * tables' for the GPU families of each arch) — into the user cache (entries already there are
  * kept). fkm_cache_export then makes a bundle of them. Needs NVRTC and a writable cache. */
 FKM_API fkm_status fkm_cache_prebuild(fkm_ctx *ctx, const fkm_prebuild_spec *spec);
 
