@@ -123,13 +123,20 @@ case_help() {
     grep -q "^usage: fkm $cmd" "$OUT" || fail "no usage for $cmd --help"
   done
   run_ok help run
-  for opt in --n-init --sample-weight --tol-relative; do
+  for opt in --n-init --sample-weight --tol-relative --device-memory; do
     grep -q "^  $opt " "$OUT" || fail "run usage lacks $opt"
   done
 }
 
 case_run() {
   make_fixtures
+  run_ok run points.npy -k 3 --engine cpu --seed 7 --json --centroids c.npy --labels l.npy
+  cp c.npy c_first.npy
+  # a device-memory budget (1.5 KiB, 512M) is accepted; the CPU engine has no device memory
+  for budget in 1536 512M; do
+    run_ok run points.npy -k 3 --engine cpu --seed 7 --device-memory $budget --centroids c.npy
+    cmp -s c.npy c_first.npy || fail "--device-memory $budget changed the centroids"
+  done
   run_ok run points.npy -k 3 --engine cpu --seed 7 --json --centroids c.npy --labels l.npy
   expect_json_fields engine device B N D K dtype metric iterations inertia ms_total ms_per_iter \
     ms_compile ms_init
@@ -440,6 +447,10 @@ case_bad_usage() {
   expect_error predict points.npy --init-centroids init.npy
   expect_error predict points.npy --labels out_l.npy
   expect_error predict points.npy --init-centroids init.npy --labels out_l.npy --iters 3
+  expect_error run points.npy -k 3 --device-memory lots $o
+  expect_error run points.npy -k 3 --device-memory 0 $o
+  expect_error run points.npy -k 3 --device-memory 8X $o
+  expect_error run points.npy -k 3 --device-memory -1G $o
   expect_error demo --frobnicate
   expect_error demo extra
   expect_error info --quiet
