@@ -187,14 +187,13 @@ static fkm_status gather_rows(fkm__gpu_run *run, const int64_t *idx, int64_t b, 
                               int64_t m) {
   struct fkm__ooc *o = run->ooc;
   size_t row = row_bytes(run);
-  char *host = o->stage_points ? o->stage_points : NULL;
-  char *rows = host ? host : malloc((size_t)m * row);
+  char *rows = o->stage_points ? o->stage_points : malloc((size_t)m * row);
   if (!rows) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init rows");
   for (int64_t j = 0; j < m; j++)
     memcpy(rows + (size_t)j * row, (const char *)run->p->data + (size_t)(b * run->n + idx[j0 + j]) * row, row);
   CUresult r = run->cu->cuMemcpyHtoDAsync(o->raw[0], rows, (size_t)m * row, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
-  if (!host) free(rows);
+  if (rows != o->stage_points) free(rows);
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "copying the init rows");
   CUdeviceptr raw;
   fkm__gpu_run v = chunk_view(run, b * o->chunks, 0, m, &raw); /* batch b's centroids */

@@ -48,13 +48,10 @@ static inline void fkm__ooc_source(const struct fkm__ooc *o, size_t row_bytes, i
                                    CUdeviceptr *points, CUdeviceptr *weights) {
   size_t C = (size_t)o->plan.chunk;
   int resident = q < o->plan.resident;
-  *points = resident ? o->resident + (size_t)q * ((C * row_bytes + FKM__OOC_ALIGN - 1) /
-                                                  FKM__OOC_ALIGN * FKM__OOC_ALIGN)
-                     : o->raw[s];
+  *points = resident ? o->resident + (size_t)q * fkm__device_aligned(C * row_bytes) : o->raw[s];
   *weights = !o->wraw[s] ? 0
-             : resident ? o->resident_w + (size_t)q * ((C * 4 + FKM__OOC_ALIGN - 1) /
-                                                       FKM__OOC_ALIGN * FKM__OOC_ALIGN)
-                        : o->wraw[s];
+             : resident  ? o->resident_w + (size_t)q * fkm__device_aligned(C * 4)
+                         : o->wraw[s];
 }
 
 #endif

@@ -44,7 +44,7 @@ static fkm__ooc_shape shape_of(const fkm__gpu_run *run, int direct) {
 static CUdeviceptr take(CUdeviceptr *at, size_t bytes) {
   if (!bytes) return 0;
   CUdeviceptr p = *at;
-  *at += (bytes + FKM__OOC_ALIGN - 1) / FKM__OOC_ALIGN * FKM__OOC_ALIGN;
+  *at += fkm__device_aligned(bytes);
   return p;
 }
 
@@ -92,10 +92,8 @@ static void carve_chunk(fkm__gpu_run *run, struct fkm__ooc *o, CUdeviceptr *at) 
 static void carve_resident(fkm__gpu_run *run, struct fkm__ooc *o, CUdeviceptr *at) {
   size_t C = (size_t)o->plan.chunk, R = (size_t)o->plan.resident;
   size_t row = (size_t)run->d * fkm__dtype_size(run->p->dtype);
-  size_t points = (C * row + FKM__OOC_ALIGN - 1) / FKM__OOC_ALIGN * FKM__OOC_ALIGN;
-  size_t weights = (C * 4 + FKM__OOC_ALIGN - 1) / FKM__OOC_ALIGN * FKM__OOC_ALIGN;
-  o->resident = take(at, R * points);
-  o->resident_w = o->wraw[0] ? take(at, R * weights) : 0;
+  o->resident = take(at, R * fkm__device_aligned(C * row));
+  o->resident_w = o->wraw[0] ? take(at, R * fkm__device_aligned(C * 4)) : 0;
 }
 
 /* idx [K] = 0, 1, ..., K − 1: the gather of init rows staged in chunk order. */

@@ -3,7 +3,6 @@
 
 #include "gpu_run.h"
 
-#define FKM__ALIGN 256
 #define FKM__MAX_TILE_ENTRIES (16ll << 20) /* tile-count matrix bound: 64 MiB of int32 */
 #define FKM__STATE_BYTES 16
 
@@ -67,7 +66,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};
   c[n++] = (carve){&run->best_labels, best ? B * N * 4 : 0};
   c[n++] = (carve){&run->best_inertia, best ? B * 8 : 0};
-  for (size_t i = 0; i < n; i++) total += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
+  for (size_t i = 0; i < n; i++) total += fkm__device_aligned(c[i].bytes);
   *count = n;
   return total;
 }
@@ -83,7 +82,7 @@ fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
   CUdeviceptr at = run->block;
   for (size_t i = 0; i < count; i++) {
     *c[i].view = c[i].bytes ? at : 0;
-    at += (c[i].bytes + FKM__ALIGN - 1) / FKM__ALIGN * FKM__ALIGN;
+    at += fkm__device_aligned(c[i].bytes);
   }
   if (!run->x) run->x = (CUdeviceptr)(uintptr_t)run->p->data;
   if (run->fit && run->o->sample_weight && device_points)

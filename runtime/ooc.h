@@ -25,7 +25,7 @@ typedef struct fkm__ooc_shape {
   int restarts;     /* 1: n_init > 1 (the best restart's centroids and inertia are kept) */
 } fkm__ooc_shape;
 
-/* Device bytes of a plan, by role (each buffer rounded up to FKM__OOC_ALIGN). */
+/* Device bytes of a plan, by role (each buffer rounded up by fkm__device_aligned). */
 typedef struct fkm__ooc_plan {
   int64_t chunk;        /* points per chunk: a multiple of FKM__SPAN_ROWS (a batch's last is
                            shorter) */
@@ -41,7 +41,12 @@ typedef struct fkm__ooc_plan {
   size_t staging_bytes; /* pinned host bytes when the caller's points are pageable */
 } fkm__ooc_plan;
 
-#define FKM__OOC_ALIGN 256
+#define FKM__OOC_ALIGN 256 /* bytes every device buffer of a workspace is rounded up to */
+
+/* bytes rounded up to FKM__OOC_ALIGN. */
+static inline size_t fkm__device_aligned(size_t bytes) {
+  return (bytes + FKM__OOC_ALIGN - 1) / FKM__OOC_ALIGN * FKM__OOC_ALIGN;
+}
 #define FKM__OOC_BUFFERS 3 /* chunks in flight: copies run up to two chunks ahead */
 /* Largest copy of one raw chunk: long enough that per-chunk launches cost nothing beside it,
  * short enough that the first copy (not overlapped) is a small part of a pass. */

@@ -2,10 +2,6 @@
  * within a budget. Pure arithmetic (tested without a GPU). */
 #include "ooc.h"
 
-static size_t aligned(size_t bytes) {
-  return (bytes + FKM__OOC_ALIGN - 1) / FKM__OOC_ALIGN * FKM__OOC_ALIGN;
-}
-
 /* Counting-sort tile of a chunk: 1024 points, doubled while the [T][K] count matrix would take
  * more than 16 bytes per point. */
 static int chunk_tile(int64_t k) {
@@ -17,12 +13,13 @@ static int chunk_tile(int64_t k) {
 static size_t fixed_bytes(const fkm__ooc_shape *s) {
   size_t B = (size_t)s->b, K = (size_t)s->k, D = (size_t)s->d, DP = (size_t)s->dp;
   size_t G = FKM__REDUCE_GROUPS;
-  size_t t = aligned(B * K * D * 4) + aligned(B * K * DP * s->compute) + aligned(B * K * 4) +
-             aligned(B * 8) + aligned(16) + aligned(16);
+  size_t t = fkm__device_aligned(B * K * D * 4) + fkm__device_aligned(B * K * DP * s->compute) +
+             fkm__device_aligned(B * K * 4) + fkm__device_aligned(B * 8) +
+             2 * fkm__device_aligned(16);
   if (s->fit)
-    t += aligned(B * K * G * DP * 8) + aligned(B * K * G * 8) + aligned(B * K * 8) +
-         2 * aligned(K * 4) + aligned(K * 8);
-  if (s->restarts) t += aligned(B * K * D * 4) + aligned(B * 8);
+    t += fkm__device_aligned(B * K * G * DP * 8) + fkm__device_aligned(B * K * G * 8) +
+         fkm__device_aligned(B * K * 8) + 2 * fkm__device_aligned(K * 4) + fkm__device_aligned(K * 8);
+  if (s->restarts) t += fkm__device_aligned(B * K * D * 4) + fkm__device_aligned(B * 8);
   return t;
 }
 
@@ -32,15 +29,16 @@ void fkm__ooc_plan_bytes(const fkm__ooc_shape *s, int64_t chunk, fkm__ooc_plan *
   p->buffers = FKM__OOC_BUFFERS;
   p->tile = chunk_tile(s->k);
   p->ntiles = (chunk + p->tile - 1) / p->tile;
-  size_t t = nb * aligned(C * D * s->storage) + nb * aligned(C * 4) +
-             aligned((C + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS * 8);
-  if (s->weights) t += nb * aligned(C * 4);
-  if (!s->direct) t += nb * aligned(C * (size_t)s->dp * s->compute);
-  if (s->fit) t += aligned(C * 4) + aligned((size_t)p->ntiles * K * 4);
+  size_t t = nb * fkm__device_aligned(C * D * s->storage) + nb * fkm__device_aligned(C * 4) +
+             fkm__device_aligned((C + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS * 8);
+  if (s->weights) t += nb * fkm__device_aligned(C * 4);
+  if (!s->direct) t += nb * fkm__device_aligned(C * (size_t)s->dp * s->compute);
+  if (s->fit) t += fkm__device_aligned(C * 4) + fkm__device_aligned((size_t)p->ntiles * K * 4);
   p->fixed_bytes = fixed_bytes(s);
   p->chunk_bytes = t;
   p->resident = 0;
-  p->resident_chunk_bytes = aligned(C * D * s->storage) + (s->weights ? aligned(C * 4) : 0);
+  p->resident_chunk_bytes =
+      fkm__device_aligned(C * D * s->storage) + (s->weights ? fkm__device_aligned(C * 4) : 0);
   p->device_bytes = p->fixed_bytes + t;
   p->staging_bytes = nb * (C * D * s->storage + (s->weights ? C * 4 : 0)) + nb * C * 4;
 }

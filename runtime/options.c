@@ -93,10 +93,14 @@ static size_t centroid_count(const fkm_points *p, const fkm_options *o) {
   return (size_t)p->batches * (size_t)o->k * (size_t)p->d;
 }
 
+fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  fkm_status s = check_points(ctx, p);
+  return s == FKM_OK ? check_options(ctx, p, o) : s;
+}
+
 fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                           const fkm_result *r, int host) {
-  fkm_status s = check_points(ctx, p);
-  if (s == FKM_OK) s = check_options(ctx, p, o);
+  fkm_status s = fkm__check_shapes(ctx, p, o);
   if (s == FKM_OK && (!r || !r->centroids))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "result: centroids buffer is NULL");
   if (s == FKM_OK && o->init == FKM_INIT_GIVEN && !o->init_centroids)
@@ -109,19 +113,13 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
     s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
   if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
     s = fkm__check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
-                     "init_centroids");
+                          "init_centroids");
   if (s == FKM_OK && host && o->sample_weight) s = check_weights(ctx, p, o);
   return s;
 }
 
-fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
-  fkm_status s = check_points(ctx, p);
-  return s == FKM_OK ? check_options(ctx, p, o) : s;
-}
-
 fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
-  fkm_status s = check_points(ctx, p);
-  if (s == FKM_OK) s = check_options(ctx, p, o);
+  fkm_status s = fkm__check_shapes(ctx, p, o);
   if (s == FKM_OK && o->engine == FKM_ENGINE_CPU)
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "tune: tuning measures GPU kernels (engine is cpu)");
   if (s == FKM_OK && o->dtype == FKM_DTYPE_FP64)
@@ -133,8 +131,7 @@ fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options 
 
 fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                               const fkm_options *o, const int32_t *labels, int host) {
-  fkm_status s = check_points(ctx, p);
-  if (s == FKM_OK) s = check_options(ctx, p, o);
+  fkm_status s = fkm__check_shapes(ctx, p, o);
   if (s == FKM_OK && (!centroids || !labels))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "predict: centroids and labels must not be NULL");
   if (s == FKM_OK && host)
