@@ -147,3 +147,19 @@ void fkm_test_fit_free(fkm_test_fit *f) {
   free(f->labels);
   free(f->inertia);
 }
+
+int fkm_test_nvrtc_usable(void) {
+  fkm_ctx *ctx;
+  fkm_runtime_info info;
+  if (fkm_ctx_create(&ctx) != FKM_OK) return 0;
+  fkm_runtime_query(ctx, &info);
+  fkm_ctx_free(ctx);
+  return info.nvrtc == FKM_OK;
+}
+
+void fkm_test_capture_warnings(fkm_log_level level, const char *message, void *user) {
+  fkm_test_log_capture *c = user;
+  if (level != FKM_LOG_WARN) return;
+  c->warnings++;
+  snprintf(c->last, sizeof c->last, "%s", message);
+}

@@ -21,6 +21,17 @@ float *fkm_test_random(uint64_t *state, size_t count);
 struct fkm__kernel_spec;
 size_t fkm_test_compile_all(const struct fkm__kernel_spec *specs, size_t count, int threads);
 
+/* Whether NVRTC loads here (suites skip their compiling tests where it does not). */
+int fkm_test_nvrtc_usable(void);
+
+/* What fkm_test_capture_warnings saw: the warnings counted, the last one kept. */
+typedef struct fkm_test_log_capture {
+  int warnings;
+  char last[1024];
+} fkm_test_log_capture;
+/* Log callback (fkm_log_set) whose user is an fkm_test_log_capture; ignores other levels. */
+void fkm_test_capture_warnings(fkm_log_level level, const char *message, void *user);
+
 /* Whether the GPU engine can run here (driver and device); prints why not. GPU suites exit 77
  * (skipped) when it cannot. */
 int fkm_test_gpu_usable(void);

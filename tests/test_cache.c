@@ -36,25 +36,12 @@ static void teardown(void) { fkm__remove_tree(test_dir); }
 
 static const char *user_root(void) { return getenv("FKM_CACHE_DIR"); }
 
-/* Counts warnings; keeps the last one. */
-typedef struct log_capture {
-  int warnings;
-  char last[1024];
-} log_capture;
-
-static void capture(fkm_log_level level, const char *message, void *user) {
-  log_capture *c = user;
-  if (level != FKM_LOG_WARN) return;
-  c->warnings++;
-  snprintf(c->last, sizeof c->last, "%s", message);
-}
-
-static fkm_ctx *new_ctx(log_capture *c) {
+static fkm_ctx *new_ctx(fkm_test_log_capture *c) {
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
   if (c) {
     memset(c, 0, sizeof *c);
-    fkm_log_set(ctx, capture, c);
+    fkm_log_set(ctx, fkm_test_capture_warnings, c);
   }
   return ctx;
 }
@@ -148,14 +135,6 @@ static size_t list_count(fkm_ctx *ctx) {
   return n;
 }
 
-static int nvrtc_usable(void) {
-  fkm_ctx *ctx;
-  if (fkm_ctx_create(&ctx) != FKM_OK) return 0;
-  int ok = fkm__nvrtc(ctx) != NULL;
-  fkm_ctx_free(ctx);
-  return ok;
-}
-
 /* ---- keys ----------------------------------------------------------------------------------- */
 
 static fkm__kernel_spec golden_spec(void) {
@@ -224,7 +203,7 @@ END_TEST
 /* ---- store and lookup ----------------------------------------------------------------------- */
 
 START_TEST(store_then_lookup) {
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   ck_assert(!finds(ctx, 1, FKM__LAYERS_ALL));
   store_fake(ctx, 1);
@@ -334,7 +313,7 @@ static void damage(int how, int i) {
 /* Each damage is a miss reported once through the log, and the next store repairs the entry. */
 START_TEST(damaged_entry_is_a_logged_miss_then_repaired) {
   int how = _i;
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   store_fake(ctx, 10 + how);
   damage(how, 10 + how);
@@ -355,7 +334,7 @@ END_TEST
 
 /* A cubin without its kernel.json (a writer that stopped before committing) is a silent miss. */
 START_TEST(uncommitted_entry_is_a_silent_miss) {
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   store_fake(ctx, 3);
   char meta[1024];
@@ -424,7 +403,7 @@ START_TEST(eight_processes_fill_one_cache) {
     ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
   }
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   size_t bad = 1;
   ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
@@ -459,7 +438,7 @@ static void unwritable_root(int which) {
 
 START_TEST(unwritable_root_warns_once_and_goes_on) {
   unwritable_root(_i);
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   for (int i = 0; i < 3; i++) {
     fkm__cache_key k = key_of(i);
@@ -482,7 +461,7 @@ END_TEST
 /* Kernels still come out right, compiled every time, with the one warning. */
 START_TEST(unwritable_root_still_compiles_correct_cubins) {
   unwritable_root(0);
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   for (int kind = FKM_KIND_NORMS; kind <= FKM_KIND_UPDATE; kind++) {
     fkm__kernel_spec s = fkm__spec_make(kind, FKM_METRIC_L2, FKM_DTYPE_FP16, FKM_PRECISION_DEFAULT, 64, 80);
@@ -515,7 +494,7 @@ START_TEST(empty_cache_dir_disables_the_cache) {
   char root[64] = "x";
   ck_assert_int_eq(fkm__cache_user_root(root, sizeof root), 0);
   ck_assert_str_eq(root, "");
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   fkm__cache_key k = key_of(5);
   fkm__kernel_meta m = fake_meta(5);
@@ -555,7 +534,7 @@ END_TEST
 START_TEST(override_layer_comes_first) {
   char over[512];
   snprintf(over, sizeof over, "%s/override", test_dir);
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   store_fake(ctx, 7);
   setenv("FKM_CACHE_DIR", over, 1); /* write the override dir's entry through the store */
@@ -624,7 +603,7 @@ START_TEST(bundles_are_read_in_place) {
   ck_assert(!finds(ctx, 200, FKM__LAYERS_ALL));
   snprintf(paths, sizeof paths, "%s/missing.fkmb::%s", test_dir, bundle);
   setenv("FKM_BUNDLE_PATH", paths, 1);
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx2 = new_ctx(&c);
   fkm__cache_key k = key_of(200);
   void *cubin;
@@ -666,7 +645,7 @@ START_TEST(damaged_bundle_imports_nothing) {
   ck_assert_uint_eq(list_count(ctx), 0);
   setenv("FKM_CACHE_DIR", "", 1);
   setenv("FKM_BUNDLE_PATH", bundle, 1);
-  log_capture c;
+  fkm_test_log_capture c;
   fkm_ctx *ctx2 = new_ctx(&c);
   int found = 0;
   for (int i = 0; i < 3; i++) found += finds(ctx2, 300 + i, FKM__LAYERS_ALL);
@@ -892,7 +871,7 @@ int main(void) {
   tcase_add_test(t, truncated_bundle_is_refused);
   tcase_add_test(t, source_entries_have_sizes);
   tcase_add_test(t, prebuild_rejects_bad_lists);
-  if (nvrtc_usable()) {
+  if (fkm_test_nvrtc_usable()) {
     tcase_add_test(t, unwritable_root_still_compiles_correct_cubins);
     tcase_add_test(t, warm_cache_makes_no_compiles);
     tcase_add_test(t, prebuilt_bundle_round_trip);

@@ -171,15 +171,6 @@ START_TEST(compile_errors_surface_the_log) {
 }
 END_TEST
 
-static int nvrtc_usable(void) {
-  fkm_ctx *ctx;
-  fkm_ctx_create(&ctx);
-  fkm_runtime_info info;
-  fkm_runtime_query(ctx, &info);
-  fkm_ctx_free(ctx);
-  return info.nvrtc == FKM_OK;
-}
-
 int main(void) {
   Suite *s = suite_create("codegen");
   TCase *t = tcase_create("codegen");
@@ -188,7 +179,7 @@ int main(void) {
   tcase_add_test(t, rejections_name_the_reason);
   tcase_add_test(t, source_is_deterministic_and_self_contained);
   tcase_add_test(t, spec_id_is_pinned);
-  if (nvrtc_usable()) {
+  if (fkm_test_nvrtc_usable()) {
     if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);
     tcase_add_test(t, every_target_compiles_a_sample);
     tcase_add_test(t, compile_errors_surface_the_log);

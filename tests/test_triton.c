@@ -339,14 +339,6 @@ START_TEST(unreadable_metadata_is_reported) {
 }
 END_TEST
 
-static int nvrtc_usable(void) {
-  fkm_ctx *ctx;
-  if (fkm_ctx_create(&ctx) != FKM_OK) return 0;
-  int ok = fkm__nvrtc(ctx) != NULL;
-  fkm_ctx_free(ctx);
-  return ok;
-}
-
 /* NVRTC cubin of source (for sm_90); caller frees. */
 static void *compile_source(const char *source, size_t *size) {
   fkm_ctx *ctx;
@@ -617,7 +609,7 @@ int main(void) {
   tcase_add_test(t, arch_rules);
   tcase_add_test(t, unreadable_metadata_is_reported);
   tcase_add_test(t, launch_checks_its_arguments);
-  if (nvrtc_usable()) {
+  if (fkm_test_nvrtc_usable()) {
     tcase_add_loop_test(t, counts_the_parameters_of_fkm_assign, 0,
                         (int)(sizeof assign_targets / sizeof assign_targets[0]));
     tcase_add_test(t, reads_a_triton_cache_directory);

@@ -269,18 +269,6 @@ END_TEST
 
 static char test_dir[256], user_root[300], override_root[300];
 
-typedef struct log_capture {
-  int warnings;
-  char last[1024];
-} log_capture;
-
-static void capture(fkm_log_level level, const char *message, void *user) {
-  log_capture *c = user;
-  if (level != FKM_LOG_WARN) return;
-  c->warnings++;
-  snprintf(c->last, sizeof c->last, "%s", message);
-}
-
 static void setup_dirs(void) {
   snprintf(test_dir, sizeof test_dir, "/tmp/fkm-tune-test-XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(test_dir));
@@ -520,9 +508,9 @@ START_TEST(an_invalid_record_is_ignored) {
   make_case(&targets[0], &tc);
   fkm_ctx *ctx;
   fkm__kernel_spec s;
-  log_capture log = {0, ""};
+  fkm_test_log_capture log = {0, ""};
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
-  fkm_log_set(ctx, capture, &log);
+  fkm_log_set(ctx, fkm_test_capture_warnings, &log);
   write_record(ctx, &tc, user_root, invalid_configs[_i]);
   assert_config(picked(ctx, &tc, tc.p.n, &s), fkm__spec_config(&tc.model));
   ck_assert_int_eq(log.warnings, 1);
@@ -538,10 +526,10 @@ START_TEST(a_damaged_record_is_a_miss) {
   make_case(&targets[0], &tc);
   fkm_ctx *ctx;
   fkm__kernel_spec s;
-  log_capture log = {0, ""};
+  fkm_test_log_capture log = {0, ""};
   char path[FKM__PATH_MAX];
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
-  fkm_log_set(ctx, capture, &log);
+  fkm_log_set(ctx, fkm_test_capture_warnings, &log);
   write_record(ctx, &tc, NULL, (fkm_config){128, 128, 128, 4, 2, 1});
   fkm__tuning_record q;
   fkm__tuning_query(&q, tc.g.name, 90, "assign", "l2", "fp16", (int)tc.p.d, tc.p.n, tc.o.k, 1);
@@ -559,14 +547,6 @@ START_TEST(a_damaged_record_is_a_miss) {
 END_TEST
 
 /* ---- the parallel compile of candidates ------------------------------------------------------- */
-
-static int nvrtc_usable(void) {
-  fkm_ctx *ctx;
-  if (fkm_ctx_create(&ctx) != FKM_OK) return 0;
-  int ok = fkm__nvrtc(ctx) != NULL;
-  fkm_ctx_free(ctx);
-  return ok;
-}
 
 /* Three small sm_80 candidates: the first batch compiles the two not skipped (counted per thread
  * context and process-wide) and stores them; the second finds all three in the user cache. */
@@ -657,7 +637,7 @@ int main(void) {
   tcase_add_loop_test(r, an_invalid_record_is_ignored, 0,
                       (int)(sizeof invalid_configs / sizeof invalid_configs[0]));
   tcase_add_test(r, a_damaged_record_is_a_miss);
-  if (nvrtc_usable()) {
+  if (fkm_test_nvrtc_usable()) {
     tcase_set_timeout(r, 600);
     tcase_add_test(r, candidates_compile_in_parallel_through_the_cache);
   }
