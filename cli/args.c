@@ -89,6 +89,23 @@ static const char *set_iters(cli_args *a, const char *v) {
 static const char *set_device(cli_args *a, const char *v) {
   return parse_int(v, &a->opts.device) ? "an integer" : NULL;
 }
+/* A comma-separated list of up to 16 device indices, e.g. "0,1,2,3". */
+static const char *set_devices(cli_args *a, const char *v) {
+  static const char *const expected = "device indices separated by commas, at most 16";
+  char item[32];
+  int count = 0;
+  for (const char *s = v;; s += strcspn(s, ",") + 1) {
+    size_t len = strcspn(s, ",");
+    if (count == 16 || len == 0 || len >= sizeof item) return expected;
+    memcpy(item, s, len);
+    item[len] = '\0';
+    if (parse_int(item, &a->device_list[count++])) return expected;
+    if (!s[len]) break;
+  }
+  a->opts.devices = a->device_list;
+  a->opts.num_devices = count;
+  return NULL;
+}
 static const char *set_tol(cli_args *a, const char *v) {
   return parse_double(v, &a->opts.tol) ? "a number" : NULL;
 }
@@ -172,6 +189,7 @@ static const option_def options[] = {
     {"--empty", OPT_EMPTY, set_empty, VALUE},
     {"--device", OPT_DEVICE, set_device, VALUE},
     {"--device-memory", OPT_DEVICE_MEMORY, set_device_memory, VALUE},
+    {"--devices", OPT_DEVICES, set_devices, VALUE},
     {"--centroids", OPT_CENTROIDS, set_centroids, VALUE},
     {"--labels", OPT_LABELS, set_labels, VALUE},
     {"--json", OPT_JSON, set_json, FLAG},

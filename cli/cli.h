@@ -33,20 +33,22 @@ enum {
   OPT_N_INIT = 1u << 15,
   OPT_SAMPLE_WEIGHT = 1u << 16,
   OPT_TOL_RELATIVE = 1u << 17,
-  OPT_DEVICE_MEMORY = 1u << 18
+  OPT_DEVICE_MEMORY = 1u << 18,
+  OPT_DEVICES = 1u << 19
 };
 
 typedef struct cli_args {
   const char *command;
   const char *input;          /* the positional INPUT.npy, or NULL */
   fkm_options opts;           /* k, iters, tol, tol_relative, metric, dtype, init, seed, engine,
-                                 empty, device, n_init */
+                                 empty, device, n_init, devices (into device_list) */
   unsigned given;             /* OPT_* bits that appeared on the command line */
   const char *init_centroids; /* paths, NULL when absent */
   const char *sample_weight;
   const char *centroids_out;
   const char *labels_out;
   int json, quiet, help;
+  int device_list[16];        /* --devices: opts.devices points here */
 } cli_args;
 
 /* Parses argv[0..argc) (the words after the command) into *a, accepting the options in `allowed`

@@ -6,7 +6,8 @@
 #define RUN_OPTIONS                                                                         \
   (OPT_K | OPT_ITERS | OPT_TOL | OPT_METRIC | OPT_DTYPE | OPT_INIT | OPT_INIT_CENTROIDS |   \
    OPT_SEED | OPT_ENGINE | OPT_EMPTY | OPT_DEVICE | OPT_CENTROIDS | OPT_LABELS | OPT_JSON | \
-   OPT_QUIET | OPT_N_INIT | OPT_SAMPLE_WEIGHT | OPT_TOL_RELATIVE | OPT_DEVICE_MEMORY)
+   OPT_QUIET | OPT_N_INIT | OPT_SAMPLE_WEIGHT | OPT_TOL_RELATIVE | OPT_DEVICE_MEMORY | \
+   OPT_DEVICES)
 
 typedef struct run_state {
   cli_args a;

@@ -51,6 +51,8 @@ static const char run_usage[] =
     "  --engine auto|gpu|cpu      (default auto: the GPU when usable, else the CPU)\n"
     "  --empty keep|farthest      empty-cluster policy (default keep)\n"
     "  --device I                 CUDA device index (default 0)\n"
+    "  --devices I,J,...          split the points over these GPUs (NCCL; one batch, random or\n"
+    "                             given init); the result is the one-GPU fit's, bit for bit\n"
     "  --device-memory SIZE       device memory the fit may use, e.g. 8G or 512M (default: the\n"
     "                             free memory); larger inputs stream from the (memory-mapped)\n"
     "                             file in chunks\n"

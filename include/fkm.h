@@ -42,7 +42,9 @@ extern "C" {
   X(FKM_ERR_FORMAT, 11, "malformed file")                                                           \
   X(FKM_ERR_NONFINITE, 12, "input holds NaN or Inf")                                                \
   X(FKM_ERR_DEVICE_MEMORY, 13, "out of device memory")                                              \
-  X(FKM_ERR_CANCELLED, 14, "cancelled by the iteration callback")
+  X(FKM_ERR_CANCELLED, 14, "cancelled by the iteration callback")                                  \
+  X(FKM_ERR_NO_NCCL, 15, "NCCL (libnccl.so.2) not found or unusable")                               \
+  X(FKM_ERR_COMM, 16, "a collective failed, or another rank failed")
 
 typedef enum fkm_status {
 #define FKM_STATUS_ENUM_(name, value, message) name = value,
@@ -93,6 +95,7 @@ typedef enum fkm_log_level { FKM_LOG_DEBUG = 0, FKM_LOG_INFO = 1, FKM_LOG_WARN =
 
 /* ---- context ----------------------------------------------------------------------------------- */
 typedef struct fkm_ctx fkm_ctx;
+typedef struct fkm_comm fkm_comm; /* a group of GPUs fitting together (see "several GPUs") */
 
 /* Creates a context. *out is owned by the caller, released with fkm_ctx_free. Does not touch the
  * GPU: devices are opened lazily by the first GPU call. */
@@ -191,12 +194,12 @@ typedef struct fkm_options {
   int n_init;                   /* restarts keeping the lowest inertia summed over batches (ties:
                                    the earlier), default 1; restart r > 0 uses the seed
                                    SplitMix64(seed + r), r = 0 the seed itself; > 1 is invalid with
-                                   INIT_GIVEN; CPU engine only for now */
+                                   INIT_GIVEN */
   const float *sample_weight;   /* [B][N] or NULL: weighted means and inertia, D²·w k-means++;
                                    finite, ≥ 0, at least K positive per batch; zero-weight points
                                    never seed; a cluster of weight 0 is empty. Borrowed; same
                                    memory kind as the points; fit only (predict ignores it, as it
-                                   does init and n_init); CPU engine only for now */
+                                   does init and n_init) */
   size_t device_memory_budget;  /* host entry points (fit, predict): device bytes the call may
                                    use; 0 = the device's free memory less a reserve. When the
                                    in-memory workspace (points included) exceeds it, the points
@@ -212,6 +215,13 @@ typedef struct fkm_options {
   int profile;                  /* GPU: 1 times assign and update separately (slower); default 0 */
   fkm_iter_fn on_iter;          /* optional per-iteration report */
   void *on_iter_user;
+  fkm_comm *comm;               /* borrowed; NULL: this call is the whole fit. Set: this process is
+                                   one rank of the communicator and passes its shard (see "several
+                                   GPUs" below); device must be the comm's */
+  const int *devices;           /* borrowed [num_devices]: fkm_fit splits host points over these
+                                   GPUs of this process (B = 1; see fkm_fit); NULL or num_devices
+                                   ≤ 1: one GPU, opts->device */
+  int num_devices;
 } fkm_options;
 
 /* Fills *opts (caller-owned) with the defaults above; k is set to 0 and must be set. */
@@ -245,7 +255,11 @@ typedef struct fkm_result {
  * resident when the budget holds them. The results are bitwise those of the in-memory GPU path,
  * whatever the chunk size. k-means++ and the farthest policy are refused there
  * (FKM_ERR_UNSUPPORTED); a budget below one span of points gives FKM_ERR_DEVICE_MEMORY. Host memory
- * beyond the caller's: about three chunks of pinned staging. fkm_predict streams the same way. */
+ * beyond the caller's: about three chunks of pinned staging. fkm_predict streams the same way.
+ * Several GPUs: with opts->num_devices > 1 (B = 1), the points are split in index order into one
+ * shard per device (whole 512-point spans, as even as they go), each fitted on its device by a
+ * thread of this call as one rank of an NCCL communicator (opts->comm semantics below); labels
+ * land in place, the centroids and inertia are the one-GPU fit's bit for bit. */
 FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                            fkm_result *result);
 
@@ -449,6 +463,51 @@ FKM_API fkm_status fkm_tuning_export_triton(fkm_ctx *ctx, const char *dir, size_
  * when it cannot be read or the cache is disabled or unwritable. Strings are borrowed for the call. */
 FKM_API fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, const char *device_name,
                                             int sm, int d, int64_t batches, fkm_config *imported);
+
+/* ---- several GPUs (NCCL) ------------------------------------------------------------------------
+ * A fit over G GPUs — of one process or of several processes on several hosts — runs as G ranks of
+ * an NCCL communicator (libnccl.so.2, opened at run time; FKM_NCCL_PATH overrides the name; NVLink
+ * multicast is always off: NCCL_NVLS_ENABLE=0). Each rank calls fkm_fit (host shard) or
+ * fkm_fit_device (shard on the comm's device) with opts->comm set and the same options everywhere
+ * (k, seed, init and init_centroids, max_iter, tol, …). The global points of batch b are the ranks'
+ * shards of batch b concatenated in rank order: rank r passes [B][n_r][D], n_r ≥ 1 points per batch
+ * (K ≤ Σ n_r). Each rank assigns and sorts its shard; the per-cluster partial sums pass from rank
+ * to rank in rank order (so they are formed in the one-GPU order), the last rank's are broadcast,
+ * and every rank finalizes the same centroids. Results: centroids and inertia are the global fit's
+ * on every rank, bit for bit the one-GPU fit of the concatenated points whatever G (the inertia
+ * too when every shard but the last holds a multiple of 512 points); labels are the rank's own
+ * points'. k-means++, the farthest policy and tol_relative are refused (FKM_ERR_UNSUPPORTED). A
+ * rank whose arguments fail its checks returns that error and the others FKM_ERR_COMM (no rank
+ * waits forever on a failed peer's checks); a collective that fails gives FKM_ERR_COMM. */
+#define FKM_COMM_ID_BYTES 128
+typedef struct fkm_comm_id {
+  unsigned char bytes[FKM_COMM_ID_BYTES]; /* an NCCL unique id */
+} fkm_comm_id;
+
+/* A fresh NCCL unique id into *id (caller-owned): made by one rank, given to all. */
+FKM_API fkm_status fkm_comm_id_create(fkm_ctx *ctx, fkm_comm_id *id);
+/* Writes id to path atomically (a temporary file renamed into place), mode 0600. */
+FKM_API fkm_status fkm_comm_id_save(fkm_ctx *ctx, const fkm_comm_id *id, const char *path);
+/* Reads an id that fkm_comm_id_save wrote, waiting up to timeout_s seconds for the file to appear.
+ * FKM_ERR_IO when it does not appear in time, FKM_ERR_FORMAT when it is not such a file. */
+FKM_API fkm_status fkm_comm_id_load(fkm_ctx *ctx, const char *path, double timeout_s,
+                                    fkm_comm_id *id);
+/* Joins rank `rank` of `size` (0 ≤ rank < size) on CUDA device `device`; every rank passes the same
+ * id and size. Blocks until all ranks have joined. *out is owned by the caller (fkm_comm_free). */
+FKM_API fkm_status fkm_comm_create(fkm_ctx *ctx, int device, int size, int rank,
+                                   const fkm_comm_id *id, fkm_comm **out);
+/* fkm_comm_create with rank and size from the launcher's environment — FKM_RANK/FKM_SIZE, else
+ * OMPI_COMM_WORLD_RANK/_SIZE (Open MPI), PMI_RANK/PMI_SIZE (MPICH, Intel MPI), SLURM_PROCID/
+ * SLURM_NTASKS, RANK/WORLD_SIZE (torchrun) — and the id through the file id_path: rank 0 creates
+ * and saves it, the others wait for it (up to 60 s; the file must not be left from an earlier run).
+ * Without any of these variables: rank 0 of 1. */
+FKM_API fkm_status fkm_comm_from_env(fkm_ctx *ctx, int device, const char *id_path,
+                                     fkm_comm **out);
+FKM_API int fkm_comm_rank(const fkm_comm *comm);
+FKM_API int fkm_comm_size(const fkm_comm *comm);
+FKM_API int fkm_comm_device(const fkm_comm *comm);
+/* Leaves and frees the communicator (NULL accepted). Every rank frees its own. */
+FKM_API void fkm_comm_free(fkm_comm *comm);
 
 #ifdef __cplusplus
 }

@@ -33,10 +33,25 @@ static int fall_back_to_cpu(fkm_ctx *ctx, const fkm_options *o, fkm_status s) {
   return 1;
 }
 
+/* One rank of a multi-GPU fit (opts->comm): its checks, then the GPU engine, whose first step is
+ * the ranks' agreement; a rank failing here joins that agreement with its error. */
+static fkm_status fit_rank(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                           fkm_result *result, int host, void *stream) {
+  fkm_status s = fkm__check_fit(ctx, points, opts, result, host);
+  if (s == FKM_OK) s = fkm__gpu_available(ctx, opts->device);
+  if (s != FKM_OK) return fkm__comm_agree(ctx, opts->comm, s);
+  return fkm__gpu_fit(ctx, points, opts, result, !host, stream);
+}
+
 fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                    fkm_result *result) {
   if (!ctx) return FKM_ERR_INVALID_ARG;
   fkm__clear_error(ctx);
+  if (opts && opts->comm) return fit_rank(ctx, points, opts, result, 1, NULL);
+  if (opts && opts->num_devices > 1) { /* each device's rank checks its shard's values */
+    fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
+    return s == FKM_OK ? fkm__multi_fit(ctx, points, opts, result) : s;
+  }
   fkm_status s = fkm__check_fit(ctx, points, opts, result, 1);
   fkm_engine engine = FKM_ENGINE_CPU;
   if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);
@@ -72,7 +87,10 @@ fkm_status fkm_tune_detailed(fkm_ctx *ctx, const fkm_points *points, const fkm_o
 /* opts without what only fit reads (init, n_init, sample_weight), so that predict's engine choice
  * does not depend on them. */
 static fkm_options predict_options(const fkm_options *opts) {
-  fkm_options o = *opts;
+  fkm_options o = *opts; /* predict is per rank: each labels its own points */
+  o.comm = NULL;
+  o.devices = NULL;
+  o.num_devices = 0;
   o.init = FKM_INIT_RANDOM;
   o.init_centroids = NULL;
   o.n_init = 1;
@@ -107,7 +125,11 @@ fkm_status fkm_fit_device(fkm_ctx *ctx, const fkm_points *points, const fkm_opti
                           fkm_result *result, void *stream) {
   if (!ctx) return FKM_ERR_INVALID_ARG;
   fkm__clear_error(ctx);
+  if (opts && opts->comm) return fit_rank(ctx, points, opts, result, 0, stream);
   fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
+  if (s == FKM_OK && opts->num_devices > 1)
+    s = fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                   "fit_device: devices splits host points; give each device's rank opts->comm");
   if (s == FKM_OK) s = require_gpu_engine(ctx, opts);
   if (s != FKM_OK) return s;
   return fkm__gpu_fit(ctx, points, opts, result, 1, stream);

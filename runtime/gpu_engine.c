@@ -41,9 +41,10 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "reading the iteration report");
+  fkm_status st = FKM_OK;
   if (run->o->on_iter(&rep, run->o->on_iter_user))
-    return fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
-  return FKM_OK;
+    st = fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
+  return run->comm ? fkm__comm_agree(run->ctx, run->comm, st) : st; /* every rank stops together */
 }
 
 /* Profiling marks of one iteration (3 events), and the assign/update time they add up. */
@@ -255,28 +256,46 @@ static fkm_status fit_steps(fkm__gpu_run *run, fkm_result *r, int device) {
 }
 
 /* fkm__run_setup, streaming the points from host memory (gpu_ooc.c) when their in-memory
- * workspace does not fit (labels_out: where a streamed final pass puts the labels). */
+ * workspace does not fit (labels_out: where a streamed final pass puts the labels); a multi-GPU
+ * rank (dist not NULL) runs the kernels picked for the global shape. */
 static fkm_status setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
-                        int fit, int device, void *stream, int32_t *labels_out) {
+                        int fit, int device, void *stream, int32_t *labels_out,
+                        struct fkm__dist *dist) {
   size_t budget = 0;
   fkm_status st = fkm__run_prepare(run, ctx, p, o, fit, device, (CUstream)stream);
+  if (st == FKM_OK && dist) {
+    run->comm = o->comm, run->dist = dist;
+    run->spec_points = fkm__dist_points(dist);
+  }
   if (st == FKM_OK) st = fkm__run_kernels(run);
   if (st != FKM_OK) return st;
   if (!device && fkm__ooc_wanted(run, &budget)) return fkm__ooc_setup(run, budget, labels_out);
   return fkm__run_allocate(run, device);
 }
 
+/* A multi-GPU rank's start: the ranks agree that every one passed its checks, then gather the
+ * global shape (*dist). */
+static fkm_status rank_start(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                             fkm_status checked, struct fkm__dist **dist) {
+  fkm_status st = fkm__comm_agree(ctx, o->comm, checked);
+  return st == FKM_OK ? fkm__dist_create(ctx, p, o, device, dist) : st;
+}
+
 fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,
                         int device, void *stream) {
   fkm_status st = fkm__gpu_supports(ctx, p, o);
+  struct fkm__dist *dist = NULL;
+  if (o->comm) st = rank_start(ctx, p, o, device, st, &dist);
   if (st != FKM_OK) return st;
   fkm__gpu_run run;
   fkm_result out = *r;
   double c0 = ctx->gpu ? ctx->gpu->ms_compile : 0.0;
-  st = setup(&run, ctx, p, o, 1, device, stream, r->labels);
+  st = setup(&run, ctx, p, o, 1, device, stream, r->labels, dist);
+  if (o->comm) st = fkm__comm_agree(ctx, o->comm, st); /* every rank set up, or all stop */
   out.ms_compile = run.g ? run.g->ms_compile - c0 : 0.0;
   if (st == FKM_OK) st = fit_steps(&run, &out, device);
   if (run.cu) fkm__run_release(&run);
+  fkm__dist_free(dist);
   if (st != FKM_OK) return st;
   out.engine = FKM_ENGINE_GPU;
   *r = out;
@@ -289,7 +308,7 @@ fkm_status fkm__gpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *cent
   fkm_status st = fkm__gpu_supports(ctx, p, o);
   if (st != FKM_OK) return st;
   fkm__gpu_run run;
-  st = setup(&run, ctx, p, o, 0, device, stream, labels);
+  st = setup(&run, ctx, p, o, 0, device, stream, labels, NULL);
   if (st == FKM_OK) st = fkm__run_load_points(&run, device);
   if (st == FKM_OK) st = fkm__run_set_centroids(&run, centroids, device);
   if (st == FKM_OK) st = fkm__run_assign_final(&run);

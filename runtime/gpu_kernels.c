@@ -63,7 +63,7 @@ static fkm_status plan(fkm__gpu_run *run, run_module *m, size_t *count) {
     m[n++] = kind_module(run, FKM_KIND_SEED, seed_slots, COUNT(seed_slots));
   m[n] = (run_module){.slots = NULL, .count = 0};
   *count = n + 1;
-  return fkm__gpu_assign_spec(run->ctx, run->g, run->p, run->o, &m[n].spec,
+  return fkm__gpu_assign_spec(run->ctx, run->g, run->spec_points, run->o, &m[n].spec,
                               &run->kern.assign_layout);
 }
 

@@ -77,16 +77,6 @@ fkm_status fkm__ooc_upload_resident(fkm__gpu_run *run) {
   return st;
 }
 
-static fkm_status reduce_chunk(fkm__gpu_run *v, int64_t b) {
-  struct fkm__ooc *o = v->ooc;
-  size_t K = (size_t)v->k, G = FKM__REDUCE_GROUPS;
-  CUdeviceptr acc = o->acc + (size_t)b * K * G * (size_t)v->dp * 8;
-  CUdeviceptr accw = o->accw + (size_t)b * K * G * 8, seen = o->seen + (size_t)b * K * 8;
-  FKM__LAUNCH(v, v->kern.reduce_chunk, (unsigned)v->k, 1, 256, 0, &v->x, &v->w, &v->sorted,
-              &v->start, &v->counts, &acc, &accw, &seen);
-  return FKM_OK;
-}
-
 /* Labels of the chunk into its pinned slot, on the view's stream. */
 static fkm_status labels_out(fkm__gpu_run *v, int s, int64_t len) {
   struct fkm__ooc *o = v->ooc;
@@ -109,7 +99,7 @@ static fkm_status run_chunk(fkm__gpu_run *run, int64_t q, int s, int64_t len, in
   if (st == FKM_OK) st = fkm__run_assign(&v, 0);
   if (st == FKM_OK && (mode & PASS_INERTIA)) st = fkm__run_inertia(&v, 1);
   if (st == FKM_OK && (mode & PASS_UPDATE)) st = fkm__run_sort(&v, run->state);
-  if (st == FKM_OK && (mode & PASS_UPDATE)) st = reduce_chunk(&v, q / o->chunks);
+  if (st == FKM_OK && (mode & PASS_UPDATE)) st = fkm__run_accumulate(&v, q / o->chunks);
   if (st == FKM_OK && (mode & PASS_LABELS)) st = labels_out(&v, s, len);
   if (st == FKM_OK) FKM_CU_TRY(run->ctx, run->cu, cuEventRecord(o->consumed[s], run->stream));
   return st;
@@ -142,43 +132,27 @@ static fkm_status pass(fkm__gpu_run *run, int mode) {
   return st;
 }
 
-static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
-  if (marks) FKM_CU_TRY(run->ctx, run->cu, cuEventRecord(marks[i], run->stream));
-  return FKM_OK;
-}
-
-/* Zeroes the accumulators (and the report's inertia and counts). */
-static fkm_status clear(fkm__gpu_run *run, int with_report) {
-  struct fkm__ooc *o = run->ooc;
-  size_t BK = (size_t)(run->b * run->k), G = FKM__REDUCE_GROUPS;
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(o->acc, 0, BK * G * (size_t)run->dp * 8, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(o->accw, 0, BK * G * 8, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(o->seen, 0, BK * 8, run->stream));
-  if (with_report) {
-    FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->inertia, 0, (size_t)run->b * 8, run->stream));
-    FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
-  }
-  return FKM_OK;
+/* One pass in `mode` between the chain's ends (the accumulators and inertia zeroed, or on a
+ * multi-GPU rank taken from the rank before and passed on; gpu_dist.c). */
+static fkm_status chained_pass(fkm__gpu_run *run, int mode) {
+  int what = (mode & PASS_UPDATE ? FKM__CHAIN_ACC : 0) | (mode & PASS_INERTIA ? FKM__CHAIN_INERTIA : 0);
+  fkm_status st = fkm__chain_begin(run, what);
+  if (st == FKM_OK) st = pass(run, mode);
+  return st == FKM_OK ? fkm__chain_end(run, what) : st;
 }
 
 fkm_status fkm__ooc_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks) {
-  struct fkm__ooc *o = run->ooc;
-  int k = (int)run->k;
-  CUdeviceptr stats = with_report ? run->stats : 0;
-  fkm_status st = mark(run, marks, 0);
-  if (st == FKM_OK) st = clear(run, with_report);
-  if (st == FKM_OK) st = pass(run, PASS_UPDATE | (with_report ? PASS_INERTIA : 0));
-  if (st == FKM_OK) st = mark(run, marks, 1);
-  if (st != FKM_OK) return st;
-  FKM__LAUNCH(run, run->kern.finalize_acc, (unsigned)run->k, (unsigned)run->b, 256,
-              (size_t)run->d * 4, &o->acc, &o->accw, &run->c32, &run->state, &k, &stats);
-  FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
-  return mark(run, marks, 2);
+  CUdeviceptr stats = with_report ? run->stats : 0; /* changed labels stay 0: labels are not kept */
+  fkm_status st = fkm__run_mark(run, marks, 0);
+  if (st == FKM_OK && with_report)
+    FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
+  if (st == FKM_OK) st = chained_pass(run, PASS_UPDATE | (with_report ? PASS_INERTIA : 0));
+  if (st == FKM_OK) st = fkm__run_mark(run, marks, 1);
+  return st == FKM_OK ? fkm__run_finalize_acc(run, stats, tol, marks) : st;
 }
 
 fkm_status fkm__ooc_final(fkm__gpu_run *run) {
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->inertia, 0, (size_t)run->b * 8, run->stream));
-  return pass(run, PASS_INERTIA | (run->ooc->want_labels ? PASS_LABELS : 0));
+  return chained_pass(run, PASS_INERTIA | (run->ooc->want_labels ? PASS_LABELS : 0));
 }
 
 /* Rows idx[j0 .. j0 + m) of batch b (host points) into c32 rows j0.. of the batch, through slot 0:
@@ -204,17 +178,14 @@ static fkm_status gather_rows(fkm__gpu_run *run, const int64_t *idx, int64_t b, 
   return st == FKM_OK ? fkm__run_gather(&v) : st;
 }
 
-fkm_status fkm__ooc_random_init(fkm__gpu_run *run, uint64_t seed) {
+fkm_status fkm__ooc_gather_picks(fkm__gpu_run *run, const int64_t *idx) {
   struct fkm__ooc *o = run->ooc;
   FKM_CU_TRY(run->ctx, run->cu, cuStreamSynchronize(o->copy)); /* slot 0 and its staging free */
-  int64_t *idx = malloc((size_t)(run->b * run->k) * sizeof *idx);
-  if (!idx) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  fkm_status st = fkm__run_random_picks(run, seed, idx);
+  fkm_status st = FKM_OK;
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
     for (int64_t j0 = 0; j0 < run->k && st == FKM_OK; j0 += o->plan.chunk) {
       int64_t m = run->k - j0 < o->plan.chunk ? run->k - j0 : o->plan.chunk;
       st = gather_rows(run, idx + b * run->k, b, j0, m);
     }
-  free(idx);
   return st;
 }

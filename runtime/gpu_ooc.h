@@ -29,9 +29,9 @@ struct fkm__ooc {
   CUevent copied[FKM__OOC_BUFFERS], consumed[FKM__OOC_BUFFERS], labelled[FKM__OOC_BUFFERS];
   CUdeviceptr block;         /* owned: the streaming workspace */
   /* per slot: raw copy [chunk][D] storage dtype, weights [chunk], compute layout [chunk][DP] (0
-   * when direct), labels [chunk]; per batch: acc [K][G][DP] f64, accw [K][G] f64, seen [K] i64 */
+   * when direct), labels [chunk] (the update's acc, accw, seen are the run's) */
   CUdeviceptr raw[FKM__OOC_BUFFERS], wraw[FKM__OOC_BUFFERS], xc[FKM__OOC_BUFFERS];
-  CUdeviceptr labels[FKM__OOC_BUFFERS], acc, accw, seen;
+  CUdeviceptr labels[FKM__OOC_BUFFERS];
   /* the first plan.resident chunks, copied once at set-up: points [resident][chunk][D] storage
    * dtype, weights [resident][chunk] (0 without weights) */
   CUdeviceptr resident, resident_w;

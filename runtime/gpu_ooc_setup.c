@@ -49,7 +49,7 @@ static CUdeviceptr take(CUdeviceptr *at, size_t bytes) {
 }
 
 /* Carves the fixed buffers (the planner's fixed_bytes, in its order) into run's views. */
-static void carve_fixed(fkm__gpu_run *run, struct fkm__ooc *o, CUdeviceptr *at) {
+static void carve_fixed(fkm__gpu_run *run, CUdeviceptr *at) {
   size_t B = (size_t)run->b, K = (size_t)run->k, D = (size_t)run->d, DP = (size_t)run->dp;
   size_t G = FKM__REDUCE_GROUPS;
   run->c32 = take(at, B * K * D * 4);
@@ -59,9 +59,9 @@ static void carve_fixed(fkm__gpu_run *run, struct fkm__ooc *o, CUdeviceptr *at) 
   run->state = take(at, 16);
   run->stats = take(at, 16);
   if (run->fit) {
-    o->acc = take(at, B * K * G * DP * 8);
-    o->accw = take(at, B * K * G * 8);
-    o->seen = take(at, B * K * 8);
+    run->acc = take(at, B * K * G * DP * 8);
+    run->accw = take(at, B * K * G * 8);
+    run->seen = take(at, B * K * 8);
     run->counts = take(at, K * 4);
     run->start = take(at, K * 4);
     run->idx = take(at, K * 8);
@@ -115,7 +115,7 @@ static fkm_status allocate_device(fkm__gpu_run *run, struct fkm__ooc *o) {
                       o->plan.device_bytes);
   }
   CUdeviceptr at = o->block;
-  carve_fixed(run, o, &at);
+  carve_fixed(run, &at);
   carve_chunk(run, o, &at);
   carve_resident(run, o, &at);
   return run->fit ? upload_identity(run) : FKM_OK;

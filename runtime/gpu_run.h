@@ -35,6 +35,11 @@ typedef struct fkm__gpu_run {
   int64_t pp_chunks;      /* k-means++ chunks of points per batch */
   int device_points;      /* 1: the caller's buffers are device memory */
   struct fkm__ooc *ooc;   /* owned: set when the points stream through in chunks (gpu_ooc.c) */
+  fkm_comm *comm;         /* borrowed (o->comm): this run is one rank of a multi-GPU fit */
+  struct fkm__dist *dist; /* borrowed, with comm: the fit's global shape (gpu_dist.c) */
+  const fkm_points *spec_points; /* the shape the assign configuration is picked for: p, or a
+                                    multi-GPU fit's global shape (so every rank runs the one-GPU
+                                    fit's kernel) */
   fkm__gpu_kernels kern;
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
@@ -44,10 +49,12 @@ typedef struct fkm__gpu_run {
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
    * pp [B] struct fkm_pp, cand [B][T] i64, pot [B][T] u64; restarts (n_init > 1): the best so
-   * far in best_c32 [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64. */
+   * far in best_c32 [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64; the update by
+   * partial sums (out-of-core or multi-GPU: fkm__run_accumulate) acc [B][K][G][DP] f64, accw
+   * [B][K][G] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, cand, pot, best_c32, best_labels,
-      best_inertia;
+      best_inertia, acc, accw, seen;
 } fkm__gpu_run;
 
 /* Stream-ordered launch of f on run's stream with 1-D blocks; returns from the calling function
@@ -116,6 +123,51 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done);
 /* The random init's picks, idx [B][K] point indices per batch (host memory, caller-owned), as the
  * CPU engine draws them (weights read back from the device when they live there). */
 fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx);
+/* The sample weights [B][N] in host memory (NULL without weights): the caller's, or a copy of the
+ * caller's device ones into *copy (owned by the caller of this function; NULL when not copied). */
+fkm_status fkm__run_host_weights(fkm__gpu_run *run, const float **w, float **copy);
+/* out [count]: ranks (ascending or not) among the points of positive weight in w [n] (host) made
+ * point indices; nothing to do when w is NULL (every point counts). */
+fkm_status fkm__rank_indices(fkm_ctx *ctx, const float *w, int64_t n, int64_t count, int64_t *out);
+/* Records marks[i] on run's stream (nothing when marks is NULL). */
+fkm_status fkm__run_mark(fkm__gpu_run *run, CUevent *marks, int i);
+/* Changed labels and empty clusters of this assignment into stats (before the empty policy). */
+fkm_status fkm__run_iteration_stats(fkm__gpu_run *run);
+/* Adds the sorted runs of view v (one batch: x, w, sorted, start, counts of its points, in point
+ * order after the points already added) into batch b's acc, accw, seen (fkm_reduce_chunk). */
+fkm_status fkm__run_accumulate(fkm__gpu_run *v, int64_t b);
+/* The means from acc and accw into c32 (fkm_finalize_acc; empty clusters counted into stats when
+ * not 0), the convergence check against tol, and marks[2]. */
+fkm_status fkm__run_finalize_acc(fkm__gpu_run *run, CUdeviceptr stats, float tol, CUevent *marks);
+
+/* ---- one rank of a multi-GPU fit (gpu_dist.c) ------------------------------------------------ */
+struct fkm__dist;
+/* Gathers every rank's point counts (and positive-weight counts of o->sample_weight, device memory
+ * when device is set) into *out (owned; fkm__dist_free) and checks K against the global points. A
+ * collective: every rank of o->comm calls it. */
+fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                            struct fkm__dist **out);
+void fkm__dist_free(struct fkm__dist *d);
+/* This rank's points described with the global N (borrowed from d). */
+const fkm_points *fkm__dist_points(const struct fkm__dist *d);
+/* What the chain carries: the update's acc, accw, seen; the inertia [B]. */
+#define FKM__CHAIN_ACC 1
+#define FKM__CHAIN_INERTIA 2
+/* Start of a pass that fills `what`: zeroes it (one GPU, or rank 0), or receives it from the rank
+ * before (stream-ordered). */
+fkm_status fkm__chain_begin(fkm__gpu_run *run, int what);
+/* End of that pass: sends `what` to the next rank, then the last rank's acc, accw and inertia are
+ * broadcast to all. Nothing on one GPU. */
+fkm_status fkm__chain_end(fkm__gpu_run *run, int what);
+/* A rank's in-memory Lloyd iteration and final labelled pass. */
+fkm_status fkm__dist_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
+fkm_status fkm__dist_assign_final(fkm__gpu_run *run);
+/* The random init's picks over the global points: idx [B][K] local indices of the picks this rank
+ * holds (owned [B][K] = 1), 0 for the others. */
+fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx,
+                                  unsigned char *owned);
+/* After the picks were gathered into c32: every rank gets every pick's row. */
+fkm_status fkm__dist_share_rows(fkm__gpu_run *run, const unsigned char *owned);
 
 /* ---- out-of-core (gpu_ooc.c, gpu_ooc_setup.c) ----------------------------------------------- */
 /* Whether a prepared fit or predict of host points must stream: its in-memory workspace exceeds
@@ -132,10 +184,10 @@ fkm_status fkm__ooc_upload_resident(fkm__gpu_run *run);
 /* Sets (1) or clears (0) whether the final pass delivers labels to labels_out. */
 void fkm__ooc_want_labels(fkm__gpu_run *run, int on);
 /* The steps of gpu_steps.c for a streaming run: one Lloyd iteration (one pass over the chunks,
- * then the means), the final labelled pass (labels into labels_out, inertia), and the random init
- * (the picked rows gathered from host memory). */
+ * then the means), the final labelled pass (labels into labels_out, inertia), and the rows idx
+ * [B][K] (host) of the points gathered from host memory into c32. */
 fkm_status fkm__ooc_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
 fkm_status fkm__ooc_final(fkm__gpu_run *run);
-fkm_status fkm__ooc_random_init(fkm__gpu_run *run, uint64_t seed);
+fkm_status fkm__ooc_gather_picks(fkm__gpu_run *run, const int64_t *idx);
 
 #endif

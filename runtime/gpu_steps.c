@@ -41,9 +41,7 @@ fkm_status fkm__run_gather(fkm__gpu_run *run) {
   return FKM_OK;
 }
 
-/* The sample weights [B][N] in host memory: the caller's, or a copy of the caller's device ones
- * into *copy (owned by the caller of this function; NULL when not copied). */
-static fkm_status host_weights(fkm__gpu_run *run, const float **w, float **copy) {
+fkm_status fkm__run_host_weights(fkm__gpu_run *run, const float **w, float **copy) {
   *copy = NULL;
   *w = run->o->sample_weight;
   if (!*w || !run->device_points) return FKM_OK;
@@ -65,8 +63,8 @@ static int by_rank(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* out [K]: ranks among the positive-weight points of batch b (w [N]) become point indices, in one
- * pass over the weights with the picks in rank order (scratch: K entries, never N). */
+/* out [k]: ranks among the positive-weight points of w [N] become point indices, in one pass over
+ * the weights with the picks in rank order (scratch: k entries, never N). */
 static void ranks_to_indices(const float *w, int64_t n, int64_t k, rank_pick *order, int64_t *out) {
   for (int64_t j = 0; j < k; j++) order[j] = (rank_pick){out[j], j};
   qsort(order, (size_t)k, sizeof *order, by_rank);
@@ -75,6 +73,15 @@ static void ranks_to_indices(const float *w, int64_t n, int64_t k, rank_pick *or
     for (; j < k && order[j].rank == m; j++) out[order[j].slot] = i;
     m++;
   }
+}
+
+fkm_status fkm__rank_indices(fkm_ctx *ctx, const float *w, int64_t n, int64_t count, int64_t *out) {
+  if (!w || !count) return FKM_OK;
+  rank_pick *order = malloc((size_t)count * sizeof *order);
+  if (!order) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  ranks_to_indices(w, n, count, order, out);
+  free(order);
+  return FKM_OK;
 }
 
 /* Random picks of batch b into out [K], as the CPU engine draws them: Floyd's K distinct ranks
@@ -97,7 +104,7 @@ fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx)
   const float *w = NULL;
   float *copy = NULL;
   rank_pick *order = malloc((size_t)run->k * sizeof *order);
-  fkm_status st = order ? host_weights(run, &w, &copy)
+  fkm_status st = order ? fkm__run_host_weights(run, &w, &copy)
                         : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
     st = batch_random_picks(run, w, seed, b, order, idx + b * run->k);
@@ -106,18 +113,30 @@ fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx)
   return st;
 }
 
+/* The rows idx [B][K] (host) of the points into c32. */
+static fkm_status gather_picks(fkm__gpu_run *run, const int64_t *idx) {
+  if (run->ooc) return fkm__ooc_gather_picks(run, idx);
+  FKM_CU_TRY(run->ctx, run->cu, cuMemcpyHtoDAsync(run->idx, idx, (size_t)(run->b * run->k) * 8, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuStreamSynchronize(run->stream)); /* idx is freed next */
+  return fkm__run_gather(run);
+}
+
+/* The random init: the CPU engine's picks (over the global points on a multi-GPU rank, whose
+ * rows the ranks that hold them share), gathered into c32. */
 static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
   size_t count = (size_t)(run->b * run->k);
   int64_t *idx = malloc(count * sizeof *idx);
-  fkm_status st = idx ? fkm__run_random_picks(run, seed, idx)
+  unsigned char *owned = run->comm ? malloc(count) : NULL;
+  fkm_status st = idx && (owned || !run->comm)
+                      ? FKM_OK
                       : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  CUresult r = st == FKM_OK ? run->cu->cuMemcpyHtoDAsync(run->idx, idx, count * 8, run->stream)
-                            : CUDA_SUCCESS;
-  if (r == CUDA_SUCCESS && st == FKM_OK) r = run->cu->cuStreamSynchronize(run->stream);
+  if (st == FKM_OK)
+    st = run->comm ? fkm__dist_random_picks(run, seed, idx, owned) : fkm__run_random_picks(run, seed, idx);
+  if (st == FKM_OK) st = gather_picks(run, idx);
+  if (st == FKM_OK && run->comm) st = fkm__dist_share_rows(run, owned);
   free(idx);
-  if (st != FKM_OK) return st;
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "cuMemcpyHtoDAsync(init picks)");
-  return fkm__run_gather(run);
+  free(owned);
+  return st;
 }
 
 /* Copies [B][K][D] fp32 centroids from the caller (host or device) into c32. */
@@ -141,8 +160,7 @@ static fkm_status take_centroids(fkm__gpu_run *run, const float *c, int device_p
 }
 
 fkm_status fkm__run_init_centroids(fkm__gpu_run *run, uint64_t seed) {
-  if (run->o->init == FKM_INIT_RANDOM)
-    return run->ooc ? fkm__ooc_random_init(run, seed) : random_init(run, seed);
+  if (run->o->init == FKM_INIT_RANDOM) return random_init(run, seed);
   if (run->o->init == FKM_INIT_KMEANSPP) return fkm__run_kmeanspp(run, seed);
   return take_centroids(run, run->o->init_centroids, run->device_points,
                         run->o->metric != FKM_METRIC_L2);
@@ -199,13 +217,12 @@ static fkm_status relocate_empty(fkm__gpu_run *run, CUdeviceptr done) {
   return fkm__run_sort(run, done);
 }
 
-static fkm_status mark(fkm__gpu_run *run, CUevent *marks, int i) {
+fkm_status fkm__run_mark(fkm__gpu_run *run, CUevent *marks, int i) {
   if (marks) FKM_CU_TRY(run->ctx, run->cu, cuEventRecord(marks[i], run->stream));
   return FKM_OK;
 }
 
-/* Changed labels and empty clusters of this assignment into stats (before the empty policy). */
-static fkm_status iteration_stats(fkm__gpu_run *run) {
+fkm_status fkm__run_iteration_stats(fkm__gpu_run *run) {
   int64_t points = run->b * run->n, clusters = run->b * run->k;
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
   FKM__LAUNCH(run, run->kern.iter_stats, fkm__row_blocks(points), 1, 256, 0, &run->labels, &run->prev,
@@ -213,27 +230,46 @@ static fkm_status iteration_stats(fkm__gpu_run *run) {
   return FKM_OK;
 }
 
+fkm_status fkm__run_accumulate(fkm__gpu_run *v, int64_t b) {
+  size_t K = (size_t)v->k, G = FKM__REDUCE_GROUPS;
+  CUdeviceptr acc = v->acc + (size_t)b * K * G * (size_t)v->dp * 8;
+  CUdeviceptr accw = v->accw + (size_t)b * K * G * 8, seen = v->seen + (size_t)b * K * 8;
+  FKM__LAUNCH(v, v->kern.reduce_chunk, (unsigned)v->k, 1, 256, 0, &v->x, &v->w, &v->sorted,
+              &v->start, &v->counts, &acc, &accw, &seen);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_finalize_acc(fkm__gpu_run *run, CUdeviceptr stats, float tol, CUevent *marks) {
+  int k = (int)run->k;
+  FKM__LAUNCH(run, run->kern.finalize_acc, (unsigned)run->k, (unsigned)run->b, 256,
+              (size_t)run->d * 4, &run->acc, &run->accw, &run->c32, &run->state, &k, &stats);
+  FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
+  return fkm__run_mark(run, marks, 2);
+}
+
 fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks) {
   if (run->ooc) return fkm__ooc_iteration(run, with_report, tol, marks);
+  if (run->comm) return fkm__dist_iteration(run, with_report, tol, marks);
   CUdeviceptr done = run->state; /* struct fkm_state starts with the flag */
   int k = (int)run->k;
-  fkm_status st = mark(run, marks, 0);
+  fkm_status st = fkm__run_mark(run, marks, 0);
   if (st == FKM_OK) st = fkm__run_assign(run, done);
-  if (st == FKM_OK) st = mark(run, marks, 1);
+  if (st == FKM_OK) st = fkm__run_mark(run, marks, 1);
   if (st == FKM_OK && with_report) st = fkm__run_inertia(run, 0);
   if (st == FKM_OK) st = fkm__run_sort(run, done);
-  if (st == FKM_OK && with_report) st = iteration_stats(run);
+  if (st == FKM_OK && with_report) st = fkm__run_iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
   FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
          &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n,
          &k);
   FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
-  return mark(run, marks, 2);
+  return fkm__run_mark(run, marks, 2);
 }
 
 fkm_status fkm__run_assign_final(fkm__gpu_run *run) {
   if (run->ooc) return fkm__ooc_final(run);
+  if (run->comm) return fkm__dist_assign_final(run);
   fkm_status st = fkm__run_assign(run, 0);
   return st == FKM_OK ? fkm__run_inertia(run, 0) : st;
 }

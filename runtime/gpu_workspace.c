@@ -66,13 +66,17 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};
   c[n++] = (carve){&run->best_labels, best ? B * N * 4 : 0};
   c[n++] = (carve){&run->best_inertia, best ? B * 8 : 0};
+  size_t G = FKM__REDUCE_GROUPS, acc = run->fit && run->o->comm; /* multi-GPU update */
+  c[n++] = (carve){&run->acc, acc ? B * K * G * run->dp * 8 : 0};
+  c[n++] = (carve){&run->accw, acc ? B * K * G * 8 : 0};
+  c[n++] = (carve){&run->seen, acc ? B * K * 8 : 0};
   for (size_t i = 0; i < n; i++) total += fkm__device_aligned(c[i].bytes);
   *count = n;
   return total;
 }
 
 fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
-  carve c[32];
+  carve c[40];
   size_t count, total = layout(run, c, &count, device_points);
   CUresult r = run->cu->cuMemAlloc(&run->block, total);
   if (r != CUDA_SUCCESS) {
@@ -91,7 +95,7 @@ fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
 }
 
 size_t fkm__run_bytes(fkm__gpu_run *run, int device_points) {
-  carve c[32];
+  carve c[40];
   size_t count;
   return layout(run, c, &count, device_points);
 }
@@ -100,7 +104,7 @@ fkm_status fkm__run_prepare(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p
                             const fkm_options *o, int fit, int device_points, CUstream stream) {
   memset(run, 0, sizeof *run);
   run->ctx = ctx;
-  run->p = p;
+  run->p = run->spec_points = p;
   run->o = o;
   run->fit = fit;
   run->device_points = device_points;

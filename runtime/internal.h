@@ -109,6 +109,13 @@ fkm_status fkm__cpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
 fkm_status fkm__cpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                             const fkm_options *o, int32_t *labels, double *inertia);
 
+/* Every rank of comm calls this with its own status (a collective, on the comm's device): FKM_OK on
+ * every rank when all are FKM_OK; otherwise a failed rank returns its own status and the others
+ * FKM_ERR_COMM naming the lowest failed rank (comm.c). */
+fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine);
+/* fkm_fit over opts->devices (num_devices > 1, B = 1, host points; multi_device.c). */
+fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r);
+
 /* GPU engine (runtime/gpu_*.c): arguments already checked. device = 1: buffers are device memory. */
 fkm_status fkm__gpu_available(fkm_ctx *ctx, int device);
 fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,

@@ -37,7 +37,7 @@ static fkm_status check_points(fkm_ctx *ctx, const fkm_points *p) {
 
 static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
   if (!o) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: NULL");
-  if (o->k < 1 || o->k > p->n)
+  if (o->k < 1 || (o->k > p->n && !o->comm)) /* a rank's shard: K is checked against all */
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: k = %lld must be in [1, N = %lld]",
                       (long long)o->k, (long long)p->n);
   if ((unsigned)o->metric > FKM_METRIC_DOT)
@@ -80,12 +80,59 @@ static fkm_status check_weights(fkm_ctx *ctx, const fkm_points *p, const fkm_opt
                           (long long)i, (double)w[i]);
       positive += w[i] > 0.0f;
     }
-    if (positive < o->k)
+    if (positive < o->k && !o->comm) /* a rank's shard: checked against all ranks' points */
       return fkm__error(ctx, FKM_ERR_INVALID_ARG,
                         "sample_weight: batch %lld has %lld points of positive weight, fewer than "
                         "k = %lld",
                         (long long)b, (long long)positive, (long long)o->k);
   }
+  return FKM_OK;
+}
+
+/* The device list of a fit over several GPUs of this process: distinct, non-negative. */
+static fkm_status check_devices(fkm_ctx *ctx, const fkm_options *o) {
+  if (o->num_devices < 0)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: num_devices = %d is negative", o->num_devices);
+  if (o->num_devices <= 1) return FKM_OK;
+  if (!o->devices)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: num_devices = %d but devices is NULL",
+                      o->num_devices);
+  if (o->comm)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: give comm or devices, not both");
+  for (int i = 0; i < o->num_devices; i++) {
+    if (o->devices[i] < 0)
+      return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: devices[%d] = %d is negative", i,
+                        o->devices[i]);
+    for (int j = 0; j < i; j++)
+      if (o->devices[j] == o->devices[i])
+        return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device %d is listed twice",
+                          o->devices[i]);
+  }
+  return FKM_OK;
+}
+
+/* What a fit over several GPUs (comm, or num_devices > 1) takes. */
+static fkm_status check_group(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  fkm_status s = check_devices(ctx, o);
+  if (s != FKM_OK || (!o->comm && o->num_devices <= 1)) return s;
+  if (o->engine == FKM_ENGINE_CPU)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: several GPUs need the GPU engine");
+  if (o->comm && o->device != fkm_comm_device(o->comm))
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: device %d is not the comm's device %d",
+                      o->device, fkm_comm_device(o->comm));
+  if (o->num_devices > 1 && p->batches > 1)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED,
+                      "options: several devices in one call take B = 1 (got B = %lld); run one "
+                      "rank per device with opts->comm for batches",
+                      (long long)p->batches);
+  const char *refused = o->init == FKM_INIT_KMEANSPP       ? "k-means++ init"
+                        : o->empty == FKM_EMPTY_FARTHEST    ? "the farthest empty-cluster policy"
+                        : o->tol_relative && o->tol > 0     ? "tol_relative (give an absolute tol)"
+                        : o->tune                           ? "tune (tune the shapes beforehand)"
+                                                            : NULL;
+  if (refused)
+    return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "options: %s is not supported over several GPUs",
+                      refused);
   return FKM_OK;
 }
 
@@ -101,6 +148,7 @@ fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_option
 fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                           const fkm_result *r, int host) {
   fkm_status s = fkm__check_shapes(ctx, p, o);
+  if (s == FKM_OK) s = check_group(ctx, p, o);
   if (s == FKM_OK && (!r || !r->centroids))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "result: centroids buffer is NULL");
   if (s == FKM_OK && o->init == FKM_INIT_GIVEN && !o->init_centroids)

@@ -12,9 +12,14 @@ for t in build/tests/test_gpu_*; do
   tail -n 3 "$out/$(basename "$t").log"
 done
 for tool in memcheck racecheck; do
-  for suite in engine complete; do
+  for suite in engine complete dist; do
     log="$out/sanitizer-$tool-$suite.log"
-    FKM_TEST_SMALL=1 compute-sanitizer --tool "$tool" "build/tests/test_gpu_$suite" > "$log" 2>&1 || status=1
+    # NCCL probes its kernels for other archs at init (cudaFuncGetAttributes: "no kernel image"),
+    # which the sanitizer counts as API errors; memory and race checks are unaffected.
+    api=yes
+    [ "$suite" = dist ] && api=no
+    FKM_TEST_SMALL=1 compute-sanitizer --tool "$tool" --report-api-errors "$api" \
+      "build/tests/test_gpu_$suite" > "$log" 2>&1 || status=1
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Checks:" "$log"
   done
 done

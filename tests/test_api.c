@@ -178,6 +178,42 @@ START_TEST(bad_k) {
 }
 END_TEST
 
+/* A fit over several devices of the process: the device list and what such a fit does not take
+ * are checked before any GPU or NCCL use. */
+START_TEST(bad_device_lists) {
+  static const int twice[3] = {0, 1, 0}, negative[2] = {0, -1}, two[2] = {0, 1};
+  fx->o.engine = FKM_ENGINE_GPU;
+  fx->p.batches = 1;
+  fx->o.num_devices = 2;
+  expect_fit(FKM_ERR_INVALID_ARG, "devices is NULL");
+  fx->o.devices = twice, fx->o.num_devices = 3;
+  expect_fit(FKM_ERR_INVALID_ARG, "device 0 is listed twice");
+  fx->o.devices = negative, fx->o.num_devices = 2;
+  expect_fit(FKM_ERR_INVALID_ARG, "devices[1] = -1");
+  fx->o.devices = two, fx->o.num_devices = -1;
+  expect_fit(FKM_ERR_INVALID_ARG, "num_devices = -1");
+  fx->o.num_devices = 2;
+  fx->o.engine = FKM_ENGINE_CPU;
+  expect_fit(FKM_ERR_INVALID_ARG, "GPU engine");
+  fx->o.engine = FKM_ENGINE_GPU;
+  fx->p.batches = B;
+  expect_fit(FKM_ERR_UNSUPPORTED, "B = 2");
+  fx->p.batches = 1;
+  fx->o.init = FKM_INIT_KMEANSPP;
+  expect_fit(FKM_ERR_UNSUPPORTED, "k-means++");
+  fx->o.init = FKM_INIT_RANDOM, fx->o.empty = FKM_EMPTY_FARTHEST;
+  expect_fit(FKM_ERR_UNSUPPORTED, "farthest");
+  fx->o.empty = FKM_EMPTY_KEEP, fx->o.tol_relative = 1;
+  expect_fit(FKM_ERR_UNSUPPORTED, "tol_relative");
+  fx->o.tol_relative = 0, fx->o.tune = 1;
+  expect_fit(FKM_ERR_UNSUPPORTED, "tune");
+  fx->o.tune = 0;
+  ck_assert_int_eq(fkm_fit_device(fx->ctx, &fx->p, &fx->o, &fx->r, NULL), FKM_ERR_INVALID_ARG);
+  assert_detail(fx->ctx, "opts->comm");
+  assert_untouched(fx);
+}
+END_TEST
+
 START_TEST(unknown_enums) {
   fx->o.metric = (fkm_metric)3;
   expect_fit(FKM_ERR_INVALID_ARG, "metric");
@@ -392,7 +428,7 @@ START_TEST(status_names_and_messages) {
 #undef ROW_
   };
   size_t count = sizeof all / sizeof all[0];
-  ck_assert_uint_eq(count, 15);
+  ck_assert_uint_eq(count, 17);
   for (size_t i = 0; i < count; i++) {
     ck_assert_int_eq(all[i].s, (int)i); /* values are dense and append-only */
     ck_assert_str_eq(fkm_status_name(all[i].s), all[i].name);
@@ -402,7 +438,7 @@ START_TEST(status_names_and_messages) {
   ck_assert_str_eq(fkm_status_name(FKM_OK), "FKM_OK");
   ck_assert_str_eq(fkm_status_name(FKM_ERR_CANCELLED), "FKM_ERR_CANCELLED");
   ck_assert_str_eq(fkm_status_message(FKM_ERR_NONFINITE), "input holds NaN or Inf");
-  const fkm_status unknown[] = {(fkm_status)15, (fkm_status)999, (fkm_status)-1};
+  const fkm_status unknown[] = {(fkm_status)17, (fkm_status)999, (fkm_status)-1};
   for (size_t i = 0; i < 3; i++) {
     ck_assert_str_eq(fkm_status_name(unknown[i]), "FKM_UNKNOWN_STATUS");
     ck_assert_str_eq(fkm_status_message(unknown[i]), "unknown status");
@@ -438,6 +474,9 @@ START_TEST(option_defaults) {
   ck_assert_int_eq(o.check_every, 8);
   ck_assert_ptr_null(o.on_iter);
   ck_assert_ptr_null(o.on_iter_user);
+  ck_assert_ptr_null(o.comm);
+  ck_assert_ptr_null(o.devices);
+  ck_assert_int_eq(o.num_devices, 0);
   fkm_options_init(NULL); /* accepted, does nothing */
 }
 END_TEST
@@ -473,6 +512,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, bad_shape);
   tcase_add_test(tc, bad_k);
   tcase_add_test(tc, unknown_enums);
+  tcase_add_test(tc, bad_device_lists);
   tcase_add_test(tc, bad_numbers);
   tcase_add_test(tc, given_init_without_centroids);
   tcase_add_test(tc, nonfinite_points);

@@ -221,10 +221,12 @@ START_TEST(weighted_fit_matches_cpu_engine) {
   o.init_centroids = init, o.tol = 1e-7;
   o.empty = _i ? FKM_EMPTY_FARTHEST : FKM_EMPTY_KEEP;
   fit_out h = {0};
-  /* A draw whose reference does not converge within max_iter (blob centres drawn close together,
-   * two centroids splitting one blob) drifts chaotically: fp32 against fp64 then tells nothing.
-   * Such draws are replaced by fresh ones. */
-  for (int attempt = 0; attempt < 8 && (attempt == 0 || h.iterations >= o.max_iter); attempt++) {
+  /* A draw whose reference needs many iterations (blob centres drawn close together, two
+   * centroids splitting one blob) drifts slowly along near-ties, where fp32 against fp64 may settle
+   * in a neighbouring fixed point (seen: 33 against 37 iterations): it tells nothing. Such draws
+   * are replaced by fresh ones; one-per-blob seeds on separate blobs converge in a few. */
+  const int settled = 20;
+  for (int attempt = 0; attempt < 8 && (attempt == 0 || h.iterations > settled); attempt++) {
     if (attempt) fit_free(&h), free(x), free(w);
     x = fkm_test_blobs(&rng, b, n, d, k - 1, 1.0), w = random_weights(b * n, 4);
     for (int64_t bi = 0; bi < b; bi++) {
@@ -235,7 +237,8 @@ START_TEST(weighted_fit_matches_cpu_engine) {
     p.data = x, o.sample_weight = w;
     h = fit(&p, &o, FKM_ENGINE_CPU);
   }
-  ck_assert_msg(h.iterations < o.max_iter, "%s: no converging draw in 8", g_case);
+  ck_assert_msg(h.iterations <= settled, "%s: no draw settling within %d iterations in 8", g_case,
+                settled);
   fit_out g = fit(&p, &o, FKM_ENGINE_GPU);
   int64_t differ = 0, first = -1;
   for (int64_t i = 0; i < b * n; i++)

@@ -1,0 +1,150 @@
+/* Communicators of multi-GPU fits: creation (unique id, explicit rank, launcher environment), the
+ * status agreement every rank runs before its first collective, and release. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+
+fkm_status fkm_comm_id_create(fkm_ctx *ctx, fkm_comm_id *id) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  if (!id) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm id: NULL");
+  const fkm__nccl_api *nc = fkm__nccl(ctx);
+  if (!nc) return FKM_ERR_NO_NCCL;
+  fkm__nccl_id made;
+  FKM_NCCL_TRY(ctx, nc, ncclGetUniqueId(&made));
+  memcpy(id->bytes, made.internal, sizeof id->bytes);
+  return FKM_OK;
+}
+
+static void comm_release(fkm_comm *c) {
+  if (c->context) {
+    c->cu->cuCtxSetCurrent(c->context);
+    if (c->flag) c->cu->cuMemFree(c->flag);
+    c->cu->cuDevicePrimaryCtxRelease(c->dev);
+  }
+  if (c->nccl) c->nc->ncclCommDestroy(c->nccl);
+  free(c);
+}
+
+static fkm_status comm_device(fkm_ctx *ctx, fkm_comm *c) {
+  fkm_status s;
+  if (!(c->cu = fkm__cuda(ctx, &s))) return s;
+  FKM_CU_TRY(ctx, c->cu, cuDeviceGet(&c->dev, c->device));
+  FKM_CU_TRY(ctx, c->cu, cuDevicePrimaryCtxRetain(&c->context, c->dev));
+  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
+  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&c->flag, 8));
+  return FKM_OK;
+}
+
+fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
+                          int size, int rank, fkm_comm **out) {
+  fkm_comm *c = calloc(1, sizeof *c);
+  if (!c) {
+    nc->ncclCommDestroy(nccl);
+    return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for a communicator");
+  }
+  *c = (fkm_comm){nc, nccl, rank, size, device, NULL, 0, NULL, 0};
+  fkm_status s = comm_device(ctx, c);
+  if (s != FKM_OK) {
+    comm_release(c);
+    return s;
+  }
+  *out = c;
+  return FKM_OK;
+}
+
+static fkm_status check_create(fkm_ctx *ctx, int device, int size, int rank, const fkm_comm_id *id,
+                               fkm_comm **out) {
+  if (!out || !id) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm create: id or out is NULL");
+  if (size < 1 || rank < 0 || rank >= size)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm create: rank %d of size %d is not in [0, size)",
+                      rank, size);
+  if (device < 0)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm create: device %d is negative", device);
+  return FKM_OK;
+}
+
+static fkm_status comm_create(fkm_ctx *ctx, int device, int size, int rank, const fkm_comm_id *id,
+                              fkm_comm **out) {
+  fkm_status s = check_create(ctx, device, size, rank, id, out);
+  if (s != FKM_OK) return s;
+  const fkm__nccl_api *nc = fkm__nccl(ctx);
+  if (!nc) return FKM_ERR_NO_NCCL;
+  const fkm__cuda_api *cu = fkm__cuda(ctx, &s);
+  CUdevice dev;
+  CUcontext context;
+  if (!cu) return s;
+  FKM_CU_TRY(ctx, cu, cuDeviceGet(&dev, device));
+  FKM_CU_TRY(ctx, cu, cuDevicePrimaryCtxRetain(&context, dev));
+  CUresult r = cu->cuCtxSetCurrent(context); /* NCCL joins on the current device */
+  fkm__nccl_id nid;
+  fkm__nccl_comm_t nccl = NULL;
+  memcpy(nid.internal, id->bytes, sizeof nid.internal);
+  fkm__nccl_result e = r == CUDA_SUCCESS ? nc->ncclCommInitRank(&nccl, size, nid, rank) : 0;
+  cu->cuDevicePrimaryCtxRelease(dev);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "cuCtxSetCurrent");
+  if (e != 0) return fkm__nccl_error(ctx, e, "ncclCommInitRank");
+  return fkm__comm_wrap(ctx, nc, nccl, device, size, rank, out);
+}
+
+fkm_status fkm_comm_create(fkm_ctx *ctx, int device, int size, int rank, const fkm_comm_id *id,
+                           fkm_comm **out) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  if (out) *out = NULL;
+  return comm_create(ctx, device, size, rank, id, out);
+}
+
+/* The id of a launcher's job: rank 0 makes it and saves it to path, the others wait for it. */
+static fkm_status shared_id(fkm_ctx *ctx, int rank, int size, const char *path, fkm_comm_id *id) {
+  if (size > 1 && !path)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm from env: %d ranks need an id_path", size);
+  if (rank > 0) return fkm_comm_id_load(ctx, path, 60.0, id);
+  fkm_status s = fkm_comm_id_create(ctx, id);
+  return s == FKM_OK && size > 1 ? fkm_comm_id_save(ctx, id, path) : s;
+}
+
+fkm_status fkm_comm_from_env(fkm_ctx *ctx, int device, const char *id_path, fkm_comm **out) {
+  if (!ctx) return FKM_ERR_INVALID_ARG;
+  fkm__clear_error(ctx);
+  if (!out) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm from env: out is NULL");
+  *out = NULL;
+  int rank = 0, size = 1;
+  char why[256];
+  if (fkm__launcher_rank(&rank, &size, why, sizeof why) < 0)
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "comm from env: %s", why);
+  fkm_comm_id id;
+  fkm_status s = shared_id(ctx, rank, size, id_path, &id);
+  return s == FKM_OK ? comm_create(ctx, device, size, rank, &id, out) : s;
+}
+
+int fkm_comm_rank(const fkm_comm *comm) { return comm ? comm->rank : -1; }
+int fkm_comm_size(const fkm_comm *comm) { return comm ? comm->size : 0; }
+int fkm_comm_device(const fkm_comm *comm) { return comm ? comm->device : -1; }
+
+void fkm_comm_free(fkm_comm *comm) {
+  if (comm) comm_release(comm);
+}
+
+fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine) {
+  const fkm__cuda_api *cu = comm->cu;
+  /* the lowest failed rank r contributes size - r, the largest value; success contributes 0 */
+  uint64_t v = mine == FKM_OK ? 0 : (uint64_t)(comm->size - comm->rank);
+  CUresult r = cu->cuCtxSetCurrent(comm->context);
+  if (r == CUDA_SUCCESS) r = cu->cuMemcpyHtoDAsync(comm->flag, &v, 8, NULL);
+  fkm__nccl_result e = r == CUDA_SUCCESS
+                           ? comm->nc->ncclAllReduce((void *)(uintptr_t)comm->flag,
+                                                     (void *)(uintptr_t)comm->flag, 1,
+                                                     FKM__NCCL_UINT64, FKM__NCCL_MAX, comm->nccl, NULL)
+                           : 0;
+  if (r == CUDA_SUCCESS && e == 0) r = cu->cuMemcpyDtoHAsync(&v, comm->flag, 8, NULL);
+  if (r == CUDA_SUCCESS && e == 0) r = cu->cuStreamSynchronize(NULL);
+  if (mine != FKM_OK) return mine;
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "agreeing on the ranks' status");
+  if (e != 0) return fkm__nccl_error(ctx, e, "ncclAllReduce(status)");
+  if (v)
+    return fkm__error(ctx, FKM_ERR_COMM, "rank %d of %d failed or stopped (see its error)",
+                      comm->size - (int)v, comm->size);
+  return FKM_OK;
+}

@@ -1,0 +1,30 @@
+/* A rank of a multi-GPU fit: its NCCL communicator and the collectives the GPU engine runs on it
+ * (comm.c). */
+#ifndef FKM_COMM_H
+#define FKM_COMM_H
+
+#include "cuda_api.h"
+#include "nccl_api.h"
+
+struct fkm_comm {
+  const fkm__nccl_api *nc;
+  fkm__nccl_comm_t nccl;  /* owned */
+  int rank, size, device;
+  const fkm__cuda_api *cu;
+  CUdevice dev;
+  CUcontext context;      /* the device's primary context, retained by the comm */
+  CUdeviceptr flag;       /* owned: 8 bytes of device memory for fkm__comm_agree */
+};
+
+/* Wraps an initialised NCCL communicator of rank/size on device into *out (owned by the caller):
+ * retains the device's primary context (made current) and allocates the comm's scratch. Destroys
+ * nccl on failure. */
+fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
+                          int size, int rank, fkm_comm **out);
+
+/* Launcher rank and size from the environment (fkm_comm_from_env's list of variables): 1 when
+ * found (both set, 0 ≤ rank < size), 0 when none is set (rank 0 of 1), -1 when a variable is
+ * malformed or out of range (*why names it). Pure: reads getenv only. */
+int fkm__launcher_rank(int *rank, int *size, char *why, size_t len);
+
+#endif

@@ -1,0 +1,295 @@
+/* One rank of a multi-GPU fit (fkm_options.comm): the fit's global shape, the chain that carries
+ * the update's partial sums and the inertia from rank to rank in rank order, the in-memory Lloyd
+ * iteration and final pass of a rank, and the random init's picks over the global points.
+ *
+ * Why a chain and not an all-reduce: the one-GPU update adds each cluster's members, in point
+ * order, into FKM__REDUCE_GROUPS fp64 sums (fkm_reduce_chunk); floating-point addition is not
+ * associative, so the sums are bitwise the one-GPU ones only when rank r continues the sums rank
+ * r - 1 left. Only that accumulation is serial: every rank assigns and sorts its shard at once,
+ * then each in turn adds its shard (a pass over its points' rows, against the assignment's
+ * K·N·D work) and passes acc on; the last rank's sums are broadcast and every rank finalizes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "gpu_run.h"
+
+struct fkm__dist {
+  fkm_points global;  /* this rank's points with n = Σ n_r: the shape the kernels are picked for */
+  int64_t *n;         /* [size]: points per batch of each rank */
+  int64_t *positive;  /* [size][B]: points of positive weight of each rank (n_r without weights) */
+};
+
+void fkm__dist_free(struct fkm__dist *d) {
+  if (!d) return;
+  free(d->n);
+  free(d->positive);
+  free(d);
+}
+
+/* mine [1 + B] = n_r, then the positive-weight counts of each batch (host weights w or NULL). */
+static void own_counts(const fkm_points *p, const float *w, int64_t *mine) {
+  mine[0] = p->n;
+  for (int64_t b = 0; b < p->batches; b++) {
+    int64_t m = p->n;
+    if (w) {
+      m = 0;
+      for (int64_t i = b * p->n; i < (b + 1) * p->n; i++) m += w[i] > 0.0f;
+    }
+    mine[1 + b] = m;
+  }
+}
+
+/* all [size][1 + B] = every rank's `mine`, through device memory. */
+static fkm_status gather_counts(fkm_ctx *ctx, fkm_comm *c, const int64_t *mine, int64_t *all,
+                                size_t per_rank) {
+  CUdeviceptr buf = 0;
+  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
+  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&buf, per_rank * 8 * (size_t)(c->size + 1)));
+  CUdeviceptr recv = buf + per_rank * 8;
+  CUresult r = c->cu->cuMemcpyHtoDAsync(buf, mine, per_rank * 8, NULL);
+  fkm__nccl_result e = r == CUDA_SUCCESS
+                           ? c->nc->ncclAllGather((void *)(uintptr_t)buf, (void *)(uintptr_t)recv,
+                                                  per_rank, FKM__NCCL_INT64, c->nccl, NULL)
+                           : 0;
+  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuMemcpyDtoHAsync(all, recv, per_rank * 8 * (size_t)c->size, NULL);
+  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuStreamSynchronize(NULL);
+  c->cu->cuMemFree(buf);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "gathering the ranks' point counts");
+  return e == 0 ? FKM_OK : fkm__nccl_error(ctx, e, "ncclAllGather(point counts)");
+}
+
+/* Splits all [size][1 + B] into d and checks K ≤ the positive points of every batch. */
+static fkm_status take_counts(fkm_ctx *ctx, struct fkm__dist *d, const int64_t *all, int size,
+                              int64_t batches, int64_t k) {
+  d->global.n = 0;
+  for (int r = 0; r < size; r++) {
+    d->n[r] = all[r * (1 + batches)];
+    d->global.n += d->n[r];
+    for (int64_t b = 0; b < batches; b++)
+      d->positive[r * batches + b] = all[r * (1 + batches) + 1 + b];
+  }
+  for (int64_t b = 0; b < batches; b++) {
+    int64_t m = 0;
+    for (int r = 0; r < size; r++) m += d->positive[r * batches + b];
+    if (m < k)
+      return fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                        "options: k = %lld exceeds the %lld points (of positive weight) of batch "
+                        "%lld over all ranks",
+                        (long long)k, (long long)m, (long long)b);
+  }
+  return FKM_OK;
+}
+
+/* The sample weights [B][N] on the host: the caller's, or a copy (*copy, owned) of device ones. */
+static fkm_status weights_on_host(fkm_ctx *ctx, const fkm_comm *c, const fkm_points *p,
+                                  const fkm_options *o, int device, const float **w, float **copy) {
+  size_t bytes = (size_t)(p->batches * p->n) * 4;
+  *w = o->sample_weight, *copy = NULL;
+  if (!*w || !device) return FKM_OK;
+  if (!(*copy = malloc(bytes))) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the weights");
+  *w = *copy;
+  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
+  FKM_CU_TRY(ctx, c->cu, cuMemcpyDtoHAsync(*copy, (CUdeviceptr)(uintptr_t)o->sample_weight, bytes, NULL));
+  FKM_CU_TRY(ctx, c->cu, cuStreamSynchronize(NULL));
+  return FKM_OK;
+}
+
+fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                            struct fkm__dist **out) {
+  fkm_comm *c = o->comm;
+  const float *host_w = NULL;
+  float *copy = NULL;
+  size_t per_rank = 1 + (size_t)p->batches;
+  struct fkm__dist *d = calloc(1, sizeof *d);
+  int64_t *mine = malloc(per_rank * 8), *all = malloc(per_rank * 8 * (size_t)c->size);
+  fkm_status st = FKM_OK;
+  if (d) d->n = malloc((size_t)c->size * 8), d->positive = malloc(per_rank * 8 * (size_t)c->size);
+  if (!d || !d->n || !d->positive || !mine || !all)
+    st = fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
+  if (st == FKM_OK) st = weights_on_host(ctx, c, p, o, device, &host_w, &copy);
+  if (st == FKM_OK) {
+    d->global = *p;
+    own_counts(p, host_w, mine);
+    st = gather_counts(ctx, c, mine, all, per_rank);
+  }
+  if (st == FKM_OK) st = take_counts(ctx, d, all, c->size, p->batches, o->k);
+  free(mine);
+  free(all);
+  free(copy);
+  if (st != FKM_OK) fkm__dist_free(d);
+  else *out = d;
+  return st;
+}
+
+const fkm_points *fkm__dist_points(const struct fkm__dist *d) { return &d->global; }
+
+/* ---- the chain ---------------------------------------------------------------------------------- */
+
+static void *dptr(CUdeviceptr p) { return (void *)(uintptr_t)p; }
+
+typedef struct {
+  CUdeviceptr buf;
+  size_t count;
+  int type;
+} chain_buf;
+
+/* The buffers `what` names, in a fixed order; returns their count. */
+static int chain_bufs(const fkm__gpu_run *run, int what, chain_buf *out) {
+  size_t BK = (size_t)(run->b * run->k), G = FKM__REDUCE_GROUPS;
+  int n = 0;
+  if (what & FKM__CHAIN_ACC) {
+    out[n++] = (chain_buf){run->acc, BK * G * (size_t)run->dp, FKM__NCCL_FLOAT64};
+    out[n++] = (chain_buf){run->accw, BK * G, FKM__NCCL_FLOAT64};
+    out[n++] = (chain_buf){run->seen, BK, FKM__NCCL_INT64};
+  }
+  if (what & FKM__CHAIN_INERTIA) out[n++] = (chain_buf){run->inertia, (size_t)run->b, FKM__NCCL_FLOAT64};
+  return n;
+}
+
+fkm_status fkm__chain_begin(fkm__gpu_run *run, int what) {
+  chain_buf bufs[4];
+  int n = chain_bufs(run, what, bufs);
+  fkm_comm *c = run->comm;
+  if (!c || c->rank == 0) {
+    for (int i = 0; i < n; i++)
+      FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(bufs[i].buf, 0, bufs[i].count * 8, run->stream));
+    return FKM_OK;
+  }
+  FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupStart());
+  for (int i = 0; i < n; i++)
+    c->nc->ncclRecv(dptr(bufs[i].buf), bufs[i].count, bufs[i].type, c->rank - 1, c->nccl, run->stream);
+  FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupEnd());
+  return FKM_OK;
+}
+
+fkm_status fkm__chain_end(fkm__gpu_run *run, int what) {
+  chain_buf bufs[4];
+  int n = chain_bufs(run, what, bufs), last = run->comm ? run->comm->size - 1 : 0;
+  fkm_comm *c = run->comm;
+  if (!c || c->size == 1) return FKM_OK;
+  if (c->rank < last) {
+    FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupStart());
+    for (int i = 0; i < n; i++)
+      c->nc->ncclSend(dptr(bufs[i].buf), bufs[i].count, bufs[i].type, c->rank + 1, c->nccl, run->stream);
+    FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupEnd());
+  }
+  FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupStart());
+  for (int i = 0; i < n; i++) /* seen is not needed past the last rank */
+    if (bufs[i].buf != run->seen)
+      c->nc->ncclBroadcast(dptr(bufs[i].buf), dptr(bufs[i].buf), bufs[i].count, bufs[i].type, last,
+                           c->nccl, run->stream);
+  FKM_NCCL_TRY(run->ctx, c->nc, ncclGroupEnd());
+  return FKM_OK;
+}
+
+/* stats[0] (changed labels) summed over the ranks; stats[1] cleared for finalize_acc's count of
+ * the clusters empty over all ranks. */
+static fkm_status global_stats(fkm__gpu_run *run) {
+  fkm_comm *c = run->comm;
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats + 8, 0, 8, run->stream));
+  FKM_NCCL_TRY(run->ctx, c->nc, ncclAllReduce(dptr(run->stats), dptr(run->stats), 1, FKM__NCCL_UINT64,
+                                              FKM__NCCL_SUM, c->nccl, run->stream));
+  return FKM_OK;
+}
+
+/* ---- a rank's in-memory steps ------------------------------------------------------------------ */
+
+/* Every batch's sorted runs added into acc (one-batch views of the run). */
+static fkm_status accumulate_batches(fkm__gpu_run *run) {
+  fkm_status st = FKM_OK;
+  size_t N = (size_t)run->n, K = (size_t)run->k;
+  for (int64_t b = 0; b < run->b && st == FKM_OK; b++) {
+    fkm__gpu_run v = *run;
+    v.b = 1;
+    v.x = run->x + (size_t)b * N * (size_t)run->dp * run->esize;
+    v.w = run->w ? run->w + (size_t)b * N * 4 : 0;
+    v.sorted = run->sorted + (size_t)b * N * 4;
+    v.start = run->start + (size_t)b * K * 4;
+    v.counts = run->counts + (size_t)b * K * 4;
+    st = fkm__run_accumulate(&v, b);
+  }
+  return st;
+}
+
+fkm_status fkm__dist_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks) {
+  CUdeviceptr done = run->state, stats = with_report ? run->stats : 0;
+  int what = FKM__CHAIN_ACC | (with_report ? FKM__CHAIN_INERTIA : 0);
+  fkm_status st = fkm__run_mark(run, marks, 0);
+  if (st == FKM_OK) st = fkm__run_assign(run, done);
+  if (st == FKM_OK) st = fkm__run_mark(run, marks, 1);
+  if (st == FKM_OK) st = fkm__run_sort(run, done);
+  if (st == FKM_OK && with_report) st = fkm__run_iteration_stats(run);
+  if (st == FKM_OK && with_report) st = global_stats(run);
+  if (st == FKM_OK) st = fkm__chain_begin(run, what);
+  if (st == FKM_OK && with_report) st = fkm__run_inertia(run, 1);
+  if (st == FKM_OK) st = accumulate_batches(run);
+  if (st == FKM_OK) st = fkm__chain_end(run, what);
+  if (st != FKM_OK) return st;
+  return fkm__run_finalize_acc(run, stats, tol, marks);
+}
+
+fkm_status fkm__dist_assign_final(fkm__gpu_run *run) {
+  fkm_status st = fkm__run_assign(run, 0);
+  if (st == FKM_OK) st = fkm__chain_begin(run, FKM__CHAIN_INERTIA);
+  if (st == FKM_OK) st = fkm__run_inertia(run, 1);
+  return st == FKM_OK ? fkm__chain_end(run, FKM__CHAIN_INERTIA) : st;
+}
+
+/* ---- random init over the global points ------------------------------------------------------- */
+
+/* The picks of batch b owned by this rank (in [before, before + mine) of the global ranks) as
+ * local point indices into idx [K] (0 for the others, whose rows other ranks hold), owned [K]. */
+static fkm_status own_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b, int64_t *pick,
+                            unsigned char *owned, int64_t *local) {
+  const struct fkm__dist *d = run->dist;
+  int rank = run->comm->rank, size = run->comm->size;
+  int64_t K = run->k, B = run->b, m = 0, before = 0, mine = d->positive[rank * B + b], count = 0;
+  for (int r = 0; r < size; r++) m += d->positive[r * B + b];
+  for (int r = 0; r < rank; r++) before += d->positive[r * B + b];
+  if (fkm__random_init_indices(seed, b, m, K, pick) != FKM_OK)
+    return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  for (int64_t j = 0; j < K; j++) {
+    owned[j] = pick[j] >= before && pick[j] < before + mine;
+    if (owned[j]) local[count++] = pick[j] - before;
+  }
+  fkm_status st = fkm__rank_indices(run->ctx, w ? w + b * run->n : NULL, run->n, count, local);
+  for (int64_t j = 0, i = 0; j < K; j++) pick[j] = owned[j] ? local[i++] : 0;
+  return st;
+}
+
+fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx, unsigned char *owned) {
+  int64_t K = run->k, B = run->b;
+  int64_t *local = malloc((size_t)K * 8);
+  const float *w = NULL;
+  float *copy = NULL;
+  fkm_status st = local ? fkm__run_host_weights(run, &w, &copy)
+                        : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  for (int64_t b = 0; b < B && st == FKM_OK; b++) {
+    st = own_picks(run, w, seed, b, idx + b * K, owned + b * K, local);
+  }
+  free(local);
+  free(copy);
+  return st;
+}
+
+/* c32 rows this rank does not own zeroed (host round trip: init only), then the rows of every rank
+ * combined by an integer sum of their bit patterns (each row is non-zero on one rank at most, so
+ * the sum is exact and every rank gets every pick's row bit for bit). */
+fkm_status fkm__dist_share_rows(fkm__gpu_run *run, const unsigned char *owned) {
+  size_t rows = (size_t)(run->b * run->k), D = (size_t)run->d, bytes = rows * D * 4;
+  float *c = malloc(bytes);
+  if (!c) return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init rows");
+  CUresult r = run->cu->cuMemcpyDtoHAsync(c, run->c32, bytes, run->stream);
+  if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
+  for (size_t j = 0; j < rows && r == CUDA_SUCCESS; j++)
+    if (!owned[j]) memset(c + j * D, 0, D * 4);
+  if (r == CUDA_SUCCESS) r = run->cu->cuMemcpyHtoDAsync(run->c32, c, bytes, run->stream);
+  if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
+  free(c);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "sharing the init rows");
+  fkm_comm *cm = run->comm;
+  FKM_NCCL_TRY(run->ctx, cm->nc, ncclAllReduce(dptr(run->c32), dptr(run->c32), rows * D, FKM__NCCL_UINT32,
+                                               FKM__NCCL_SUM, cm->nccl, run->stream));
+  return FKM_OK;
+}
