@@ -22,6 +22,15 @@ struct fkm_comm {
 fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
                           int size, int rank, fkm_comm **out);
 
+/* The random init's picks of batch b over the global points of `size` ranks holding positive [size]
+ * points of positive weight each (all their points without weights): the picks rank `rank` holds
+ * as indices into its points (its weights w [n], NULL: none) in pick [k], owned [k] = 1; 0 (and
+ * pick 0) for the picks other ranks hold. The picks are the one-GPU fit's (fkm__random_init_indices
+ * over Σ positive, mapped to points). FKM_ERR_NOMEM (no detail) or FKM_OK. Pure. */
+fkm_status fkm__dist_own_picks(uint64_t seed, int64_t b, int64_t k, const int64_t *positive,
+                               int size, int rank, const float *w, int64_t n, int64_t *pick,
+                               unsigned char *owned);
+
 /* Launcher rank and size from the environment (fkm_comm_from_env's list of variables): 1 when
  * found (both set, 0 ≤ rank < size), 0 when none is set (rank 0 of 1), -1 when a variable is
  * malformed or out of range (*why names it). Pure: reads getenv only. */

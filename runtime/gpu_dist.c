@@ -238,38 +238,43 @@ fkm_status fkm__dist_assign_final(fkm__gpu_run *run) {
 
 /* ---- random init over the global points ------------------------------------------------------- */
 
-/* The picks of batch b owned by this rank (in [before, before + mine) of the global ranks) as
- * local point indices into idx [K] (0 for the others, whose rows other ranks hold), owned [K]. */
-static fkm_status own_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b, int64_t *pick,
-                            unsigned char *owned, int64_t *local) {
-  const struct fkm__dist *d = run->dist;
-  int rank = run->comm->rank, size = run->comm->size;
-  int64_t K = run->k, B = run->b, m = 0, before = 0, mine = d->positive[rank * B + b], count = 0;
-  for (int r = 0; r < size; r++) m += d->positive[r * B + b];
-  for (int r = 0; r < rank; r++) before += d->positive[r * B + b];
-  if (fkm__random_init_indices(seed, b, m, K, pick) != FKM_OK)
-    return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  for (int64_t j = 0; j < K; j++) {
-    owned[j] = pick[j] >= before && pick[j] < before + mine;
+fkm_status fkm__dist_own_picks(uint64_t seed, int64_t b, int64_t k, const int64_t *positive,
+                               int size, int rank, const float *w, int64_t n, int64_t *pick,
+                               unsigned char *owned) {
+  int64_t m = 0, before = 0, count = 0;
+  for (int r = 0; r < size; r++) m += positive[r];
+  for (int r = 0; r < rank; r++) before += positive[r];
+  int64_t *local = malloc((size_t)k * sizeof *local);
+  if (!local || fkm__random_init_indices(seed, b, m, k, pick) != FKM_OK) {
+    free(local);
+    return FKM_ERR_NOMEM;
+  }
+  for (int64_t j = 0; j < k; j++) {
+    owned[j] = pick[j] >= before && pick[j] < before + positive[rank];
     if (owned[j]) local[count++] = pick[j] - before;
   }
-  fkm_status st = fkm__rank_indices(run->ctx, w ? w + b * run->n : NULL, run->n, count, local);
-  for (int64_t j = 0, i = 0; j < K; j++) pick[j] = owned[j] ? local[i++] : 0;
+  fkm_status st = fkm__rank_indices(w, n, count, local);
+  for (int64_t j = 0, i = 0; j < k; j++) pick[j] = owned[j] ? local[i++] : 0;
+  free(local);
   return st;
 }
 
 fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx, unsigned char *owned) {
+  const struct fkm__dist *d = run->dist;
+  int size = run->comm->size;
   int64_t K = run->k, B = run->b;
-  int64_t *local = malloc((size_t)K * 8);
+  int64_t *positive = malloc((size_t)size * sizeof *positive);
   const float *w = NULL;
   float *copy = NULL;
-  fkm_status st = local ? fkm__run_host_weights(run, &w, &copy)
-                        : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  fkm_status st = positive ? fkm__run_host_weights(run, &w, &copy) : FKM_ERR_NOMEM;
   for (int64_t b = 0; b < B && st == FKM_OK; b++) {
-    st = own_picks(run, w, seed, b, idx + b * K, owned + b * K, local);
+    for (int r = 0; r < size; r++) positive[r] = d->positive[r * B + b];
+    st = fkm__dist_own_picks(seed, b, K, positive, size, run->comm->rank, w ? w + b * run->n : NULL,
+                             run->n, idx + b * K, owned + b * K);
   }
-  free(local);
+  free(positive);
   free(copy);
+  if (st == FKM_ERR_NOMEM) return fkm__error(run->ctx, st, "out of memory for the init picks");
   return st;
 }
 

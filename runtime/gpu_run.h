@@ -126,9 +126,9 @@ fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx)
 /* The sample weights [B][N] in host memory (NULL without weights): the caller's, or a copy of the
  * caller's device ones into *copy (owned by the caller of this function; NULL when not copied). */
 fkm_status fkm__run_host_weights(fkm__gpu_run *run, const float **w, float **copy);
-/* out [count]: ranks (ascending or not) among the points of positive weight in w [n] (host) made
- * point indices; nothing to do when w is NULL (every point counts). */
-fkm_status fkm__rank_indices(fkm_ctx *ctx, const float *w, int64_t n, int64_t count, int64_t *out);
+/* out [count]: ranks (in any order) among the points of positive weight in w [n] (host) made point
+ * indices; nothing to do when w is NULL (every point counts). FKM_ERR_NOMEM (no detail) or FKM_OK. */
+fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *out);
 /* Records marks[i] on run's stream (nothing when marks is NULL). */
 fkm_status fkm__run_mark(fkm__gpu_run *run, CUevent *marks, int i);
 /* Changed labels and empty clusters of this assignment into stats (before the empty policy). */

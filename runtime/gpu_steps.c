@@ -63,23 +63,18 @@ static int by_rank(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* out [k]: ranks among the positive-weight points of w [N] become point indices, in one pass over
- * the weights with the picks in rank order (scratch: k entries, never N). */
-static void ranks_to_indices(const float *w, int64_t n, int64_t k, rank_pick *order, int64_t *out) {
-  for (int64_t j = 0; j < k; j++) order[j] = (rank_pick){out[j], j};
-  qsort(order, (size_t)k, sizeof *order, by_rank);
-  for (int64_t i = 0, m = 0, j = 0; i < n && j < k; i++) {
-    if (!(w[i] > 0.0f)) continue;
-    for (; j < k && order[j].rank == m; j++) out[order[j].slot] = i;
-    m++;
-  }
-}
-
-fkm_status fkm__rank_indices(fkm_ctx *ctx, const float *w, int64_t n, int64_t count, int64_t *out) {
+/* One pass over the weights with the picks in rank order (scratch: count entries, never n). */
+fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *out) {
   if (!w || !count) return FKM_OK;
   rank_pick *order = malloc((size_t)count * sizeof *order);
-  if (!order) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  ranks_to_indices(w, n, count, order, out);
+  if (!order) return FKM_ERR_NOMEM;
+  for (int64_t j = 0; j < count; j++) order[j] = (rank_pick){out[j], j};
+  qsort(order, (size_t)count, sizeof *order, by_rank);
+  for (int64_t i = 0, m = 0, j = 0; i < n && j < count; i++) {
+    if (!(w[i] > 0.0f)) continue;
+    for (; j < count && order[j].rank == m; j++) out[order[j].slot] = i;
+    m++;
+  }
   free(order);
   return FKM_OK;
 }
@@ -87,28 +82,25 @@ fkm_status fkm__rank_indices(fkm_ctx *ctx, const float *w, int64_t n, int64_t co
 /* Random picks of batch b into out [K], as the CPU engine draws them: Floyd's K distinct ranks
  * among the m points of positive weight (all N without weights), mapped to their indices. */
 static fkm_status batch_random_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b,
-                                     rank_pick *order, int64_t *out) {
+                                     int64_t *out) {
   const float *wb = w ? w + b * run->n : NULL;
   int64_t m = run->n;
   if (wb) {
     m = 0;
     for (int64_t i = 0; i < run->n; i++) m += wb[i] > 0.0f;
   }
-  if (fkm__random_init_indices(seed, b, m, run->k, out) != FKM_OK)
+  if (fkm__random_init_indices(seed, b, m, run->k, out) != FKM_OK ||
+      fkm__rank_indices(wb, run->n, run->k, out) != FKM_OK)
     return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  if (wb) ranks_to_indices(wb, run->n, run->k, order, out);
   return FKM_OK;
 }
 
 fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx) {
   const float *w = NULL;
   float *copy = NULL;
-  rank_pick *order = malloc((size_t)run->k * sizeof *order);
-  fkm_status st = order ? fkm__run_host_weights(run, &w, &copy)
-                        : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  fkm_status st = fkm__run_host_weights(run, &w, &copy);
   for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
-    st = batch_random_picks(run, w, seed, b, order, idx + b * run->k);
-  free(order);
+    st = batch_random_picks(run, w, seed, b, idx + b * run->k);
   free(copy);
   return st;
 }
