@@ -31,6 +31,10 @@ fkm_status fkm__dist_own_picks(uint64_t seed, int64_t b, int64_t k, const int64_
                                int size, int rank, const float *w, int64_t n, int64_t *pick,
                                unsigned char *owned);
 
+/* Shard of rank r of g over n points (g ≤ ⌈n / 512⌉): [*first, *first + *count), whole 512-point
+ * spans but the last rank's, span counts differing by at most one, in rank order. Pure. */
+void fkm__span_shard(int64_t n, int g, int r, int64_t *first, int64_t *count);
+
 /* Launcher rank and size from the environment (fkm_comm_from_env's list of variables): 1 when
  * found (both set, 0 ≤ rank < size), 0 when none is set (rank 0 of 1), -1 when a variable is
  * malformed or out of range (*why names it). Pure: reads getenv only. */

@@ -41,10 +41,9 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
   if (r != CUDA_SUCCESS) return fkm__cuda_error(run->ctx, r, "reading the iteration report");
-  fkm_status st = FKM_OK;
   if (run->o->on_iter(&rep, run->o->on_iter_user))
-    st = fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
-  return run->comm ? fkm__comm_agree(run->ctx, run->comm, st) : st; /* every rank stops together */
+    return fkm__error(run->ctx, FKM_ERR_CANCELLED, "stopped by the iteration callback at %d", hs->iter);
+  return FKM_OK;
 }
 
 /* Profiling marks of one iteration (3 events), and the assign/update time they add up. */
@@ -63,12 +62,16 @@ static fkm_status profile_add(fkm__gpu_run *run, profile_marks *pm) {
   return FKM_OK;
 }
 
-/* Launches iterations check_every at a time (one at a time with a callback or profiling), reading
- * the device's flag between groups; kernels of iterations past convergence return at once. */
+/* Launches iterations check_every at a time (one at a time with a callback, profiling, streaming or
+ * several GPUs), reading the device's flag between groups; kernels of iterations past convergence
+ * return at once. The ranks of several GPUs issue the same collectives: they run the same
+ * iterations (identical flags, one at a time whether they stream or not) and agree after each on
+ * whether to go on (a callback may stop one rank, a failure end one). */
 static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile_marks *pm) {
   const fkm_options *o = run->o;
   /* a streamed iteration copies every point: never run one past convergence */
-  int every = o->on_iter || pm || run->ooc ? 1 : (o->check_every > 0 ? o->check_every : 8), ran = 0;
+  int every = o->on_iter || pm || run->ooc || run->comm ? 1 : (o->check_every > 0 ? o->check_every : 8);
+  int ran = 0;
   host_state hs = {0, 0, 0, 0.0f};
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
   if (run->prev)
@@ -85,6 +88,7 @@ static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile
     fkm_status st = read_state(run, &hs);
     if (st == FKM_OK && pm && !hs.done) st = profile_add(run, pm);
     if (st == FKM_OK && o->on_iter) st = report(run, &hs, fkm__now_ms() - t0);
+    if (run->comm) st = fkm__comm_agree(run->ctx, run->comm, st);
     if (st != FKM_OK) return st;
   }
   *iterations = hs.iter;

@@ -22,8 +22,7 @@ static void *run_rank(void *arg) {
   return NULL;
 }
 
-/* Shard of rank r of g over n points: whole 512-point spans, as even as they go. */
-static void shard(int64_t n, int g, int r, int64_t *first, int64_t *count) {
+void fkm__span_shard(int64_t n, int g, int r, int64_t *first, int64_t *count) {
   int64_t spans = (n + 511) / 512, per = spans / g, extra = spans % g;
   int64_t s0 = r * per + (r < extra ? r : extra), s1 = s0 + per + (r < extra);
   *first = s0 * 512;
@@ -34,7 +33,7 @@ static void shard(int64_t n, int g, int r, int64_t *first, int64_t *count) {
 static fkm_status prepare_job(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                               const fkm_result *r, int g, int rank, fkm_comm *comm, rank_job *j) {
   int64_t first, count;
-  shard(p->n, g, rank, &first, &count);
+  fkm__span_shard(p->n, g, rank, &first, &count);
   size_t row = (size_t)p->d * fkm__dtype_size(p->dtype);
   j->o = *o;
   j->o.comm = comm, j->o.device = comm->device, j->o.devices = NULL, j->o.num_devices = 0;

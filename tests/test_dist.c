@@ -3,6 +3,7 @@
  * split over ranks (their union is the one-GPU fit's picks), argument checks of fkm_comm_create,
  * and a clear FKM_ERR_NO_NCCL where NCCL cannot be opened. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,28 @@ START_TEST(picks_split_over_ranks) {
 }
 END_TEST
 
+/* Shards of opts->devices: contiguous, covering [0, N), whole spans but the last, even. */
+START_TEST(span_shards) {
+  for (int trial = 0; trial < 200; trial++) {
+    int64_t n = 1 + (int64_t)fkm_test_uniform(&rng, 0, trial < 100 ? 5000 : 3e7), spans = (n + 511) / 512;
+    int g = 1 + (int)fkm_test_uniform(&rng, 0, 16);
+    if (g > spans) g = (int)spans;
+    int64_t next = 0, lo = INT64_MAX, hi = 0;
+    for (int r = 0; r < g; r++) {
+      int64_t first, count;
+      fkm__span_shard(n, g, r, &first, &count);
+      ck_assert_msg(first == next && count >= 1, "n %lld g %d rank %d: [%lld, +%lld)", (long long)n, g,
+                    r, (long long)first, (long long)count);
+      ck_assert(r == g - 1 || count % 512 == 0);
+      if (r < g - 1) lo = count < lo ? count : lo, hi = count > hi ? count : hi;
+      next = first + count;
+    }
+    ck_assert_int_eq(next, n);
+    ck_assert(g == 1 || hi - lo <= 512);
+  }
+}
+END_TEST
+
 START_TEST(comm_create_arguments) {
   setenv("FKM_NCCL_PATH", "/nonexistent/libnccl.so.2", 1); /* arguments fail before NCCL opens */
   fkm_comm_id id = random_id();
@@ -263,6 +286,7 @@ int main(void) {
   tcase_add_test(t, id_unwritable);
   tcase_add_test(t, launcher_environment);
   tcase_add_test(t, picks_split_over_ranks);
+  tcase_add_test(t, span_shards);
   tcase_add_test(t, comm_create_arguments);
   tcase_add_test(t, nccl_absent);
   suite_add_tcase(s, t);
