@@ -1,6 +1,7 @@
 /* Multi-GPU fits through NCCL (label "gpu"; exits 77 where no GPU engine or no NCCL is usable):
  * a one-rank communicator gives bitwise the one-GPU fit — in memory and streamed, batched,
- * weighted, with restarts, on host and device points; on machines with several GPUs, fits over 2..G
+ * weighted, with restarts, on host and device points, and through the in-process path; on machines
+ * with several GPUs, fits over 2..G
  * devices give bitwise the one-GPU fit, in one process (opts->devices) and as one process per rank
  * (fkm_comm_from_env, shards not whole spans); unsupported options are refused with nothing
  * written. */
@@ -197,6 +198,26 @@ static int device_count(void) {
   return info.device_count;
 }
 
+/* opts->devices over more GPUs than the points have 512-point spans takes only as many (here one:
+ * the in-process path — communicators, a thread per rank, collected results — runs on device 0
+ * alone, even where device 1 does not exist): the one-GPU fit, bit for bit. */
+START_TEST(devices_beyond_spans) {
+  const dist_case c = {1, 500, 24, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 1, 1, 0};
+  static const int devices[2] = {0, 1};
+  float *w;
+  void *x = make_points(&c, &w);
+  fkm_points p = {x, c.storage, c.b, c.n, c.d};
+  fkm_options o = case_options(&c, w);
+  snprintf(g_case, sizeof g_case, "N=500 over devices 0, 1");
+  fkm_test_fit ref = fkm_test_run_fit(&p, &o);
+  o.devices = devices, o.num_devices = 2;
+  fkm_test_fit got = fkm_test_run_fit(&p, &o);
+  expect_same(&p, c.k, &got, &ref);
+  fkm_test_fit_free(&ref), fkm_test_fit_free(&got);
+  free(x), free(w);
+}
+END_TEST
+
 /* opts->devices over 2..G GPUs of this process: the one-GPU fit, bit for bit (B = 1 cases). */
 START_TEST(devices_equal_one_gpu) {
   int count = device_count();
@@ -347,6 +368,7 @@ int main(int argc, char **argv) {
   tcase_add_loop_test(t, one_rank_equals_one_gpu, 0, small ? 1 : (int)(sizeof cases / sizeof cases[0]));
   tcase_add_test(t, one_rank_device_points);
   tcase_add_test(t, refusals_write_nothing);
+  tcase_add_test(t, devices_beyond_spans);
   tcase_add_test(t, devices_equal_one_gpu);
   tcase_add_test(t, processes_equal_one_gpu);
   suite_add_tcase(s, t);
