@@ -476,9 +476,14 @@ FKM_API fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, cons
  * and every rank finalizes the same centroids. Results: centroids and inertia are the global fit's
  * on every rank, bit for bit the one-GPU fit of the concatenated points whatever G (the inertia
  * too when every shard but the last holds a multiple of 512 points); labels are the rank's own
- * points'. k-means++, the farthest policy and tol_relative are refused (FKM_ERR_UNSUPPORTED). A
- * rank whose arguments fail its checks returns that error and the others FKM_ERR_COMM (no rank
- * waits forever on a failed peer's checks); a collective that fails gives FKM_ERR_COMM. */
+ * points'. k-means++, the farthest policy, tol_relative and tune are refused (FKM_ERR_UNSUPPORTED).
+ * fkm_predict is per rank (it ignores comm and devices). A rank whose arguments fail its checks,
+ * whose set-up fails or whose callback stops returns that status and the others FKM_ERR_COMM (the
+ * ranks agree before their first collective and after every iteration); a collective that fails
+ * gives FKM_ERR_COMM. The kernel configuration is picked for the global shape, so every rank runs
+ * the one-GPU fit's kernel (tuning records and bundles must be the same on every host). A rank
+ * whose shard streams from host memory (out-of-core) works, but its pass runs after the previous
+ * rank's (the sums pass through the chunks in order): streamed shards do not scale. */
 #define FKM_COMM_ID_BYTES 128
 typedef struct fkm_comm_id {
   unsigned char bytes[FKM_COMM_ID_BYTES]; /* an NCCL unique id */
