@@ -489,25 +489,34 @@ typedef struct fkm_comm_id {
   unsigned char bytes[FKM_COMM_ID_BYTES]; /* an NCCL unique id */
 } fkm_comm_id;
 
-/* A fresh NCCL unique id into *id (caller-owned): made by one rank, given to all. */
+/* A fresh NCCL unique id into *id (caller-owned): made by one rank, given to all. FKM_ERR_NO_NCCL
+ * where NCCL cannot be opened. */
 FKM_API fkm_status fkm_comm_id_create(fkm_ctx *ctx, fkm_comm_id *id);
-/* Writes id to path atomically (a temporary file renamed into place), mode 0600. */
+/* Writes id to path atomically, mode 0600: the file "FKMCOMM1" + the 128 id bytes, written as
+ * <path>.tmp.<pid> in the same directory (which must be writable) and renamed over any earlier
+ * file. FKM_ERR_IO with the system's reason when it cannot; nothing is left behind then. */
 FKM_API fkm_status fkm_comm_id_save(fkm_ctx *ctx, const fkm_comm_id *id, const char *path);
-/* Reads an id that fkm_comm_id_save wrote, waiting up to timeout_s seconds for the file to appear.
- * FKM_ERR_IO when it does not appear in time, FKM_ERR_FORMAT when it is not such a file. */
+/* Reads an id that fkm_comm_id_save wrote, waiting up to timeout_s ≥ 0 seconds (0: one look) for
+ * the file to appear complete. FKM_ERR_IO when it does not appear in time or cannot be read,
+ * FKM_ERR_FORMAT when it is not such a file (or is still short at the timeout); *id is written
+ * only on success. */
 FKM_API fkm_status fkm_comm_id_load(fkm_ctx *ctx, const char *path, double timeout_s,
                                     fkm_comm_id *id);
-/* Joins rank `rank` of `size` (0 ≤ rank < size) on CUDA device `device`; every rank passes the same
- * id and size. Blocks until all ranks have joined. *out is owned by the caller (fkm_comm_free). */
+/* Joins rank `rank` of `size` (0 ≤ rank < size) on CUDA device `device` ≥ 0; every rank passes the
+ * same id and size. Blocks until all ranks have joined (NCCL sets no time limit: a rank that never
+ * joins keeps the others waiting). *out is owned by the caller (fkm_comm_free); NULL on failure. */
 FKM_API fkm_status fkm_comm_create(fkm_ctx *ctx, int device, int size, int rank,
                                    const fkm_comm_id *id, fkm_comm **out);
 /* fkm_comm_create with rank and size from the launcher's environment — FKM_RANK/FKM_SIZE, else
  * OMPI_COMM_WORLD_RANK/_SIZE (Open MPI), PMI_RANK/PMI_SIZE (MPICH, Intel MPI), SLURM_PROCID/
  * SLURM_NTASKS, RANK/WORLD_SIZE (torchrun) — and the id through the file id_path: rank 0 creates
  * and saves it, the others wait for it (up to 60 s; the file must not be left from an earlier run).
- * Without any of these variables: rank 0 of 1. */
+ * The first pair with either variable set decides; a pair half set or not a rank below the size
+ * is FKM_ERR_INVALID_ARG. Without any of these variables: rank 0 of 1, and id_path may be NULL
+ * (more ranks need it). *out is NULL on failure. */
 FKM_API fkm_status fkm_comm_from_env(fkm_ctx *ctx, int device, const char *id_path,
                                      fkm_comm **out);
+/* Rank, size and device of comm (-1, 0, -1 for NULL). */
 FKM_API int fkm_comm_rank(const fkm_comm *comm);
 FKM_API int fkm_comm_size(const fkm_comm *comm);
 FKM_API int fkm_comm_device(const fkm_comm *comm);
