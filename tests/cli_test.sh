@@ -451,6 +451,13 @@ case_bad_usage() {
   expect_error run points.npy -k 3 --device-memory 0 $o
   expect_error run points.npy -k 3 --device-memory 8X $o
   expect_error run points.npy -k 3 --device-memory -1G $o
+  expect_error run points.npy -k 3 --devices 0,,1 $o
+  expect_error run points.npy -k 3 --devices 0,x $o
+  expect_error run points.npy -k 3 --devices "" $o
+  expect_error run points.npy -k 3 --devices 0,1, $o
+  expect_error run points.npy -k 3 --devices 0,1 --engine cpu $o
+  expect_error run points.npy -k 3 --devices 0,1,0 $o
+  expect_error predict points.npy --init-centroids init.npy --labels out_l.npy --devices 0,1
   expect_error demo --frobnicate
   expect_error demo extra
   expect_error info --quiet
