@@ -256,10 +256,12 @@ typedef struct fkm_result {
  * whatever the chunk size. k-means++ and the farthest policy are refused there
  * (FKM_ERR_UNSUPPORTED); a budget below one span of points gives FKM_ERR_DEVICE_MEMORY. Host memory
  * beyond the caller's: about three chunks of pinned staging. fkm_predict streams the same way.
- * Several GPUs: with opts->num_devices > 1 (B = 1), the points are split in index order into one
- * shard per device (whole 512-point spans, as even as they go), each fitted on its device by a
- * thread of this call as one rank of an NCCL communicator (opts->comm semantics below); labels
- * land in place, the centroids and inertia are the one-GPU fit's bit for bit. */
+ * Several GPUs: with opts->num_devices > 1 (B = 1, engine GPU), the points are split in index order
+ * into one shard per device (whole 512-point spans, as even as they go; at most ⌈N / 512⌉ devices
+ * are used), each fitted on its device by a thread of this call as one rank of an NCCL
+ * communicator (opts->comm semantics below); labels land in place, the centroids and inertia are
+ * the one-GPU fit's bit for bit. on_iter hears rank 0 (global reports); the log callback may be
+ * called from the ranks' threads. */
 FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                            fkm_result *result);
 
@@ -467,9 +469,12 @@ FKM_API fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, cons
 /* ---- several GPUs (NCCL) ------------------------------------------------------------------------
  * A fit over G GPUs — of one process or of several processes on several hosts — runs as G ranks of
  * an NCCL communicator (libnccl.so.2, opened at run time; FKM_NCCL_PATH overrides the name; NVLink
- * multicast is always off: NCCL_NVLS_ENABLE=0). Each rank calls fkm_fit (host shard) or
- * fkm_fit_device (shard on the comm's device) with opts->comm set and the same options everywhere
- * (k, seed, init and init_centroids, max_iter, tol, …). The global points of batch b are the ranks'
+ * multicast is kept off by setting NCCL_NVLS_ENABLE=0 when fkm opens NCCL, which holds unless the
+ * process used NCCL before). Each rank calls fkm_fit (host shard) or fkm_fit_device (shard on the
+ * comm's device) with opts->comm set and the same B, D, k, dtype, metric, precision, init, n_init,
+ * max_iter, tol, seed, empty policy, config and presence of weights — checked: a difference is
+ * FKM_ERR_INVALID_ARG on every rank — and the same init_centroids (not checked). on_iter may be
+ * set on some ranks only (each gets the global reports). The global points of batch b are the ranks'
  * shards of batch b concatenated in rank order: rank r passes [B][n_r][D], n_r ≥ 1 points per batch
  * (K ≤ Σ n_r). Each rank assigns and sorts its shard; the per-cluster partial sums pass from rank
  * to rank in rank order (so they are formed in the one-GPU order), the last rank's are broadcast,
@@ -480,7 +485,9 @@ FKM_API fkm_status fkm_tuning_import_triton(fkm_ctx *ctx, const char *path, cons
  * fkm_predict is per rank (it ignores comm and devices). A rank whose arguments fail its checks,
  * whose set-up fails or whose callback stops returns that status and the others FKM_ERR_COMM (the
  * ranks agree before their first collective and after every iteration); a collective that fails
- * gives FKM_ERR_COMM. The kernel configuration is picked for the global shape, so every rank runs
+ * gives FKM_ERR_COMM. A CUDA or NCCL failure inside an iteration, or a rank that dies, can leave
+ * the others waiting in NCCL (NCCL's own timeouts apply). The kernel configuration is picked for
+ * the global shape, so every rank runs
  * the one-GPU fit's kernel (tuning records and bundles must be the same on every host). A rank
  * whose shard streams from host memory (out-of-core) works, but its pass runs after the previous
  * rank's (the sums pass through the chunks in order): streamed shards do not scale. */
@@ -508,8 +515,9 @@ FKM_API fkm_status fkm_comm_id_load(fkm_ctx *ctx, const char *path, double timeo
 FKM_API fkm_status fkm_comm_create(fkm_ctx *ctx, int device, int size, int rank,
                                    const fkm_comm_id *id, fkm_comm **out);
 /* fkm_comm_create with rank and size from the launcher's environment — FKM_RANK/FKM_SIZE, else
- * OMPI_COMM_WORLD_RANK/_SIZE (Open MPI), PMI_RANK/PMI_SIZE (MPICH, Intel MPI), SLURM_PROCID/
- * SLURM_NTASKS, RANK/WORLD_SIZE (torchrun) — and the id through the file id_path: rank 0 creates
+ * RANK/WORLD_SIZE (torchrun: the innermost launcher, so `srun … torchrun` works), OMPI_COMM_WORLD_
+ * RANK/_SIZE (Open MPI), PMI_RANK/PMI_SIZE (MPICH, Intel MPI), SLURM_PROCID/SLURM_NTASKS — and the
+ * id through the file id_path: rank 0 creates
  * and saves it, the others wait for it (up to 60 s; the file must not be left from an earlier run).
  * The first pair with either variable set decides; a pair half set or not a rank below the size
  * is FKM_ERR_INVALID_ARG. Without any of these variables: rank 0 of 1, and id_path may be NULL
@@ -520,7 +528,8 @@ FKM_API fkm_status fkm_comm_from_env(fkm_ctx *ctx, int device, const char *id_pa
 FKM_API int fkm_comm_rank(const fkm_comm *comm);
 FKM_API int fkm_comm_size(const fkm_comm *comm);
 FKM_API int fkm_comm_device(const fkm_comm *comm);
-/* Leaves and frees the communicator (NULL accepted). Every rank frees its own. */
+/* Leaves and frees the communicator (NULL accepted). Every rank frees its own; NCCL may wait in
+ * it for the other ranks of the same host to free theirs. */
 FKM_API void fkm_comm_free(fkm_comm *comm);
 
 #ifdef __cplusplus

@@ -17,13 +17,14 @@ fkm_status fkm_comm_id_create(fkm_ctx *ctx, fkm_comm_id *id) {
   return FKM_OK;
 }
 
+/* NCCL first (it may still use the context), then the scratch and the context reference. */
 static void comm_release(fkm_comm *c) {
+  if (c->context) c->cu->cuCtxSetCurrent(c->context);
+  if (c->nccl) c->nc->ncclCommDestroy(c->nccl);
   if (c->context) {
-    c->cu->cuCtxSetCurrent(c->context);
     if (c->flag) c->cu->cuMemFree(c->flag);
     c->cu->cuDevicePrimaryCtxRelease(c->dev);
   }
-  if (c->nccl) c->nc->ncclCommDestroy(c->nccl);
   free(c);
 }
 
@@ -127,10 +128,10 @@ void fkm_comm_free(fkm_comm *comm) {
   if (comm) comm_release(comm);
 }
 
-fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine) {
+fkm_status fkm__comm_agree_any(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine, int flag, int *any) {
   const fkm__cuda_api *cu = comm->cu;
-  /* the lowest failed rank r contributes size - r, the largest value; success contributes 0 */
-  uint64_t v = mine == FKM_OK ? 0 : (uint64_t)(comm->size - comm->rank);
+  /* the lowest failed rank r contributes (size - r) · 2, the largest value; a ready rank its flag */
+  uint64_t v = mine == FKM_OK ? (uint64_t)(flag != 0) : (uint64_t)(comm->size - comm->rank) << 1;
   CUresult r = cu->cuCtxSetCurrent(comm->context);
   if (r == CUDA_SUCCESS) r = cu->cuMemcpyHtoDAsync(comm->flag, &v, 8, NULL);
   fkm__nccl_result e = r == CUDA_SUCCESS
@@ -143,8 +144,14 @@ fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine) {
   if (mine != FKM_OK) return mine;
   if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "agreeing on the ranks' status");
   if (e != 0) return fkm__nccl_error(ctx, e, "ncclAllReduce(status)");
-  if (v)
+  if (v > 1)
     return fkm__error(ctx, FKM_ERR_COMM, "rank %d of %d failed or stopped (see its error)",
-                      comm->size - (int)v, comm->size);
+                      comm->size - (int)(v >> 1), comm->size);
+  *any = (int)v;
   return FKM_OK;
+}
+
+fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine) {
+  int any;
+  return fkm__comm_agree_any(ctx, comm, mine, 0, &any);
 }

@@ -170,10 +170,10 @@ static void describe(char *out, size_t len, const char *name, const char *value)
 
 int fkm__launcher_rank(int *rank, int *size, char *why, size_t len) {
   static const char *const pairs[][2] = {{"FKM_RANK", "FKM_SIZE"},
+                                         {"RANK", "WORLD_SIZE"},
                                          {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
                                          {"PMI_RANK", "PMI_SIZE"},
-                                         {"SLURM_PROCID", "SLURM_NTASKS"},
-                                         {"RANK", "WORLD_SIZE"}};
+                                         {"SLURM_PROCID", "SLURM_NTASKS"}};
   *rank = 0, *size = 1;
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
     const char *r = getenv(pairs[i][0]), *s = getenv(pairs[i][1]);

@@ -18,6 +18,8 @@ struct fkm__dist {
   fkm_points global;  /* this rank's points with n = Σ n_r: the shape the kernels are picked for */
   int64_t *n;         /* [size]: points per batch of each rank */
   int64_t *positive;  /* [size][B]: points of positive weight of each rank (n_r without weights) */
+  int reports;        /* some rank has an iteration callback: every rank runs reporting iterations */
+  int streams;        /* some rank streams its shard from host memory (fkm__dist_set_streams) */
 };
 
 void fkm__dist_free(struct fkm__dist *d) {
@@ -27,39 +29,81 @@ void fkm__dist_free(struct fkm__dist *d) {
   free(d);
 }
 
-/* mine [1 + B] = n_r, then the positive-weight counts of each batch (host weights w or NULL). */
+/* all [size][count] = every rank's mine [count], through device memory, on stream. */
+static fkm_status gather_i64(fkm_ctx *ctx, fkm_comm *c, const int64_t *mine, size_t count,
+                             int64_t *all, CUstream stream) {
+  CUdeviceptr buf = 0;
+  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
+  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&buf, count * 8 * (size_t)(c->size + 1)));
+  CUdeviceptr recv = buf + count * 8;
+  CUresult r = c->cu->cuMemcpyHtoDAsync(buf, mine, count * 8, stream);
+  fkm__nccl_result e = r == CUDA_SUCCESS
+                           ? c->nc->ncclAllGather((void *)(uintptr_t)buf, (void *)(uintptr_t)recv,
+                                                  count, FKM__NCCL_INT64, c->nccl, stream)
+                           : 0;
+  if (r == CUDA_SUCCESS && e == 0)
+    r = c->cu->cuMemcpyDtoHAsync(all, recv, count * 8 * (size_t)c->size, stream);
+  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuStreamSynchronize(stream);
+  c->cu->cuMemFree(buf);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "gathering the ranks' shapes");
+  return e == 0 ? FKM_OK : fkm__nccl_error(ctx, e, "ncclAllGather(shapes)");
+}
+
+/* What every rank must share, as gathered: H_STATUS is this rank's own state (0: ready), H_REPORT
+ * whether it has an iteration callback; the others must equal rank 0's. */
+enum { H_STATUS, H_REPORT, H_B, H_D, H_K, H_DTYPE, H_METRIC, H_PRECISION, H_INIT, H_N_INIT,
+       H_MAX_ITER, H_TOL, H_SEED, H_EMPTY, H_WEIGHTS, H_BLOCK_N, H_BLOCK_K, H_BLOCK_D, H_WARPS,
+       H_STAGES, H_CTAS, H_COUNT };
+static const char *const header_names[H_COUNT] = {
+    "status", "on_iter", "B", "D", "k", "dtype", "metric", "precision", "init", "n_init",
+    "max_iter", "tol", "seed", "empty", "sample_weight", "BLOCK_N", "BLOCK_K", "BLOCK_D",
+    "num_warps", "num_stages", "num_ctas"};
+
+static void own_header(const fkm_points *p, const fkm_options *o, fkm_status st, int64_t *h) {
+  int64_t tol;
+  memcpy(&tol, &o->tol, 8);
+  const fkm_config *c = &o->config;
+  int64_t v[H_COUNT] = {st != FKM_OK, o->on_iter != NULL, p->batches, p->d, o->k,
+                        fkm__compute_dtype(p, o, 1), o->metric, o->precision, o->init, o->n_init,
+                        o->max_iter, tol, (int64_t)o->seed, o->empty, o->sample_weight != NULL,
+                        c->BLOCK_N, c->BLOCK_K, c->BLOCK_D, c->num_warps, c->num_stages, c->num_ctas};
+  memcpy(h, v, sizeof v);
+}
+
+/* The gathered headers all [size][H_COUNT]: a failed rank's own status stands; the others get
+ * FKM_ERR_COMM naming it, or FKM_ERR_INVALID_ARG naming the first option a rank gives differently
+ * from rank 0. */
+static fkm_status check_headers(fkm_ctx *ctx, const int64_t *all, int size, int rank,
+                                fkm_status mine, struct fkm__dist *d) {
+  if (mine != FKM_OK) return mine;
+  for (int r = 0; r < size; r++)
+    if (all[r * H_COUNT + H_STATUS])
+      return fkm__error(ctx, FKM_ERR_COMM, "rank %d of %d failed before the fit began", r, size);
+  for (int r = 1; r < size; r++)
+    for (int f = H_B; f < H_COUNT; f++)
+      if (all[r * H_COUNT + f] != all[f])
+        return fkm__error(ctx, FKM_ERR_INVALID_ARG,
+                          "options: ranks must agree, but %s differs between rank 0 and rank %d "
+                          "(this is rank %d)",
+                          header_names[f], r, rank);
+  for (int r = 0; r < size; r++) d->reports |= all[r * H_COUNT + H_REPORT] != 0;
+  return FKM_OK;
+}
+
+/* The positive-weight counts of each batch (host weights w or NULL) into mine [B]. */
 static void own_counts(const fkm_points *p, const float *w, int64_t *mine) {
-  mine[0] = p->n;
   for (int64_t b = 0; b < p->batches; b++) {
     int64_t m = p->n;
     if (w) {
       m = 0;
       for (int64_t i = b * p->n; i < (b + 1) * p->n; i++) m += w[i] > 0.0f;
     }
-    mine[1 + b] = m;
+    mine[b] = m;
   }
 }
 
-/* all [size][1 + B] = every rank's `mine`, through device memory. */
-static fkm_status gather_counts(fkm_ctx *ctx, fkm_comm *c, const int64_t *mine, int64_t *all,
-                                size_t per_rank) {
-  CUdeviceptr buf = 0;
-  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
-  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&buf, per_rank * 8 * (size_t)(c->size + 1)));
-  CUdeviceptr recv = buf + per_rank * 8;
-  CUresult r = c->cu->cuMemcpyHtoDAsync(buf, mine, per_rank * 8, NULL);
-  fkm__nccl_result e = r == CUDA_SUCCESS
-                           ? c->nc->ncclAllGather((void *)(uintptr_t)buf, (void *)(uintptr_t)recv,
-                                                  per_rank, FKM__NCCL_INT64, c->nccl, NULL)
-                           : 0;
-  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuMemcpyDtoHAsync(all, recv, per_rank * 8 * (size_t)c->size, NULL);
-  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuStreamSynchronize(NULL);
-  c->cu->cuMemFree(buf);
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "gathering the ranks' point counts");
-  return e == 0 ? FKM_OK : fkm__nccl_error(ctx, e, "ncclAllGather(point counts)");
-}
-
-/* Splits all [size][1 + B] into d and checks K ≤ the positive points of every batch. */
+/* Splits all [size][1 + B] (n_r, then the positive counts) into d and checks K ≤ the positive
+ * points of every batch. */
 static fkm_status take_counts(fkm_ctx *ctx, struct fkm__dist *d, const int64_t *all, int size,
                               int64_t batches, int64_t k) {
   d->global.n = 0;
@@ -81,48 +125,66 @@ static fkm_status take_counts(fkm_ctx *ctx, struct fkm__dist *d, const int64_t *
   return FKM_OK;
 }
 
-/* The sample weights [B][N] on the host: the caller's, or a copy (*copy, owned) of device ones. */
+/* The sample weights [B][N] on the host: the caller's, or a copy (*copy, owned) of device ones read
+ * on the caller's stream. */
 static fkm_status weights_on_host(fkm_ctx *ctx, const fkm_comm *c, const fkm_points *p,
-                                  const fkm_options *o, int device, const float **w, float **copy) {
+                                  const fkm_options *o, int device, CUstream stream,
+                                  const float **w, float **copy) {
   size_t bytes = (size_t)(p->batches * p->n) * 4;
   *w = o->sample_weight, *copy = NULL;
   if (!*w || !device) return FKM_OK;
   if (!(*copy = malloc(bytes))) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the weights");
   *w = *copy;
   FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
-  FKM_CU_TRY(ctx, c->cu, cuMemcpyDtoHAsync(*copy, (CUdeviceptr)(uintptr_t)o->sample_weight, bytes, NULL));
-  FKM_CU_TRY(ctx, c->cu, cuStreamSynchronize(NULL));
+  FKM_CU_TRY(ctx, c->cu, cuMemcpyDtoHAsync(*copy, (CUdeviceptr)(uintptr_t)o->sample_weight, bytes, stream));
+  FKM_CU_TRY(ctx, c->cu, cuStreamSynchronize(stream));
   return FKM_OK;
 }
 
-fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
-                            struct fkm__dist **out) {
-  fkm_comm *c = o->comm;
+/* This rank's allocations and counts (mine [1 + B]: n_r, then the positive counts). */
+static fkm_status own_part(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                           void *stream, struct fkm__dist *d, int64_t *mine) {
   const float *host_w = NULL;
   float *copy = NULL;
-  size_t per_rank = 1 + (size_t)p->batches;
-  struct fkm__dist *d = calloc(1, sizeof *d);
-  int64_t *mine = malloc(per_rank * 8), *all = malloc(per_rank * 8 * (size_t)c->size);
-  fkm_status st = FKM_OK;
-  if (d) d->n = malloc((size_t)c->size * 8), d->positive = malloc(per_rank * 8 * (size_t)c->size);
-  if (!d || !d->n || !d->positive || !mine || !all)
-    st = fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
-  if (st == FKM_OK) st = weights_on_host(ctx, c, p, o, device, &host_w, &copy);
+  if (!d || !d->n || !d->positive || !mine)
+    return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
+  fkm_status st = weights_on_host(ctx, o->comm, p, o, device, (CUstream)stream, &host_w, &copy);
   if (st == FKM_OK) {
     d->global = *p;
-    own_counts(p, host_w, mine);
-    st = gather_counts(ctx, c, mine, all, per_rank);
+    mine[0] = p->n;
+    own_counts(p, host_w, mine + 1);
   }
-  if (st == FKM_OK) st = take_counts(ctx, d, all, c->size, p->batches, o->k);
-  free(mine);
-  free(all);
   free(copy);
+  return st;
+}
+
+fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
+                            void *stream, struct fkm__dist **out) {
+  fkm_comm *c = o->comm;
+  size_t per_rank = 1 + (size_t)p->batches, size = (size_t)c->size;
+  struct fkm__dist *d = calloc(1, sizeof *d);
+  int64_t *mine = malloc(per_rank * 8), *all = malloc(per_rank * 8 * size);
+  int64_t header[H_COUNT], *headers = malloc(sizeof header * size);
+  if (d) d->n = malloc(size * 8), d->positive = malloc((size_t)p->batches * 8 * size);
+  fkm_status st = all && headers ? own_part(ctx, p, o, device, stream, d, mine)
+                                 : fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
+  own_header(p, o, st, header);
+  if (headers) { /* a rank that failed above still joins, so that its peers learn it */
+    fkm_status g = gather_i64(ctx, c, header, H_COUNT, headers, (CUstream)stream);
+    st = g != FKM_OK ? g : check_headers(ctx, headers, c->size, c->rank, st, d);
+  }
+  if (st == FKM_OK) st = gather_i64(ctx, c, mine, per_rank, all, (CUstream)stream);
+  if (st == FKM_OK) st = take_counts(ctx, d, all, c->size, p->batches, o->k);
+  free(mine), free(all), free(headers);
   if (st != FKM_OK) fkm__dist_free(d);
   else *out = d;
   return st;
 }
 
 const fkm_points *fkm__dist_points(const struct fkm__dist *d) { return &d->global; }
+int fkm__dist_reports(const struct fkm__dist *d) { return d->reports; }
+int fkm__dist_streams(const struct fkm__dist *d) { return d->streams; }
+void fkm__dist_set_streams(struct fkm__dist *d, int any) { d->streams = any; }
 
 /* ---- the chain ---------------------------------------------------------------------------------- */
 
@@ -183,9 +245,7 @@ fkm_status fkm__chain_end(fkm__gpu_run *run, int what) {
   return FKM_OK;
 }
 
-/* stats[0] (changed labels) summed over the ranks; stats[1] cleared for finalize_acc's count of
- * the clusters empty over all ranks. */
-static fkm_status global_stats(fkm__gpu_run *run) {
+fkm_status fkm__dist_global_stats(fkm__gpu_run *run) {
   fkm_comm *c = run->comm;
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats + 8, 0, 8, run->stream));
   FKM_NCCL_TRY(run->ctx, c->nc, ncclAllReduce(dptr(run->stats), dptr(run->stats), 1, FKM__NCCL_UINT64,
@@ -220,7 +280,7 @@ fkm_status fkm__dist_iteration(fkm__gpu_run *run, int with_report, float tol, CU
   if (st == FKM_OK) st = fkm__run_mark(run, marks, 1);
   if (st == FKM_OK) st = fkm__run_sort(run, done);
   if (st == FKM_OK && with_report) st = fkm__run_iteration_stats(run);
-  if (st == FKM_OK && with_report) st = global_stats(run);
+  if (st == FKM_OK && with_report) st = fkm__dist_global_stats(run);
   if (st == FKM_OK) st = fkm__chain_begin(run, what);
   if (st == FKM_OK && with_report) st = fkm__run_inertia(run, 1);
   if (st == FKM_OK) st = accumulate_batches(run);
@@ -274,8 +334,7 @@ fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx
   }
   free(positive);
   free(copy);
-  if (st == FKM_ERR_NOMEM) return fkm__error(run->ctx, st, "out of memory for the init picks");
-  return st;
+  return st == FKM_ERR_NOMEM ? fkm__error(run->ctx, st, "out of memory for the init picks") : st;
 }
 
 /* c32 rows this rank does not own zeroed (host round trip: init only), then the rows of every rank

@@ -36,7 +36,8 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   CUresult r = run->cu->cuMemcpyDtoHAsync(inertia, run->inertia, (size_t)run->b * 8, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuMemcpyDtoHAsync(stats, run->stats, sizeof stats, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
-  int64_t changed = run->ooc ? -1 : (int64_t)stats[0]; /* streamed: labels are not kept */
+  int streamed = run->ooc || (run->dist && fkm__dist_streams(run->dist));
+  int64_t changed = streamed ? -1 : (int64_t)stats[0]; /* streamed: labels are not kept */
   fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, changed, (int64_t)stats[1], ms};
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
@@ -71,7 +72,7 @@ static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile
   const fkm_options *o = run->o;
   /* a streamed iteration copies every point: never run one past convergence */
   int every = o->on_iter || pm || run->ooc || run->comm ? 1 : (o->check_every > 0 ? o->check_every : 8);
-  int ran = 0;
+  int ran = 0, reports = run->dist ? fkm__dist_reports(run->dist) : o->on_iter != NULL;
   host_state hs = {0, 0, 0, 0.0f};
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->state, 0, sizeof hs, run->stream));
   if (run->prev)
@@ -80,12 +81,11 @@ static fkm_status iterate(fkm__gpu_run *run, float tol, int *iterations, profile
   while (ran < o->max_iter && !hs.done) {
     double t0 = fkm__now_ms();
     int batch = o->max_iter - ran < every ? o->max_iter - ran : every;
-    for (int i = 0; i < batch; i++) {
-      fkm_status st = fkm__run_iteration(run, o->on_iter != NULL, tol, pm ? pm->ev : NULL);
-      if (st != FKM_OK) return st;
-    }
+    fkm_status st = FKM_OK;
+    for (int i = 0; i < batch && st == FKM_OK; i++)
+      st = fkm__run_iteration(run, reports, tol, pm ? pm->ev : NULL);
     ran += batch;
-    fkm_status st = read_state(run, &hs);
+    if (st == FKM_OK) st = read_state(run, &hs);
     if (st == FKM_OK && pm && !hs.done) st = profile_add(run, pm);
     if (st == FKM_OK && o->on_iter) st = report(run, &hs, fkm__now_ms() - t0);
     if (run->comm) st = fkm__comm_agree(run->ctx, run->comm, st);
@@ -216,12 +216,13 @@ static fkm_status keep_restart(fkm__gpu_run *run) {
 }
 
 /* Streamed restarts label no points on the way; the winner's centroids label them at the end (the
- * same labels and inertia its own final pass found). */
+ * same labels and inertia its own final pass found). Where some rank of several streams, every
+ * rank runs this pass (its inertia passes from rank to rank). */
 static fkm_status relabel_best(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
   FKM_CU_TRY(run->ctx, run->cu, cuMemcpyDtoDAsync(run->c32, run->best_c32,
                                                  B * (size_t)(run->k * run->d) * 4, run->stream));
-  fkm__ooc_want_labels(run, 1);
+  if (run->ooc) fkm__ooc_want_labels(run, 1);
   fkm_status st = fkm__run_assign_final(run);
   return st == FKM_OK ? keep_restart(run) : st;
 }
@@ -244,7 +245,8 @@ static fkm_status run_restarts(fkm__gpu_run *run, fkm_result *r) {
     }
   }
   if (run->o->n_init > 1) r->iterations = best_iterations;
-  if (st == FKM_OK && run->ooc && run->o->n_init > 1) st = relabel_best(run);
+  int streamed = run->ooc || (run->dist && fkm__dist_streams(run->dist));
+  if (st == FKM_OK && streamed && run->o->n_init > 1) st = relabel_best(run);
   return st;
 }
 
@@ -280,22 +282,30 @@ static fkm_status setup(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p, co
 /* A multi-GPU rank's start: the ranks agree that every one passed its checks, then gather the
  * global shape (*dist). */
 static fkm_status rank_start(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
-                             fkm_status checked, struct fkm__dist **dist) {
+                             void *stream, fkm_status checked, struct fkm__dist **dist) {
   fkm_status st = fkm__comm_agree(ctx, o->comm, checked);
-  return st == FKM_OK ? fkm__dist_create(ctx, p, o, device, dist) : st;
+  return st == FKM_OK ? fkm__dist_create(ctx, p, o, device, stream, dist) : st;
+}
+
+/* Every rank set up, or all stop; every rank learns whether some rank streams. */
+static fkm_status set_up_together(fkm__gpu_run *run, fkm_status st, struct fkm__dist *dist) {
+  int any = 0;
+  st = fkm__comm_agree_any(run->ctx, run->o->comm, st, st == FKM_OK && run->ooc, &any);
+  if (st == FKM_OK) fkm__dist_set_streams(dist, any);
+  return st;
 }
 
 fkm_status fkm__gpu_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r,
                         int device, void *stream) {
   fkm_status st = fkm__gpu_supports(ctx, p, o);
   struct fkm__dist *dist = NULL;
-  if (o->comm) st = rank_start(ctx, p, o, device, st, &dist);
+  if (o->comm) st = rank_start(ctx, p, o, device, stream, st, &dist);
   if (st != FKM_OK) return st;
   fkm__gpu_run run;
   fkm_result out = *r;
   double c0 = ctx->gpu ? ctx->gpu->ms_compile : 0.0;
   st = setup(&run, ctx, p, o, 1, device, stream, r->labels, dist);
-  if (o->comm) st = fkm__comm_agree(ctx, o->comm, st); /* every rank set up, or all stop */
+  if (o->comm) st = set_up_together(&run, st, dist);
   out.ms_compile = run.g ? run.g->ms_compile - c0 : 0.0;
   if (st == FKM_OK) st = fit_steps(&run, &out, device);
   if (run.cu) fkm__run_release(&run);

@@ -146,6 +146,7 @@ fkm_status fkm__ooc_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   fkm_status st = fkm__run_mark(run, marks, 0);
   if (st == FKM_OK && with_report)
     FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->stats, 0, 16, run->stream));
+  if (st == FKM_OK && with_report && run->comm) st = fkm__dist_global_stats(run); /* as in-memory ranks */
   if (st == FKM_OK) st = chained_pass(run, PASS_UPDATE | (with_report ? PASS_INERTIA : 0));
   if (st == FKM_OK) st = fkm__run_mark(run, marks, 1);
   return st == FKM_OK ? fkm__run_finalize_acc(run, stats, tol, marks) : st;

@@ -142,14 +142,24 @@ fkm_status fkm__run_finalize_acc(fkm__gpu_run *run, CUdeviceptr stats, float tol
 
 /* ---- one rank of a multi-GPU fit (gpu_dist.c) ------------------------------------------------ */
 struct fkm__dist;
-/* Gathers every rank's point counts (and positive-weight counts of o->sample_weight, device memory
- * when device is set) into *out (owned; fkm__dist_free) and checks K against the global points. A
- * collective: every rank of o->comm calls it. */
+/* Gathers every rank's shape and options (which must agree: FKM_ERR_INVALID_ARG naming the first
+ * that does not), point counts and positive-weight counts of o->sample_weight (device memory read
+ * on stream when device is set) into *out (owned; fkm__dist_free), and checks K against the global
+ * points. A collective that every rank of o->comm joins, also one that failed before it (its
+ * peers then get FKM_ERR_COMM). */
 fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, int device,
-                            struct fkm__dist **out);
+                            void *stream, struct fkm__dist **out);
 void fkm__dist_free(struct fkm__dist *d);
 /* This rank's points described with the global N (borrowed from d). */
 const fkm_points *fkm__dist_points(const struct fkm__dist *d);
+/* Whether some rank has an iteration callback (then every rank runs reporting iterations, whose
+ * collectives differ), and whether some rank streams its shard (set after set-up). */
+int fkm__dist_reports(const struct fkm__dist *d);
+int fkm__dist_streams(const struct fkm__dist *d);
+void fkm__dist_set_streams(struct fkm__dist *d, int any);
+/* stats[0] (changed labels) summed over the ranks, stats[1] cleared for fkm_finalize_acc's count of
+ * the clusters empty over all ranks (every rank's reporting iterations run it, streaming or not). */
+fkm_status fkm__dist_global_stats(fkm__gpu_run *run);
 /* What the chain carries: the update's acc, accw, seen; the inertia [B]. */
 #define FKM__CHAIN_ACC 1
 #define FKM__CHAIN_INERTIA 2

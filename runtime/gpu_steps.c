@@ -125,6 +125,7 @@ static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
   if (st == FKM_OK)
     st = run->comm ? fkm__dist_random_picks(run, seed, idx, owned) : fkm__run_random_picks(run, seed, idx);
   if (st == FKM_OK) st = gather_picks(run, idx);
+  if (run->comm) st = fkm__comm_agree(run->ctx, run->comm, st); /* all share, or none */
   if (st == FKM_OK && run->comm) st = fkm__dist_share_rows(run, owned);
   free(idx);
   free(owned);

@@ -51,8 +51,9 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};
   c[n++] = (carve){&run->far, run->fit && run->o->empty == FKM_EMPTY_FARTHEST ? B * N * 8 : 0};
-  c[n++] = (carve){&run->prev, run->fit && run->o->on_iter ? B * N * 4 : 0};
-  c[n++] = (carve){&run->stats, run->fit && run->o->on_iter ? 16 : 0};
+  int reports = run->fit && (run->o->on_iter || run->o->comm); /* ranks report if any rank does */
+  c[n++] = (carve){&run->prev, reports ? B * N * 4 : 0};
+  c[n++] = (carve){&run->stats, reports ? 16 : 0};
   c[n++] = (carve){&run->state, FKM__STATE_BYTES};
   int weights = run->fit && run->o->sample_weight, pp = run->fit && run->o->init == FKM_INIT_KMEANSPP;
   size_t T = (size_t)run->trials, best = run->fit && run->o->n_init > 1;

@@ -113,6 +113,8 @@ fkm_status fkm__cpu_predict(fkm_ctx *ctx, const fkm_points *p, const float *cent
  * every rank when all are FKM_OK; otherwise a failed rank returns its own status and the others
  * FKM_ERR_COMM naming the lowest failed rank (comm.c). */
 fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine);
+/* The same, and when all are FKM_OK, *any = whether some rank's flag is non-zero. */
+fkm_status fkm__comm_agree_any(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine, int flag, int *any);
 /* fkm_fit over opts->devices (num_devices > 1, B = 1, host points; multi_device.c). */
 fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r);
 

@@ -1,5 +1,6 @@
 /* fkm_fit over several GPUs of this process (opts->devices): the points split into one shard per
  * device, each fitted by a thread of its own as one rank of an NCCL communicator (gpu_dist.c). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,10 +17,52 @@ typedef struct {
   fkm_status status;
 } rank_job;
 
+/* The ranks start together or not at all: a rank left to run after another returned would wait
+ * for it in a collective forever. */
+typedef struct gate {
+  pthread_mutex_t lock;
+  pthread_cond_t opened;
+  int state; /* 0 closed, 1 go, -1 abort */
+} gate;
+
+typedef struct rank_thread {
+  rank_job *job;
+  gate *gate;
+} rank_thread;
+
 static void *run_rank(void *arg) {
-  rank_job *j = arg;
-  j->status = fkm_fit(j->ctx, &j->p, &j->o, &j->r);
+  rank_thread *t = arg;
+  pthread_mutex_lock(&t->gate->lock);
+  while (t->gate->state == 0) pthread_cond_wait(&t->gate->opened, &t->gate->lock);
+  int go = t->gate->state > 0;
+  pthread_mutex_unlock(&t->gate->lock);
+  t->job->status = go ? fkm_fit(t->job->ctx, &t->job->p, &t->job->o, &t->job->r) : FKM_ERR_NOMEM;
   return NULL;
+}
+
+static void open_gate(gate *g, int state) {
+  pthread_mutex_lock(&g->lock);
+  g->state = state;
+  pthread_cond_broadcast(&g->opened);
+  pthread_mutex_unlock(&g->lock);
+}
+
+/* Runs jobs 1..g-1 on threads and job 0 on this one, once every thread exists; FKM_ERR_NOMEM
+ * (nothing run) when a thread cannot start. */
+static fkm_status run_ranks(fkm_ctx *ctx, rank_job *jobs, int g) {
+  gate gt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  rank_thread t[FKM__PARALLEL_MAX];
+  pthread_t th[FKM__PARALLEL_MAX];
+  int started = 0;
+  for (int i = 0; i < g; i++) t[i] = (rank_thread){&jobs[i], &gt};
+  while (started + 1 < g && pthread_create(&th[started], NULL, run_rank, &t[started + 1]) == 0)
+    started++;
+  open_gate(&gt, started + 1 == g ? 1 : -1);
+  if (started + 1 == g) run_rank(&t[0]);
+  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  if (started + 1 < g)
+    return fkm__error(ctx, FKM_ERR_NOMEM, "could not start a thread for each of %d devices", g);
+  return FKM_OK;
 }
 
 void fkm__span_shard(int64_t n, int g, int r, int64_t *first, int64_t *count) {
@@ -37,6 +80,7 @@ static fkm_status prepare_job(fkm_ctx *ctx, const fkm_points *p, const fkm_optio
   size_t row = (size_t)p->d * fkm__dtype_size(p->dtype);
   j->o = *o;
   j->o.comm = comm, j->o.device = comm->device, j->o.devices = NULL, j->o.num_devices = 0;
+  if (rank > 0) j->o.on_iter = NULL; /* the caller hears rank 0 (whose reports are global) */
   if (o->sample_weight) j->o.sample_weight = o->sample_weight + first;
   j->p = (fkm_points){(const char *)p->data + (size_t)first * row, p->dtype, 1, count, p->d};
   j->r = *r;
@@ -62,10 +106,12 @@ static fkm_status make_comms(fkm_ctx *ctx, const int *devices, int g, fkm_comm *
   fkm__nccl_result e = st == FKM_OK ? nc->ncclCommInitAll(raw, g, devices) : 0;
   if (e != 0) st = fkm__nccl_error(ctx, e, "ncclCommInitAll");
   *made = 0;
-  for (int i = 0; i < g && st == FKM_OK; i++, (*made)++)
+  for (int i = 0; i < g && st == FKM_OK; i++) {
     st = fkm__comm_wrap(ctx, nc, raw[i], devices[i], g, i, &comms[i]);
-  for (int i = *made + (st != FKM_OK); st != FKM_OK && e == 0 && raw && i < g; i++)
-    nc->ncclCommDestroy(raw[i]); /* not wrapped (the failed one destroyed itself) */
+    if (st == FKM_OK) (*made)++;
+  }
+  for (int i = *made + 1; st != FKM_OK && e == 0 && raw && i < g; i++)
+    nc->ncclCommDestroy(raw[i]); /* never wrapped (a failed wrap destroyed its own) */
   free(raw);
   return st;
 }
@@ -96,7 +142,7 @@ fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
   memset(jobs, 0, sizeof jobs);
   fkm_status st = make_comms(ctx, o->devices, g, comms, &made);
   for (int i = 0; i < g && st == FKM_OK; i++) st = prepare_job(ctx, p, o, r, g, i, comms[i], &jobs[i]);
-  if (st == FKM_OK) fkm__parallel_for(run_rank, jobs, sizeof *jobs, (size_t)g);
+  if (st == FKM_OK) st = run_ranks(ctx, jobs, g);
   if (st == FKM_OK) st = collect(ctx, jobs, g, r);
   for (int i = 0; i < g; i++) {
     fkm_ctx_free(jobs[i].ctx);

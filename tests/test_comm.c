@@ -300,10 +300,10 @@ START_TEST(id_load_unreadable) {
 END_TEST
 
 static const char *const launcher_vars[][2] = {{"FKM_RANK", "FKM_SIZE"},
+                                               {"RANK", "WORLD_SIZE"},
                                                {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
                                                {"PMI_RANK", "PMI_SIZE"},
-                                               {"SLURM_PROCID", "SLURM_NTASKS"},
-                                               {"RANK", "WORLD_SIZE"}};
+                                               {"SLURM_PROCID", "SLURM_NTASKS"}};
 #define LAUNCHERS 5
 
 static void clear_launchers(void) {
@@ -349,7 +349,7 @@ START_TEST(launcher_precedence) {
     unsetenv(launcher_vars[p][0]), unsetenv(launcher_vars[p][1]);
   }
   ck_assert_int_eq(fkm__launcher_rank(&rank, &size, why, sizeof why), 0);
-  set_pair(1, 2, 4); /* OMPI valid, FKM_RANK alone: the half-set first pair still decides */
+  set_pair(1, 2, 4); /* RANK valid, FKM_RANK alone: the half-set first pair still decides */
   setenv("FKM_RANK", "0", 1);
   ck_assert_int_eq(fkm__launcher_rank(&rank, &size, why, sizeof why), -1);
   ck_assert_msg(strstr(why, "FKM_SIZE") != NULL, "%s", why);
