@@ -110,6 +110,50 @@ START_TEST(one_rank_equals_one_gpu) {
 }
 END_TEST
 
+/* Per-iteration reports, recorded; the callback stops the fit at iteration `stop` (0: never). */
+typedef struct reports {
+  fkm_iter_report r[16];
+  int count, stop;
+} reports;
+
+static int record(const fkm_iter_report *r, void *user) {
+  reports *rs = user;
+  if (rs->count < 16) rs->r[rs->count++] = *r;
+  return rs->stop && r->iteration >= rs->stop;
+}
+
+/* With a callback, a one-rank communicator reports what the one-GPU fit reports (inertia, changed
+ * labels, empty clusters, bit for bit), and a callback that stops it stops the fit cleanly. */
+START_TEST(one_rank_reports) {
+  const dist_case *c = &cases[1];
+  float *w;
+  void *x = make_points(c, &w);
+  fkm_points p = {x, c->storage, c->b, c->n, c->d};
+  fkm_options o = case_options(c, w);
+  reports plain = {.count = 0}, ranked = {.count = 0};
+  o.on_iter = record, o.on_iter_user = &plain;
+  fkm_test_fit ref = fkm_test_run_fit(&p, &o);
+  o.comm = one_rank(), o.on_iter_user = &ranked;
+  fkm_test_fit got = fkm_test_run_fit(&p, &o);
+  snprintf(g_case, sizeof g_case, "reports");
+  expect_same(&p, c->k, &got, &ref);
+  ck_assert_int_eq(plain.count, ranked.count);
+  for (int i = 0; i < plain.count; i++) {
+    ck_assert_int_eq(plain.r[i].iteration, ranked.r[i].iteration);
+    ck_assert(memcmp(&plain.r[i].inertia, &ranked.r[i].inertia, sizeof(double)) == 0);
+    ck_assert_int_eq(plain.r[i].changed, ranked.r[i].changed);
+    ck_assert_int_eq(plain.r[i].empty, ranked.r[i].empty);
+  }
+  ranked = (reports){.count = 0, .stop = 2};
+  fkm_test_fit stopped = fkm_test_run_fit(&p, &o);
+  ck_assert_msg(stopped.status == FKM_ERR_CANCELLED, "%s: %s", fkm_status_name(stopped.status), stopped.err);
+  ck_assert_int_eq(ranked.count, 2);
+  fkm_comm_free(o.comm);
+  fkm_test_fit_free(&ref), fkm_test_fit_free(&got), fkm_test_fit_free(&stopped);
+  free(x), free(w);
+}
+END_TEST
+
 /* fkm_fit_device with a one-rank communicator: the one-GPU device fit's results. */
 START_TEST(one_rank_device_points) {
   const dist_case *c = &cases[1];
@@ -366,6 +410,7 @@ int main(int argc, char **argv) {
   tcase_add_checked_fixture(t, setup, NULL);
   tcase_set_timeout(t, 1200);
   tcase_add_loop_test(t, one_rank_equals_one_gpu, 0, small ? 1 : (int)(sizeof cases / sizeof cases[0]));
+  tcase_add_test(t, one_rank_reports);
   tcase_add_test(t, one_rank_device_points);
   tcase_add_test(t, refusals_write_nothing);
   tcase_add_test(t, devices_beyond_spans);
