@@ -22,37 +22,38 @@ static void comm_release(fkm_comm *c) {
   if (c->context) c->cu->cuCtxSetCurrent(c->context);
   if (c->nccl) c->nc->ncclCommDestroy(c->nccl);
   if (c->context) {
-    if (c->flag) c->cu->cuMemFree(c->flag);
+    if (c->scratch) c->cu->cuMemFree(c->scratch);
     c->cu->cuDevicePrimaryCtxRelease(c->dev);
   }
   free(c);
 }
 
-static fkm_status comm_device(fkm_ctx *ctx, fkm_comm *c) {
-  fkm_status s;
-  if (!(c->cu = fkm__cuda(ctx, &s))) return s;
-  FKM_CU_TRY(ctx, c->cu, cuDeviceGet(&c->dev, c->device));
-  FKM_CU_TRY(ctx, c->cu, cuDevicePrimaryCtxRetain(&c->context, c->dev));
-  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
-  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&c->flag, 8));
+/* A comm of rank/size on device, its primary context retained and made current (NCCL joins on the
+ * current device), its communicator not made yet. */
+static fkm_status comm_open(fkm_ctx *ctx, const fkm__nccl_api *nc, int device, int size, int rank,
+                            fkm_comm **out) {
+  fkm_comm *c = calloc(1, sizeof *c);
+  if (!c) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for a communicator");
+  *c = (fkm_comm){.nc = nc, .rank = rank, .size = size, .device = device};
+  fkm_status s = FKM_OK;
+  CUresult r = CUDA_SUCCESS;
+  if (!(c->cu = fkm__cuda(ctx, &s))) goto fail;
+  if ((r = c->cu->cuDeviceGet(&c->dev, device)) != CUDA_SUCCESS) goto fail;
+  if ((r = c->cu->cuDevicePrimaryCtxRetain(&c->context, c->dev)) != CUDA_SUCCESS) goto fail;
+  if ((r = c->cu->cuCtxSetCurrent(c->context)) != CUDA_SUCCESS) goto fail;
+  *out = c;
   return FKM_OK;
+fail:
+  comm_release(c);
+  return r != CUDA_SUCCESS ? fkm__cuda_error(ctx, r, "opening a communicator's device") : s;
 }
 
 fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
                           int size, int rank, fkm_comm **out) {
-  fkm_comm *c = calloc(1, sizeof *c);
-  if (!c) {
-    nc->ncclCommDestroy(nccl);
-    return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for a communicator");
-  }
-  *c = (fkm_comm){nc, nccl, rank, size, device, NULL, 0, NULL, 0};
-  fkm_status s = comm_device(ctx, c);
-  if (s != FKM_OK) {
-    comm_release(c);
-    return s;
-  }
-  *out = c;
-  return FKM_OK;
+  fkm_status s = comm_open(ctx, nc, device, size, rank, out);
+  if (s != FKM_OK) nc->ncclCommDestroy(nccl);
+  else (*out)->nccl = nccl;
+  return s;
 }
 
 static fkm_status check_create(fkm_ctx *ctx, int device, int size, int rank, const fkm_comm_id *id,
@@ -72,21 +73,18 @@ static fkm_status comm_create(fkm_ctx *ctx, int device, int size, int rank, cons
   if (s != FKM_OK) return s;
   const fkm__nccl_api *nc = fkm__nccl(ctx);
   if (!nc) return FKM_ERR_NO_NCCL;
-  const fkm__cuda_api *cu = fkm__cuda(ctx, &s);
-  CUdevice dev;
-  CUcontext context;
-  if (!cu) return s;
-  FKM_CU_TRY(ctx, cu, cuDeviceGet(&dev, device));
-  FKM_CU_TRY(ctx, cu, cuDevicePrimaryCtxRetain(&context, dev));
-  CUresult r = cu->cuCtxSetCurrent(context); /* NCCL joins on the current device */
+  fkm_comm *c;
+  if ((s = comm_open(ctx, nc, device, size, rank, &c)) != FKM_OK) return s;
   fkm__nccl_id nid;
-  fkm__nccl_comm_t nccl = NULL;
   memcpy(nid.internal, id->bytes, sizeof nid.internal);
-  fkm__nccl_result e = r == CUDA_SUCCESS ? nc->ncclCommInitRank(&nccl, size, nid, rank) : 0;
-  cu->cuDevicePrimaryCtxRelease(dev);
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "cuCtxSetCurrent");
-  if (e != 0) return fkm__nccl_error(ctx, e, "ncclCommInitRank");
-  return fkm__comm_wrap(ctx, nc, nccl, device, size, rank, out);
+  fkm__nccl_result e = nc->ncclCommInitRank(&c->nccl, size, nid, rank);
+  if (e != 0) {
+    c->nccl = NULL;
+    comm_release(c);
+    return fkm__nccl_error(ctx, e, "ncclCommInitRank");
+  }
+  *out = c;
+  return FKM_OK;
 }
 
 fkm_status fkm_comm_create(fkm_ctx *ctx, int device, int size, int rank, const fkm_comm_id *id,
@@ -128,22 +126,39 @@ void fkm_comm_free(fkm_comm *comm) {
   if (comm) comm_release(comm);
 }
 
+static fkm_status scratch_reserve(fkm_ctx *ctx, fkm_comm *c, size_t bytes) {
+  if (c->scratch_bytes >= bytes) return FKM_OK;
+  if (c->scratch) c->cu->cuMemFree(c->scratch);
+  c->scratch = 0, c->scratch_bytes = 0;
+  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&c->scratch, bytes));
+  c->scratch_bytes = bytes;
+  return FKM_OK;
+}
+
+fkm_status fkm__comm_host_collective(fkm_ctx *ctx, fkm_comm *c, int gather, const void *mine,
+                                     size_t count, void *out, CUstream stream, const char *what) {
+  size_t sent = count * 8, got = gather ? sent * (size_t)c->size : sent;
+  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
+  fkm_status s = scratch_reserve(ctx, c, gather ? sent + got : sent);
+  if (s != FKM_OK) return s;
+  void *send = (void *)(uintptr_t)c->scratch, *recv = gather ? (char *)send + sent : send;
+  CUresult r = c->cu->cuMemcpyHtoDAsync(c->scratch, mine, sent, stream);
+  fkm__nccl_result e = 0;
+  if (r == CUDA_SUCCESS)
+    e = gather ? c->nc->ncclAllGather(send, recv, count, FKM__NCCL_INT64, c->nccl, stream)
+               : c->nc->ncclAllReduce(send, recv, count, FKM__NCCL_UINT64, FKM__NCCL_MAX, c->nccl,
+                                      stream);
+  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuMemcpyDtoHAsync(out, (CUdeviceptr)(uintptr_t)recv, got, stream);
+  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuStreamSynchronize(stream);
+  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, what);
+  return e == 0 ? FKM_OK : fkm__nccl_error(ctx, e, what);
+}
+
 fkm_status fkm__comm_agree_any(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine, int flag, int *any) {
-  const fkm__cuda_api *cu = comm->cu;
   /* the lowest failed rank r contributes (size - r) · 2, the largest value; a ready rank its flag */
   uint64_t v = mine == FKM_OK ? (uint64_t)(flag != 0) : (uint64_t)(comm->size - comm->rank) << 1;
-  CUresult r = cu->cuCtxSetCurrent(comm->context);
-  if (r == CUDA_SUCCESS) r = cu->cuMemcpyHtoDAsync(comm->flag, &v, 8, NULL);
-  fkm__nccl_result e = r == CUDA_SUCCESS
-                           ? comm->nc->ncclAllReduce((void *)(uintptr_t)comm->flag,
-                                                     (void *)(uintptr_t)comm->flag, 1,
-                                                     FKM__NCCL_UINT64, FKM__NCCL_MAX, comm->nccl, NULL)
-                           : 0;
-  if (r == CUDA_SUCCESS && e == 0) r = cu->cuMemcpyDtoHAsync(&v, comm->flag, 8, NULL);
-  if (r == CUDA_SUCCESS && e == 0) r = cu->cuStreamSynchronize(NULL);
-  if (mine != FKM_OK) return mine;
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "agreeing on the ranks' status");
-  if (e != 0) return fkm__nccl_error(ctx, e, "ncclAllReduce(status)");
+  fkm_status s = fkm__comm_host_collective(ctx, comm, 0, &v, 1, &v, NULL, "agreeing on the ranks' status");
+  if (mine != FKM_OK || s != FKM_OK) return mine != FKM_OK ? mine : s;
   if (v > 1)
     return fkm__error(ctx, FKM_ERR_COMM, "rank %d of %d failed or stopped (see its error)",
                       comm->size - (int)(v >> 1), comm->size);

@@ -13,14 +13,21 @@ struct fkm_comm {
   const fkm__cuda_api *cu;
   CUdevice dev;
   CUcontext context;      /* the device's primary context, retained by the comm */
-  CUdeviceptr flag;       /* owned: 8 bytes of device memory for fkm__comm_agree */
+  CUdeviceptr scratch;    /* owned: scratch_bytes of device memory for host-value collectives */
+  size_t scratch_bytes;
 };
 
 /* Wraps an initialised NCCL communicator of rank/size on device into *out (owned by the caller):
- * retains the device's primary context (made current) and allocates the comm's scratch. Destroys
- * nccl on failure. */
+ * retains the device's primary context (made current). Destroys nccl on failure. */
 fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
                           int size, int rank, fkm_comm **out);
+
+/* One collective over 64-bit host values, on stream, through the comm's device scratch: gather 0
+ * is ncclAllReduce(MAX) of count uint64 values into out [count]; gather 1 is ncclAllGather of
+ * count int64 values into out [size][count] (rank order). Returns once out is written; `what`
+ * names the values in errors. */
+fkm_status fkm__comm_host_collective(fkm_ctx *ctx, fkm_comm *c, int gather, const void *mine,
+                                     size_t count, void *out, CUstream stream, const char *what);
 
 /* The random init's picks of batch b over the global points of `size` ranks holding positive [size]
  * points of positive weight each (all their points without weights): the picks rank `rank` holds

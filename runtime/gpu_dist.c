@@ -29,26 +29,6 @@ void fkm__dist_free(struct fkm__dist *d) {
   free(d);
 }
 
-/* all [size][count] = every rank's mine [count], through device memory, on stream. */
-static fkm_status gather_i64(fkm_ctx *ctx, fkm_comm *c, const int64_t *mine, size_t count,
-                             int64_t *all, CUstream stream) {
-  CUdeviceptr buf = 0;
-  FKM_CU_TRY(ctx, c->cu, cuCtxSetCurrent(c->context));
-  FKM_CU_TRY(ctx, c->cu, cuMemAlloc(&buf, count * 8 * (size_t)(c->size + 1)));
-  CUdeviceptr recv = buf + count * 8;
-  CUresult r = c->cu->cuMemcpyHtoDAsync(buf, mine, count * 8, stream);
-  fkm__nccl_result e = r == CUDA_SUCCESS
-                           ? c->nc->ncclAllGather((void *)(uintptr_t)buf, (void *)(uintptr_t)recv,
-                                                  count, FKM__NCCL_INT64, c->nccl, stream)
-                           : 0;
-  if (r == CUDA_SUCCESS && e == 0)
-    r = c->cu->cuMemcpyDtoHAsync(all, recv, count * 8 * (size_t)c->size, stream);
-  if (r == CUDA_SUCCESS && e == 0) r = c->cu->cuStreamSynchronize(stream);
-  c->cu->cuMemFree(buf);
-  if (r != CUDA_SUCCESS) return fkm__cuda_error(ctx, r, "gathering the ranks' shapes");
-  return e == 0 ? FKM_OK : fkm__nccl_error(ctx, e, "ncclAllGather(shapes)");
-}
-
 /* What every rank must share, as gathered: H_STATUS is this rank's own state (0: ready), H_REPORT
  * whether it has an iteration callback; the others must equal rank 0's. */
 enum { H_STATUS, H_REPORT, H_B, H_D, H_K, H_DTYPE, H_METRIC, H_PRECISION, H_INIT, H_N_INIT,
@@ -170,10 +150,13 @@ fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options
                                  : fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
   own_header(p, o, st, header);
   if (headers) { /* a rank that failed above still joins, so that its peers learn it */
-    fkm_status g = gather_i64(ctx, c, header, H_COUNT, headers, (CUstream)stream);
+    fkm_status g = fkm__comm_host_collective(ctx, c, 1, header, H_COUNT, headers, (CUstream)stream,
+                                             "gathering the ranks' options");
     st = g != FKM_OK ? g : check_headers(ctx, headers, c->size, c->rank, st, d);
   }
-  if (st == FKM_OK) st = gather_i64(ctx, c, mine, per_rank, all, (CUstream)stream);
+  if (st == FKM_OK)
+    st = fkm__comm_host_collective(ctx, c, 1, mine, per_rank, all, (CUstream)stream,
+                                   "gathering the ranks' shapes");
   if (st == FKM_OK) st = take_counts(ctx, d, all, c->size, p->batches, o->k);
   free(mine), free(all), free(headers);
   if (st != FKM_OK) fkm__dist_free(d);
@@ -319,22 +302,8 @@ fkm_status fkm__dist_own_picks(uint64_t seed, int64_t b, int64_t k, const int64_
   return st;
 }
 
-fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx, unsigned char *owned) {
-  const struct fkm__dist *d = run->dist;
-  int size = run->comm->size;
-  int64_t K = run->k, B = run->b;
-  int64_t *positive = malloc((size_t)size * sizeof *positive);
-  const float *w = NULL;
-  float *copy = NULL;
-  fkm_status st = positive ? fkm__run_host_weights(run, &w, &copy) : FKM_ERR_NOMEM;
-  for (int64_t b = 0; b < B && st == FKM_OK; b++) {
-    for (int r = 0; r < size; r++) positive[r] = d->positive[r * B + b];
-    st = fkm__dist_own_picks(seed, b, K, positive, size, run->comm->rank, w ? w + b * run->n : NULL,
-                             run->n, idx + b * K, owned + b * K);
-  }
-  free(positive);
-  free(copy);
-  return st == FKM_ERR_NOMEM ? fkm__error(run->ctx, st, "out of memory for the init picks") : st;
+void fkm__dist_positive(const struct fkm__dist *d, int size, int64_t b, int64_t *positive) {
+  for (int r = 0; r < size; r++) positive[r] = d->positive[r * d->global.batches + b];
 }
 
 /* c32 rows this rank does not own zeroed (host round trip: init only), then the rows of every rank

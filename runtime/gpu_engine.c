@@ -28,6 +28,11 @@ static fkm_status read_state(fkm__gpu_run *run, host_state *hs) {
   return FKM_OK;
 }
 
+/* Whether this rank or another streams its points, so that labels are not kept between passes. */
+static int labels_streamed(const fkm__gpu_run *run) {
+  return run->ooc || (run->dist && fkm__dist_streams(run->dist));
+}
+
 /* Calls opts->on_iter for the iteration just finished; FKM_ERR_CANCELLED if it asks to stop. */
 static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   double *inertia = malloc((size_t)run->b * sizeof *inertia);
@@ -36,8 +41,7 @@ static fkm_status report(fkm__gpu_run *run, const host_state *hs, double ms) {
   CUresult r = run->cu->cuMemcpyDtoHAsync(inertia, run->inertia, (size_t)run->b * 8, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuMemcpyDtoHAsync(stats, run->stats, sizeof stats, run->stream);
   if (r == CUDA_SUCCESS) r = run->cu->cuStreamSynchronize(run->stream);
-  int streamed = run->ooc || (run->dist && fkm__dist_streams(run->dist));
-  int64_t changed = streamed ? -1 : (int64_t)stats[0]; /* streamed: labels are not kept */
+  int64_t changed = labels_streamed(run) ? -1 : (int64_t)stats[0]; /* streamed: labels are not kept */
   fkm_iter_report rep = {hs->iter, hs->last_shift, 0.0, changed, (int64_t)stats[1], ms};
   for (int64_t b = 0; b < run->b; b++) rep.inertia += inertia[b];
   free(inertia);
@@ -245,8 +249,7 @@ static fkm_status run_restarts(fkm__gpu_run *run, fkm_result *r) {
     }
   }
   if (run->o->n_init > 1) r->iterations = best_iterations;
-  int streamed = run->ooc || (run->dist && fkm__dist_streams(run->dist));
-  if (st == FKM_OK && streamed && run->o->n_init > 1) st = relabel_best(run);
+  if (st == FKM_OK && labels_streamed(run) && run->o->n_init > 1) st = relabel_best(run);
   return st;
 }
 

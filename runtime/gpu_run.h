@@ -120,9 +120,6 @@ fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done);
 /* Counting sort of labels into sorted runs per cluster (tiles, counts, start). The per-tile
  * counters live in shared memory when K ints fit the default 48 KiB. */
 fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done);
-/* The random init's picks, idx [B][K] point indices per batch (host memory, caller-owned), as the
- * CPU engine draws them (weights read back from the device when they live there). */
-fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx);
 /* The sample weights [B][N] in host memory (NULL without weights): the caller's, or a copy of the
  * caller's device ones into *copy (owned by the caller of this function; NULL when not copied). */
 fkm_status fkm__run_host_weights(fkm__gpu_run *run, const float **w, float **copy);
@@ -172,10 +169,8 @@ fkm_status fkm__chain_end(fkm__gpu_run *run, int what);
 /* A rank's in-memory Lloyd iteration and final labelled pass. */
 fkm_status fkm__dist_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
 fkm_status fkm__dist_assign_final(fkm__gpu_run *run);
-/* The random init's picks over the global points: idx [B][K] local indices of the picks this rank
- * holds (owned [B][K] = 1), 0 for the others. */
-fkm_status fkm__dist_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx,
-                                  unsigned char *owned);
+/* positive [size]: each of the size ranks' points of positive weight in batch b (its n without weights). */
+void fkm__dist_positive(const struct fkm__dist *d, int size, int64_t b, int64_t *positive);
 /* After the picks were gathered into c32: every rank gets every pick's row. */
 fkm_status fkm__dist_share_rows(fkm__gpu_run *run, const unsigned char *owned);
 

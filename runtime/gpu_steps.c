@@ -1,6 +1,7 @@
 /* The stream-ordered steps of a GPU run: layout, init, one Lloyd iteration, final assignment. */
 #include <stdlib.h>
 
+#include "comm.h"
 #include "gpu_run.h"
 
 static int storage_code(fkm_dtype t) { return (int)t; /* 1 fp16, 2 bf16, 3 fp32, 4 fp64 */ }
@@ -79,30 +80,37 @@ fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *
   return FKM_OK;
 }
 
-/* Random picks of batch b into out [K], as the CPU engine draws them: Floyd's K distinct ranks
- * among the m points of positive weight (all N without weights), mapped to their indices. */
-static fkm_status batch_random_picks(fkm__gpu_run *run, const float *w, uint64_t seed, int64_t b,
-                                     int64_t *out) {
-  const float *wb = w ? w + b * run->n : NULL;
-  int64_t m = run->n;
-  if (wb) {
-    m = 0;
-    for (int64_t i = 0; i < run->n; i++) m += wb[i] > 0.0f;
+/* Points of positive weight of batch b on each rank (one rank on one GPU): positive [ranks]. */
+static void positive_counts(const fkm__gpu_run *run, const float *w, int64_t b, int64_t *positive) {
+  if (run->dist) {
+    fkm__dist_positive(run->dist, fkm_comm_size(run->comm), b, positive);
+    return;
   }
-  if (fkm__random_init_indices(seed, b, m, run->k, out) != FKM_OK ||
-      fkm__rank_indices(wb, run->n, run->k, out) != FKM_OK)
-    return fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  return FKM_OK;
+  const float *wb = w ? w + b * run->n : NULL;
+  positive[0] = run->n;
+  if (wb) {
+    positive[0] = 0;
+    for (int64_t i = 0; i < run->n; i++) positive[0] += wb[i] > 0.0f;
+  }
 }
 
-fkm_status fkm__run_random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx) {
+/* The random init's picks as the CPU engine draws them over the global points: idx [B][K] local
+ * indices of the picks this rank holds (owned [B][K] = 1; every pick on one GPU), 0 for the others.
+ * Weights are read back from the device when they live there. */
+static fkm_status random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx, unsigned char *owned) {
+  int size = run->comm ? fkm_comm_size(run->comm) : 1, rank = run->comm ? fkm_comm_rank(run->comm) : 0;
+  int64_t *positive = malloc((size_t)size * sizeof *positive);
   const float *w = NULL;
   float *copy = NULL;
-  fkm_status st = fkm__run_host_weights(run, &w, &copy);
-  for (int64_t b = 0; b < run->b && st == FKM_OK; b++)
-    st = batch_random_picks(run, w, seed, b, idx + b * run->k);
+  fkm_status st = positive ? fkm__run_host_weights(run, &w, &copy) : FKM_ERR_NOMEM;
+  for (int64_t b = 0; b < run->b && st == FKM_OK; b++) {
+    positive_counts(run, w, b, positive);
+    st = fkm__dist_own_picks(seed, b, run->k, positive, size, rank, w ? w + b * run->n : NULL,
+                             run->n, idx + b * run->k, owned + b * run->k);
+  }
+  free(positive);
   free(copy);
-  return st;
+  return st == FKM_ERR_NOMEM ? fkm__error(run->ctx, st, "out of memory for the init picks") : st;
 }
 
 /* The rows idx [B][K] (host) of the points into c32. */
@@ -118,12 +126,10 @@ static fkm_status gather_picks(fkm__gpu_run *run, const int64_t *idx) {
 static fkm_status random_init(fkm__gpu_run *run, uint64_t seed) {
   size_t count = (size_t)(run->b * run->k);
   int64_t *idx = malloc(count * sizeof *idx);
-  unsigned char *owned = run->comm ? malloc(count) : NULL;
-  fkm_status st = idx && (owned || !run->comm)
-                      ? FKM_OK
-                      : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
-  if (st == FKM_OK)
-    st = run->comm ? fkm__dist_random_picks(run, seed, idx, owned) : fkm__run_random_picks(run, seed, idx);
+  unsigned char *owned = malloc(count);
+  fkm_status st = idx && owned ? FKM_OK
+                               : fkm__error(run->ctx, FKM_ERR_NOMEM, "out of memory for the init picks");
+  if (st == FKM_OK) st = random_picks(run, seed, idx, owned);
   if (st == FKM_OK) st = gather_picks(run, idx);
   if (run->comm) st = fkm__comm_agree(run->ctx, run->comm, st); /* all share, or none */
   if (st == FKM_OK && run->comm) st = fkm__dist_share_rows(run, owned);
