@@ -2,21 +2,22 @@
  * (templates/seed.cu) over every batch at once, following runtime/init_kmeanspp.c's procedure. */
 #include "gpu_run.h"
 
-/* Dynamic shared memory of fkm_pp_potential: `group` candidate rows, `tile` padded point rows and
- * one u64 per trial. */
+/* Dynamic shared memory of fkm_pp_potential: `group` candidate rows in fp32, `tile` padded point
+ * rows, one u64 per trial and the fp64 queue of tile · group pairs. */
 static size_t potential_bytes(const fkm__gpu_run *run, int tile, int group) {
   size_t row = (size_t)run->dp * run->esize;
-  return (size_t)group * row + (size_t)tile * (row + 16) + (size_t)group * 8;
+  return (size_t)group * run->dp * 4 + (size_t)tile * (row + 16) + (size_t)group * 8 +
+         (size_t)tile * group * 4;
 }
 
-/* Largest tile (≤ 64 points) and trial group that fit the device's shared memory: the group
- * shrinks first while the candidates outweigh the tile. 0 when one candidate and one point do
- * not fit. */
+/* Largest tile (≤ 256 points, one a thread) and trial group (≤ 32, the closer bits) that fit the
+ * device's shared memory: the group shrinks first while the candidates outweigh the tile. 0 when
+ * one candidate and one point do not fit. */
 static int potential_plan(const fkm__gpu_run *run, int *tile, int *group) {
   size_t row = (size_t)run->dp * run->esize;
-  *tile = 64, *group = run->trials;
+  *tile = 256, *group = run->trials < 32 ? run->trials : 32;
   while (potential_bytes(run, *tile, *group) > run->g->shared_optin) {
-    if (*group > 1 && (size_t)*group * row >= (size_t)*tile * (row + 16))
+    if (*group > 1 && (size_t)*group * run->dp * 4 >= (size_t)*tile * (row + 16))
       *group = (*group + 1) / 2;
     else if (*tile > 1)
       *tile /= 2;
@@ -31,7 +32,7 @@ static int potential_plan(const fkm__gpu_run *run, int *tile, int *group) {
 static fkm_status add_centre(fkm__gpu_run *run, int first, int64_t step) {
   unsigned blocks = (unsigned)((run->n + 255) / 256);
   FKM__LAUNCH(run, run->kern.pp_add_centre, blocks, (unsigned)run->b, 256, 0, &run->x, &run->w,
-              &run->d2, &run->idx, &run->pp, &run->n, &run->k, &first, &step);
+              &run->d2, &run->idx, &run->pp, &run->closer, &run->n, &run->k, &first, &step);
   return FKM_OK;
 }
 
@@ -49,8 +50,8 @@ static fkm_status draw(fkm__gpu_run *run, uint64_t seed, int64_t step) {
 static fkm_status potentials(fkm__gpu_run *run, int tile, int group) {
   unsigned tiles = (unsigned)((run->n + tile - 1) / tile);
   unsigned groups = (unsigned)((run->trials + group - 1) / group);
-  void *args[] = {&run->x, &run->w, &run->d2, &run->pp, &run->cand, &run->pot, &run->n,
-                  &run->trials, &tile, &group};
+  void *args[] = {&run->x, &run->w, &run->d2, &run->pp, &run->cand, &run->pot, &run->closer,
+                  &run->n, &run->trials, &tile, &group};
   FKM_CU_TRY(run->ctx, run->cu,
              cuLaunchKernel(run->kern.pp_potential, tiles, (unsigned)run->b, groups, 256, 1, 1,
                             (unsigned)potential_bytes(run, tile, group), run->stream, args, NULL));
@@ -67,9 +68,10 @@ static fkm_status choose(fkm__gpu_run *run, int64_t step) {
 
 static fkm_status clear_state(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * 16, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * FKM__PP_BYTES, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->picked, 0, B * (size_t)run->n, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->closer, 0, B * (size_t)run->n, run->stream));
   return FKM_OK;
 }
 

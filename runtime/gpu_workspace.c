@@ -61,7 +61,8 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->d2, pp ? B * N * 8 : 0};
   c[n++] = (carve){&run->picked, pp ? B * N : 0};
   c[n++] = (carve){&run->pp_chunk, pp ? B * (size_t)run->pp_chunks * 8 : 0};
-  c[n++] = (carve){&run->pp, pp ? B * 16 : 0};
+  c[n++] = (carve){&run->pp, pp ? B * FKM__PP_BYTES : 0};
+  c[n++] = (carve){&run->closer, pp ? B * N * 4 : 0};
   c[n++] = (carve){&run->cand, pp ? B * T * 8 : 0};
   c[n++] = (carve){&run->pot, pp ? B * T * 8 : 0};
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};

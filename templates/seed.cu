@@ -1,10 +1,13 @@
 /* Greedy k-means++ seeding on the device, step by step as runtime/init_kmeanspp.c states the
  * procedure, so that the picks are the CPU engine's: distances in fp64 with one rounding per
  * operation in index order (explicit _rn intrinsics: no contraction into FMAs), quantised terms
- * summed as 64-bit integers (any order gives the same sums). Per batch b (grid.y):
+ * summed as 64-bit integers (any order gives the same sums). An fp32 distance with a proven error
+ * bound settles most (point, candidate) pairs first: a pair whose fp64 distance is certainly no
+ * nearer than D²_i needs no fp64 distance, as min(D²_i, ·) is D²_i either way. Per batch b (grid.y):
  *   x [B][N][DP] compute dtype, w [B][N] fp32 or NULL (every weight 1), d2 [B][N] fp64,
- *   picked [B][N] u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q),
- *   cand [B][T] i64 and pot [B][T] u64 (T = trials per step), idx [B][K] i64 (the picks). */
+ *   picked [B][N] u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winner),
+ *   cand [B][T] i64 and pot [B][T] u64 (T = trials per step), idx [B][K] i64 (the picks),
+ *   closer [B][N] u32 (bit t: trial t's candidate is nearer than D²_i; cleared as D² takes it). */
 typedef unsigned long long u64;
 
 #define FKM_PP_ITEMS 8
@@ -13,6 +16,7 @@ typedef unsigned long long u64;
 struct fkm_pp {
   u64 max_bits; /* largest term of the step, as the bits of a non-negative double */
   u64 total;    /* Q: Σ of the quantised terms */
+  u64 winner;   /* the trial whose candidate the step picked */
 };
 
 __device__ __forceinline__ u64 fkm_mix64(u64 x) {
@@ -65,12 +69,15 @@ __device__ __forceinline__ u64 fkm_warp_sum_u64(u64 v) {
 }
 
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins:
- * D²_i = ‖x_i − x_c‖² for step 0, min(D²_i, ‖x_i − x_c‖²) after. Grid (⌈N / FKM_THREADS⌉, B). */
+ * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins: D²_i =
+ * ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of
+ * the winning trial is set (no other point is nearer to the centre than D²_i). Grid (⌈N /
+ * FKM_THREADS⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, const i64 *__restrict__ idx,
-                                 struct fkm_pp *pp, i64 n, i64 k, int first, i64 step) {
+                                 struct fkm_pp *pp, u32 *__restrict__ closer, i64 n, i64 k,
+                                 int first, i64 step) {
   __shared__ u64 block_max;
   const int b = blockIdx.y;
   const i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
@@ -79,11 +86,13 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (threadIdx.x == 0) block_max = 0ull;
   __syncthreads();
   if (i < n) {
-    if (!first) {
+    const u32 bits = first || step == 0 ? 0u : closer[(i64)b * n + i];
+    if (!first && (step == 0 || (bits >> pp[b].winner & 1u))) {
       const elem_t *xb = x + (i64)b * n * FKM_DP;
       const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
       db[i] = step == 0 || dist < db[i] ? dist : db[i];
     }
+    if (bits) closer[(i64)b * n + i] = 0u;
     atomicMax(&block_max, (u64)__double_as_longlong(fkm_pp_term(wb, db, i, first)));
   }
   __syncthreads();
@@ -189,55 +198,109 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
+/* Whether the fp32 distance a (the fp32 values of the row and the candidate, their differences
+ * and fmaf steps in any order) proves the fp64 distance fkm_pp_sqdist ≥ di. Over DP non-negative
+ * terms a lies within T·(1 ± u)^(DP+2) of the exact distance T (u = 2^-24) plus what underflow
+ * loses (under 2^-149 a step), and fp64 lies within T·(1 ± 2^-53)^(DP+2); the margin is 4× the
+ * first-order fp32 bound, and an infinite a proves nothing. */
+__device__ __forceinline__ bool fkm_pp_settled(float a, double di) {
+  return a < FKM_INF && (double)a * (1.0 - (FKM_DP + 8) * 0x1p-22) > di + FKM_DP * 0x1p-126;
+}
+
+/* a [Q] = the fp32 squared distances from a point row (elem_t, shared) to Q candidate rows
+ * (fp32, shared, [Q][DP]). */
+template <int Q>
+__device__ __forceinline__ void fkm_pp_filter(const elem_t *row, const float *cs, float *a) {
+#pragma unroll
+  for (int q = 0; q < Q; ++q) a[q] = 0.0f;
+  for (int j = 0; j < FKM_DP; j += 8) {
+    float xf[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) xf[e] = fkm_to_f32(row[j + e]);
+#pragma unroll
+    for (int q = 0; q < Q; ++q) {
+      const float4 c0 = *(const float4 *)(cs + q * FKM_DP + j), c1 = *(const float4 *)(cs + q * FKM_DP + j + 4);
+      const float cv[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const float d = xf[e] - cv[e];
+        a[q] = fmaf(d, d, a[q]);
+      }
+    }
+  }
+}
+
+/* Trials tq … tq + Q − 1 of the group for this thread's point (r < rows): the settled pairs add
+ * q(w_i · D²_i) to acc (summed over the warp first); the others join the queue for fp64. */
+template <int Q>
+__device__ __forceinline__ void fkm_pp_screen(const elem_t *row, const float *cs, int tq, bool valid,
+                                              double di, double wi, double max_term, int sigma,
+                                              int r, u64 *acc, u32 *queue, int *queued) {
+  float a[Q];
+  if (valid) fkm_pp_filter<Q>(row, cs + tq * FKM_DP, a);
+#pragma unroll
+  for (int q = 0; q < Q; ++q) {
+    const bool settled = valid && fkm_pp_settled(a[q], di);
+    if (valid && !settled) queue[atomicAdd(queued, 1)] = (u32)r << 5 | (u32)(tq + q);
+    const u64 sum = fkm_warp_sum_u64(settled ? fkm_pp_quantise(__dmul_rn(wi, di), max_term, sigma) : 0ull);
+    if ((threadIdx.x & 31) == 0 && sum) atomicAdd(&acc[tq + q], sum);
+  }
+}
+
 /* Block (tile, b, group): pot[b][t] += Σ q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) over a tile of
- * `tile` points and the `group` trials of grid.z (the caller zeroed pot). Dynamic shared memory:
- * the group's candidate rows, then the tile's point rows (each padded by 16 bytes, which keeps the
- * threads of a quarter warp on distinct banks), then one u64 per trial. */
+ * `tile` ≤ FKM_THREADS points (one a thread) and the `group` ≤ 32 trials of grid.z (the caller
+ * zeroed pot), and closer bits for the pairs nearer than D²_i. Dynamic shared memory: the group's
+ * candidate rows in fp32, the tile's point rows (each padded by 16 bytes, which keeps the threads
+ * of a quarter warp on distinct banks), one u64 per trial, then the fp64 queue (tile · group u32). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const double *__restrict__ d2, const struct fkm_pp *pp,
-                                const i64 *__restrict__ cand, u64 *__restrict__ pot, i64 n,
-                                int trials, int tile, int group) {
+                                const i64 *__restrict__ cand, u64 *__restrict__ pot,
+                                u32 *__restrict__ closer, i64 n, int trials, int tile, int group) {
   extern __shared__ __align__(16) unsigned char fkm_pp_smem[];
+  __shared__ int queued;
   const int b = blockIdx.y, t0 = blockIdx.z * group;
   const int g = trials - t0 < group ? trials - t0 : group, row_bytes = FKM_DP * (int)sizeof(elem_t);
   const i64 i0 = (i64)blockIdx.x * tile;
   const int rows = n - i0 < tile ? (int)(n - i0) : tile;
-  elem_t *cs = (elem_t *)fkm_pp_smem;
-  unsigned char *xs = fkm_pp_smem + (size_t)group * row_bytes;
+  float *cs = (float *)fkm_pp_smem;
+  unsigned char *xs = fkm_pp_smem + (size_t)group * FKM_DP * 4;
   u64 *acc = (u64 *)(xs + (size_t)tile * (row_bytes + 16));
+  u32 *queue = (u32 *)(acc + group);
   const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const i64 *cb = cand + (i64)b * trials + t0;
+  for (int v = threadIdx.x; v < g * FKM_DP; v += FKM_THREADS)
+    cs[v] = fkm_to_f32(xb[cb[v / FKM_DP] * FKM_DP + v % FKM_DP]);
   const int vecs = row_bytes / 16;
-  for (int v = threadIdx.x; v < g * vecs; v += FKM_THREADS)
-    ((uint4 *)cs)[v] = ((const uint4 *)(xb + cand[(i64)b * trials + t0 + v / vecs] * FKM_DP))[v % vecs];
   for (int v = threadIdx.x; v < rows * vecs; v += FKM_THREADS)
     *(uint4 *)(xs + (size_t)(v / vecs) * (row_bytes + 16) + (size_t)(v % vecs) * 16) =
         ((const uint4 *)(xb + (i0 + v / vecs) * FKM_DP))[v % vecs];
   for (int t = threadIdx.x; t < g; t += FKM_THREADS) acc[t] = 0ull;
+  if (threadIdx.x == 0) queued = 0;
   __syncthreads();
   const double max_term = __longlong_as_double((long long)pp[b].max_bits);
   const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
   const float *wb = w ? w + (i64)b * n : w;
   const double *db = d2 + (i64)b * n;
-  for (int p = threadIdx.x; p < ((g * tile + 31) / 32) * 32; p += FKM_THREADS) {
-    const int t = p / tile, r = p % tile;
-    u64 q = 0;
-    if (t < g && r < rows) {
-      const double dist = fkm_pp_sqdist((const elem_t *)(xs + (size_t)r * (row_bytes + 16)),
-                                        cs + (size_t)t * FKM_DP);
-      const double di = db[i0 + r];
-      q = fkm_pp_quantise(__dmul_rn(fkm_pp_weight(wb, i0 + r), dist < di ? dist : di), max_term, sigma);
-    }
-    const int lead = __shfl_sync(0xffffffffu, t, 0);
-    if (__all_sync(0xffffffffu, t == lead)) {
-      q = fkm_warp_sum_u64(q);
-      if ((threadIdx.x & 31) == 0 && t < g) atomicAdd(&acc[t], q);
-    } else if (t < g) {
-      atomicAdd(&acc[t], q);
-    }
+  const int r = threadIdx.x;
+  const bool valid = r < rows;
+  const double di = valid ? db[i0 + r] : 0.0, wi = valid ? fkm_pp_weight(wb, i0 + r) : 0.0;
+  const elem_t *row = (const elem_t *)(xs + (size_t)(valid ? r : 0) * (row_bytes + 16));
+  int t = 0;
+  for (; t + 4 <= g; t += 4) fkm_pp_screen<4>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
+  if (g - t == 3) fkm_pp_screen<3>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
+  if (g - t == 2) fkm_pp_screen<2>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
+  if (g - t == 1) fkm_pp_screen<1>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
+  __syncthreads();
+  for (int e = threadIdx.x; e < queued; e += FKM_THREADS) {
+    const int qr = (int)(queue[e] >> 5), qt = (int)(queue[e] & 31u);
+    const double dist = fkm_pp_sqdist((const elem_t *)(xs + (size_t)qr * (row_bytes + 16)), xb + cb[qt] * FKM_DP);
+    const double dq = db[i0 + qr];
+    if (dist < dq) atomicOr(&closer[(i64)b * n + i0 + qr], 1u << (t0 + qt));
+    atomicAdd(&acc[qt], fkm_pp_quantise(__dmul_rn(fkm_pp_weight(wb, i0 + qr), dist < dq ? dist : dq), max_term, sigma));
   }
   __syncthreads();
-  for (int t = threadIdx.x; t < g; t += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t], acc[t]);
+  for (int t2 = threadIdx.x; t2 < g; t2 += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t2], acc[t2]);
 }
 
 /* Block b, one thread: the step's winner (lowest potential, ties to the earlier trial; the one
@@ -253,6 +316,7 @@ extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand
     if (pot[(i64)b * trials + t] < pot[(i64)b * trials + best]) best = t;
   const i64 c = cand[(i64)b * trials + best];
   idx[(i64)b * k + step] = c;
+  pp[b].winner = (u64)best;
   picked[(i64)b * n + c] = 1;
   for (int t = 0; t < trials; ++t) pot[(i64)b * trials + t] = 0ull;
   pp[b].max_bits = 0ull;

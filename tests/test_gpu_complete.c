@@ -95,10 +95,12 @@ typedef struct {
   fkm_metric metric;
   int zero_every; /* weights: 0 none, else one point in zero_every weighs 0; −1 unit weights */
   int distinct;   /* > 0: only this many distinct points per batch */
+  double scale;   /* > 0: the points times this */
 } pp_case;
 
 /* Shapes crossing the 2048-point chunks, K not a power of two, D = 1 and a padded D, every metric
- * and dtype, weights with zeros, fewer distinct points than K (the Q = 0 rule). */
+ * and dtype, weights with zeros, fewer distinct points than K (the Q = 0 rule), and scales at the
+ * ends of the fp32 screen's range: fp16 subnormals, and squared distances near 10^37. */
 static const pp_case pp_cases[] = {
     {1, 5003, 8, 37, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0},
     {3, 4099, 1, 9, FKM_DTYPE_FP32, FKM_METRIC_L2, 7, 0},
@@ -107,10 +109,14 @@ static const pp_case pp_cases[] = {
     {2, 3001, 16, 50, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, 0},
     {1, 4000, 12, 40, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 25},
     {1, 20011, 64, 300, FKM_DTYPE_FP16, FKM_METRIC_L2, 3, 0},
+    {1, 5000, 24, 60, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 0, 1e-6},
+    {2, 3000, 40, 30, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, 0, 1e17},
+    {1, 4001, 17, 45, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0, 1e17},
 };
 
 static float *pp_points(const pp_case *c) {
   float *x = fkm_test_blobs(&rng, c->b, c->n, c->d, c->k / 2 + 1, 1.0);
+  for (int64_t i = 0; c->scale > 0 && i < c->b * c->n * c->d; i++) x[i] = (float)(x[i] * c->scale);
   if (c->distinct > 0)
     for (int64_t r = 0; r < c->b * c->n; r++)
       memcpy(x + r * c->d, x + (r / c->n * c->n + r % c->distinct) * c->d,
