@@ -230,8 +230,9 @@ __device__ __forceinline__ void fkm_pp_filter(const elem_t *row, const float *cs
   }
 }
 
-/* Trials tq … tq + Q − 1 of the group for this thread's point (r < rows): the settled pairs add
- * q(w_i · D²_i) to acc (summed over the warp first); the others join the queue for fp64. */
+/* Trials tq … tq + Q − 1 of the group for this thread's point (valid: r < rows): the settled pairs
+ * add q(w_i · D²_i) to acc (summed over the warp first); the others join the queue for fp64 (one
+ * shared atomic a warp). Every thread of the block calls it. */
 template <int Q>
 __device__ __forceinline__ void fkm_pp_screen(const elem_t *row, const float *cs, int tq, bool valid,
                                               double di, double wi, double max_term, int sigma,
@@ -240,10 +241,14 @@ __device__ __forceinline__ void fkm_pp_screen(const elem_t *row, const float *cs
   if (valid) fkm_pp_filter<Q>(row, cs + tq * FKM_DP, a);
 #pragma unroll
   for (int q = 0; q < Q; ++q) {
-    const bool settled = valid && fkm_pp_settled(a[q], di);
-    if (valid && !settled) queue[atomicAdd(queued, 1)] = (u32)r << 5 | (u32)(tq + q);
+    const bool settled = valid && fkm_pp_settled(a[q], di), push = valid && !settled;
+    const u32 pushing = __ballot_sync(0xffffffffu, push), lane = threadIdx.x & 31;
+    int base = 0;
+    if (lane == 0 && pushing) base = atomicAdd(queued, __popc(pushing));
+    base = __shfl_sync(0xffffffffu, base, 0);
+    if (push) queue[base + __popc(pushing & ((1u << lane) - 1u))] = (u32)r << 5 | (u32)(tq + q);
     const u64 sum = fkm_warp_sum_u64(settled ? fkm_pp_quantise(__dmul_rn(wi, di), max_term, sigma) : 0ull);
-    if ((threadIdx.x & 31) == 0 && sum) atomicAdd(&acc[tq + q], sum);
+    if (lane == 0 && sum) atomicAdd(&acc[tq + q], sum);
   }
 }
 

@@ -102,13 +102,13 @@ typedef struct {
  * and dtype, weights with zeros, fewer distinct points than K (the Q = 0 rule), and scales at the
  * ends of the fp32 screen's range: fp16 subnormals, and squared distances near 10^37. */
 static const pp_case pp_cases[] = {
-    {1, 5003, 8, 37, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0},
-    {3, 4099, 1, 9, FKM_DTYPE_FP32, FKM_METRIC_L2, 7, 0},
-    {2, 2048, 130, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 0},
-    {1, 6001, 33, 64, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 5, 0},
-    {2, 3001, 16, 50, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, 0},
-    {1, 4000, 12, 40, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 25},
-    {1, 20011, 64, 300, FKM_DTYPE_FP16, FKM_METRIC_L2, 3, 0},
+    {1, 5003, 8, 37, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0, 0},
+    {3, 4099, 1, 9, FKM_DTYPE_FP32, FKM_METRIC_L2, 7, 0, 0},
+    {2, 2048, 130, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 0, 0},
+    {1, 6001, 33, 64, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 5, 0, 0},
+    {2, 3001, 16, 50, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, 0, 0},
+    {1, 4000, 12, 40, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 25, 0},
+    {1, 20011, 64, 300, FKM_DTYPE_FP16, FKM_METRIC_L2, 3, 0, 0},
     {1, 5000, 24, 60, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 0, 1e-6},
     {2, 3000, 40, 30, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, 0, 1e17},
     {1, 4001, 17, 45, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0, 1e17},
@@ -151,7 +151,7 @@ END_TEST
 /* k-means++ on exactly K distinct points recovers every one of them: inertia 0. */
 START_TEST(kmeanspp_recovers_k_distinct_points) {
   const int64_t b = 2, n = 3000, d = 7, k = 30;
-  pp_case c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, (int)k};
+  pp_case c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, (int)k, 0};
   snprintf(g_case, sizeof g_case, "k-means++ on %lld distinct points", (long long)k);
   float *x = pp_points(&c);
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
