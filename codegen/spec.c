@@ -19,7 +19,8 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
 }
 
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) {
-  return s->dtype != FKM_DTYPE_FP32 && s->sm == 90 && s->arch_specific;
+  return (s->dtype != FKM_DTYPE_FP32 || s->precision == FKM_PRECISION_TF32) && s->sm == 90 &&
+         s->arch_specific;
 }
 
 size_t fkm__sm_shared_limit(int sm) {
@@ -82,12 +83,13 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   if (s->block_n % (64 * groups))
     return reject(why, len, "wgmma kernel: BLOCK_N must be a multiple of 64 per warpgroup");
   if (s->block_k < 16) return reject(why, len, "wgmma kernel: BLOCK_K must be at least 16");
-  if (l->chunk % 64)
-    return reject(why, len, "wgmma kernel: the D chunk must be a multiple of 64 (128-byte swizzle)");
+  size_t esize = s->dtype == FKM_DTYPE_FP32 ? 4 : 2;
+  if ((size_t)l->chunk * esize % 128)
+    return reject(why, len, "wgmma kernel: D chunk rows must be multiples of 128 bytes (swizzle)");
   int wg_m = s->block_n / 64 / groups;
   size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->warps_m = groups, l->warps_n = 1;
-  l->shared = (size_t)l->chunk * 2 * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
+  l->shared = (size_t)l->chunk * esize * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               1024; /* slack to align the tiles to the 1024-byte swizzle atom */
   l->regs_estimate = wg_m * s->block_k / 2 + wg_m * 4 + 40;
   return FKM_OK;

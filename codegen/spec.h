@@ -38,8 +38,9 @@ static inline int fkm__padded_d(int d) { return (d + 15) / 16 * 16; }
 fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
                                 fkm_precision precision, int d, int sm);
 
-/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (fp16/bf16 on sm_90a) rather
- * than mma.sync (every other case; fp32 runs 3×TF32, or TF32 when asked). */
+/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (fp16/bf16, and fp32 in TF32
+ * precision, on sm_90a) rather than mma.sync (every other case; fp32 runs 3×TF32, or TF32 when
+ * asked). */
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */

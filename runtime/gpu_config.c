@@ -89,7 +89,8 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
                                       t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
                                       (int)p->d, g->sm);
-  s.arch_specific = g->sm == 90 && t != FKM_DTYPE_FP32; /* sm_90a: warpgroup MMA */
+  s.arch_specific = g->sm == 90 && (t != FKM_DTYPE_FP32 || s.precision == FKM_PRECISION_TF32);
+  /* sm_90a: warpgroup MMA */
   return s;
 }
 

@@ -1,8 +1,10 @@
-/* FlashAssign on Hopper warpgroup MMA (sm_90a; fp16/bf16 in, fp32 accumulate).
+/* FlashAssign on Hopper warpgroup MMA (sm_90a; fp16/bf16 in, or fp32 read as TF32 — the MMA
+ * ignores the low 13 mantissa bits, i.e. truncates, as Triton's tf32 dots do; fp32 accumulate).
  * Same contract and tiling as assign_mma.cu: a block owns BLOCK_N points and streams the
  * centroids in BLOCK_K × CHUNK tiles through a NUM_STAGES-deep cp.async pipeline (with one chunk the
  * point tile stays on chip). Tiles sit in shared memory K-major in the 128-byte swizzle layout
- * (64-column blocks of 128-byte rows, 16-byte chunks XOR-ed with row mod 8, 1024-byte aligned),
+ * (blocks of 128-byte rows — 64 16-bit or 32 fp32 columns —, 16-byte chunks XOR-ed with row mod
+ * 8, 1024-byte aligned), one MMA k-step per 32 bytes of a row (k16, or k8 for TF32),
  * read by wgmma through descriptors. Each warpgroup owns WG_M m64 tiles of
  * rows and all BLOCK_K columns, so every warp holds whole rows: the arg-min needs only quad
  * shuffles. Each m64 tile's MMAs are a group of their own, so the fold of one tile overlaps the
@@ -17,15 +19,19 @@
 #define XRES (NCH == 1)
 #define XBUFS (XRES ? 1 : NS)
 #define SW_ATOM 1024 /* bytes of 8 swizzled 128-byte rows */
+#define ES ((int)sizeof(elem_t))
+#define EPB (128 / ES) /* elements per 128-byte row block */
+#define EPC (16 / ES)  /* elements per 16-byte chunk */
+#define KS (32 / ES)   /* elements per MMA k-step */
 
 /* rows × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at shared address
  * dst; rows at or beyond valid_rows and columns at or beyond DP are zero-filled. 8 consecutive
  * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. */
 template <int ROWS>
 __device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 valid_rows, int col0) {
-  for (int v = threadIdx.x; v < ROWS * CH / 8; v += FKM_THREADS) {
+  for (int v = threadIdx.x; v < ROWS * CH / EPC; v += FKM_THREADS) {
     const int j = v & 7, rest = v >> 3, r = rest % ROWS, kb = rest / ROWS;
-    const int col = col0 + kb * 64 + j * 8;
+    const int col = col0 + kb * EPB + j * EPC;
     const bool ok = r < valid_rows && col < FKM_DP;
     fkm_cp16(dst + kb * ROWS * 128 + (r >> 3) * SW_ATOM + (r & 7) * 128 + ((j ^ (r & 7)) << 4),
              ok ? src + (i64)r * FKM_DP + col : src, ok ? 16 : 0);
@@ -39,7 +45,7 @@ __device__ __forceinline__ unsigned long long fkm_desc(u32 addr) {
          ((unsigned long long)(SW_ATOM >> 4) << 32) | (1ull << 62);
 }
 
-/* Shared address of k-step kk (16 columns) of a tile with `rows` rows, from row r0. */
+/* Shared address of k-step kk (32 bytes of columns) of a tile with `rows` rows, from row r0. */
 __device__ __forceinline__ u32 fkm_operand(u32 tile, int rows, int r0, int kk) {
   return tile + (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
@@ -96,7 +102,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (done && *done) return;
   extern __shared__ __align__(128) unsigned char fkm_shared[];
   const u32 cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
-  const u32 xs = cs + NS * BK * CH * 2;
+  const u32 xs = cs + NS * BK * CH * ES;
   const int b = blockIdx.y, lane = threadIdx.x & 31, wg = threadIdx.x >> 7, wq = (threadIdx.x >> 5) & 3;
   const i64 n0 = (i64)blockIdx.x * BN;
   const elem_t *xb = x + ((i64)b * n + n0) * FKM_DP;
@@ -113,8 +119,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) {
     if (s < steps) {
-      fkm_load_tile<BK>(cs + s * BK * CH * 2, cb + (i64)(s / NCH) * BK * FKM_DP, k - (s / NCH) * BK, (s % NCH) * CH);
-      if (!XRES) fkm_load_tile<BN>(xs + s * BN * CH * 2, xb, n - n0, (s % NCH) * CH);
+      fkm_load_tile<BK>(cs + s * BK * CH * ES, cb + (i64)(s / NCH) * BK * FKM_DP, k - (s / NCH) * BK, (s % NCH) * CH);
+      if (!XRES) fkm_load_tile<BN>(xs + s * BN * CH * ES, xb, n - n0, (s % NCH) * CH);
     }
     fkm_commit();
   }
@@ -126,8 +132,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       __syncthreads();
     }
     if (ld < steps) {
-      fkm_load_tile<BK>(cs + (ld % NS) * BK * CH * 2, cb + (i64)(ld / NCH) * BK * FKM_DP, k - (ld / NCH) * BK, (ld % NCH) * CH);
-      if (!XRES) fkm_load_tile<BN>(xs + (ld % NS) * BN * CH * 2, xb, n - n0, (ld % NCH) * CH);
+      fkm_load_tile<BK>(cs + (ld % NS) * BK * CH * ES, cb + (i64)(ld / NCH) * BK * FKM_DP, k - (ld / NCH) * BK, (ld % NCH) * CH);
+      if (!XRES) fkm_load_tile<BN>(xs + (ld % NS) * BN * CH * ES, xb, n - n0, (ld % NCH) * CH);
     }
     fkm_commit();
     if (NS == 1) {
@@ -135,13 +141,13 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       asm volatile("fence.proxy.async.shared::cta;");
       __syncthreads();
     }
-    const u32 cbase = cs + (s % NS) * BK * CH * 2;
-    const u32 xbase = xs + (XRES ? 0 : s % NS) * BN * CH * 2;
+    const u32 cbase = cs + (s % NS) * BK * CH * ES;
+    const u32 xbase = xs + (XRES ? 0 : s % NS) * BN * CH * ES;
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
     for (int m = 0; m < WG_M; ++m) {
 #pragma unroll
-      for (int kk = 0; kk < CH / 16; ++kk)
+      for (int kk = 0; kk < CH / KS; ++kk)
         fkm_wgmma(acc[m], fkm_desc(fkm_operand(xbase, BN, (wg * WG_M + m) * 64, kk)),
                   fkm_desc(fkm_operand(cbase, BK, 0, kk)), (s % NCH != 0 || kk != 0) ? 1 : 0);
       asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
