@@ -77,8 +77,9 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
 }
 
 /* Measured on H100 (2026-11-25, N = 2M, K = 1024, D = 128): the model's mma.sync pick for fp32
- * (256×128, 8 warps) ran tf32 in 4.50 ms against 5.02 for the table's 128×64 with 4 warps, and
- * 3×TF32 in 9.57 against 9.72. */
+ * (256×128, 8 warps) ran 3×TF32 in 9.57 ms against 9.72 for the table's 128×64 with 4 warps (and
+ * TF32 in 4.50 against 5.02). TF32 on sm_90a now takes the warpgroup kernel: 3.09 ms against 4.40
+ * for the mma.sync pick on H200 (2026-12-03, same run). */
 int fkm__model_measured(const fkm__kernel_spec *s) {
   return fkm__spec_uses_wgmma(s) || (s->sm == 90 && s->dtype == FKM_DTYPE_FP32);
 }
