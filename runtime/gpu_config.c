@@ -34,6 +34,10 @@ static const int wgmma_tiles[][3] = {{256, 64, 4}, {256, 64, 8}, {128, 64, 4}, {
  * 2-stage pipeline first, the exhaustive sweep's best at D = 1024 (H100, 224 valid configurations:
  * 5.61 ms against 10.0 for the earlier 128×128 with 64-column chunks and two blocks per SM). */
 static const int wgmma_wide_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {128, 64, 4}, {64, 64, 4}};
+/* TF32 (4-byte rows) at D ≤ 128: 256×64 with two warpgroups, the whole row in one chunk and one
+ * block per SM — the exhaustive sweep's best on H200 (N=2M, K=1024, D=128: 2.36 ms against 2.47
+ * for the 16-bit list's two-blocks-per-SM pick; 203 valid configurations). */
+static const int wgmma_tf32_tiles[][3] = {{256, 64, 8}, {256, 64, 4}, {128, 64, 4}, {64, 64, 4}};
 #define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
@@ -64,13 +68,17 @@ static int model_block_d(int d) {
  * arg-min are many and one large block per SM wins. */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
-  int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s);
-  const int(*tiles)[3] = !wg ? mma_tiles : dp > 128 ? wgmma_wide_tiles : wgmma_tiles;
-  int count = !wg ? FKM__TILE_COUNT(mma_tiles)
+  int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s), tf32 = wg && s->dtype == FKM_DTYPE_FP32;
+  const int(*tiles)[3] = !wg        ? mma_tiles
+                         : dp > 128 ? wgmma_wide_tiles
+                         : tf32     ? wgmma_tf32_tiles
+                                    : wgmma_tiles;
+  int count = !wg        ? FKM__TILE_COUNT(mma_tiles)
               : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
+              : tf32     ? FKM__TILE_COUNT(wgmma_tf32_tiles)
                          : FKM__TILE_COUNT(wgmma_tiles);
   s->block_d = wg && dp > 128 ? 128 : model_block_d(s->d);
-  if (wg && dp <= 128 &&
+  if (wg && !tf32 && dp <= 128 &&
       first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK)
     return FKM_OK;
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
