@@ -88,7 +88,8 @@ typedef enum fkm_empty_policy { FKM_EMPTY_KEEP = 0, FKM_EMPTY_FARTHEST = 1 } fkm
 
 typedef enum fkm_engine { FKM_ENGINE_AUTO = 0, FKM_ENGINE_GPU = 1, FKM_ENGINE_CPU = 2 } fkm_engine;
 
-/* fp32 compute: DEFAULT keeps fp32 accuracy; TF32 is the opt-in tensor-core mode flash-kmeans uses. */
+/* fp32 compute: DEFAULT keeps fp32 accuracy (3×TF32); TF32 is the opt-in tensor-core mode
+ * flash-kmeans uses (operands rounded to TF32, or on sm_90 truncated to it by the warpgroup MMA). */
 typedef enum fkm_precision { FKM_PRECISION_DEFAULT = 0, FKM_PRECISION_TF32 = 1 } fkm_precision;
 
 typedef enum fkm_log_level { FKM_LOG_DEBUG = 0, FKM_LOG_INFO = 1, FKM_LOG_WARN = 2 } fkm_log_level;
