@@ -22,12 +22,10 @@ struct fkm_comm {
 fkm_status fkm__comm_wrap(fkm_ctx *ctx, const fkm__nccl_api *nc, fkm__nccl_comm_t nccl, int device,
                           int size, int rank, fkm_comm **out);
 
-/* One collective over 64-bit host values, on stream, through the comm's device scratch: gather 0
- * is ncclAllReduce(MAX) of count uint64 values into out [count]; gather 1 is ncclAllGather of
- * count int64 values into out [size][count] (rank order). Returns once out is written; `what`
- * names the values in errors. */
-fkm_status fkm__comm_host_collective(fkm_ctx *ctx, fkm_comm *c, int gather, const void *mine,
-                                     size_t count, void *out, CUstream stream, const char *what);
+/* all [size][count] (rank order) = every rank's mine [count], on stream through the comm's device
+ * scratch (grown as needed); returns once all is written. `what` names the values in errors. */
+fkm_status fkm__comm_allgather_i64(fkm_ctx *ctx, fkm_comm *c, const int64_t *mine, size_t count,
+                                   int64_t *all, CUstream stream, const char *what);
 
 /* The random init's picks of batch b over the global points of `size` ranks holding positive [size]
  * points of positive weight each (all their points without weights): the picks rank `rank` holds

@@ -98,8 +98,8 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
                                       t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
                                       (int)p->d, g->sm);
+  /* sm_90a: warpgroup MMA for fp16/bf16 and TF32 */
   s.arch_specific = g->sm == 90 && (t != FKM_DTYPE_FP32 || s.precision == FKM_PRECISION_TF32);
-  /* sm_90a: warpgroup MMA */
   return s;
 }
 
@@ -115,7 +115,7 @@ fkm_status fkm__config_spec(const fkm__kernel_spec *base, const fkm_config *c,
   }
   if (fkm__spec_validate(out, layout, why, len) == FKM_OK) return FKM_OK;
   if (!out->arch_specific) return FKM_ERR_REJECTED;
-  out->arch_specific = 0; /* e.g. a D chunk below the wgmma kernel's 64 columns: mma.sync */
+  out->arch_specific = 0; /* e.g. a D chunk under the wgmma kernel's 128-byte rows: mma.sync */
   return fkm__spec_validate(out, layout, why, len);
 }
 
@@ -128,7 +128,7 @@ fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm
                                fkm__spec_layout *layout) {
   *out = fkm__gpu_assign_base(g, p, o);
   if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
-  out->arch_specific = 0; /* e.g. D below the wgmma kernel's 64-column chunk: mma.sync */
+  out->arch_specific = 0; /* e.g. D under the wgmma kernel's 128-byte chunk rows: mma.sync */
   if (model_pick(g, out, layout, p->n, o->k) == FKM_OK) return FKM_OK;
   return fkm__error(ctx, FKM_ERR_REJECTED, "no assign configuration fits sm_%d for D=%lld", g->sm,
                     (long long)p->d);

@@ -150,13 +150,13 @@ fkm_status fkm__dist_create(fkm_ctx *ctx, const fkm_points *p, const fkm_options
                                  : fkm__error(ctx, FKM_ERR_NOMEM, "out of memory for the ranks' counts");
   own_header(p, o, st, header);
   if (headers) { /* a rank that failed above still joins, so that its peers learn it */
-    fkm_status g = fkm__comm_host_collective(ctx, c, 1, header, H_COUNT, headers, (CUstream)stream,
-                                             "gathering the ranks' options");
+    fkm_status g = fkm__comm_allgather_i64(ctx, c, header, H_COUNT, headers, (CUstream)stream,
+                                           "gathering the ranks' options");
     st = g != FKM_OK ? g : check_headers(ctx, headers, c->size, c->rank, st, d);
   }
   if (st == FKM_OK)
-    st = fkm__comm_host_collective(ctx, c, 1, mine, per_rank, all, (CUstream)stream,
-                                   "gathering the ranks' shapes");
+    st = fkm__comm_allgather_i64(ctx, c, mine, per_rank, all, (CUstream)stream,
+                                 "gathering the ranks' shapes");
   if (st == FKM_OK) st = take_counts(ctx, d, all, c->size, p->batches, o->k);
   free(mine), free(all), free(headers);
   if (st != FKM_OK) fkm__dist_free(d);

@@ -10,13 +10,13 @@ static size_t potential_bytes(const fkm__gpu_run *run, int tile, int group) {
          (size_t)tile * group * 4;
 }
 
-/* Largest tile (≤ 256 points, one a thread) and trial group (≤ 32, the closer bits) that fit the
- * device's shared memory: the group shrinks first while the candidates outweigh the tile. 0 when
- * one candidate and one point do not fit. */
+/* Largest tile (≤ 256 points, one a thread) and trial group that fit the device's shared memory
+ * (less 16 bytes for the kernel's static queue count): the group shrinks first while the
+ * candidates outweigh the tile. 0 when one candidate and one point do not fit. */
 static int potential_plan(const fkm__gpu_run *run, int *tile, int *group) {
   size_t row = (size_t)run->dp * run->esize;
-  *tile = 256, *group = run->trials < 32 ? run->trials : 32;
-  while (potential_bytes(run, *tile, *group) > run->g->shared_optin) {
+  *tile = 256, *group = run->trials;
+  while (potential_bytes(run, *tile, *group) > run->g->shared_optin - 16) {
     if (*group > 1 && (size_t)*group * run->dp * 4 >= (size_t)*tile * (row + 16))
       *group = (*group + 1) / 2;
     else if (*tile > 1)
@@ -77,6 +77,9 @@ static fkm_status clear_state(fkm__gpu_run *run) {
 
 fkm_status fkm__run_kmeanspp(fkm__gpu_run *run, uint64_t seed) {
   int tile, group;
+  if (run->trials > 32) /* the closer bits: 2 + ⌊ln K⌋ > 32 needs K > e^30 */
+    return fkm__error(run->ctx, FKM_ERR_UNSUPPORTED, "k-means++ on the GPU: K = %lld is too large",
+                      (long long)run->k);
   if (!potential_plan(run, &tile, &group))
     return fkm__error(run->ctx, FKM_ERR_UNSUPPORTED,
                       "k-means++ on the GPU: a row of D = %lld does not fit shared memory",

@@ -82,7 +82,7 @@ fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *
 
 /* Points of positive weight of batch b on each rank (one rank on one GPU): positive [ranks]. */
 static void positive_counts(const fkm__gpu_run *run, const float *w, int64_t b, int64_t *positive) {
-  if (run->dist) {
+  if (run->comm) {
     fkm__dist_positive(run->dist, fkm_comm_size(run->comm), b, positive);
     return;
   }
@@ -97,8 +97,10 @@ static void positive_counts(const fkm__gpu_run *run, const float *w, int64_t b, 
 /* The random init's picks as the CPU engine draws them over the global points: idx [B][K] local
  * indices of the picks this rank holds (owned [B][K] = 1; every pick on one GPU), 0 for the others.
  * Weights are read back from the device when they live there. */
-static fkm_status random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx, unsigned char *owned) {
-  int size = run->comm ? fkm_comm_size(run->comm) : 1, rank = run->comm ? fkm_comm_rank(run->comm) : 0;
+static fkm_status random_picks(fkm__gpu_run *run, uint64_t seed, int64_t *idx,
+                               unsigned char *owned) {
+  int size = run->comm ? fkm_comm_size(run->comm) : 1;
+  int rank = run->comm ? fkm_comm_rank(run->comm) : 0;
   int64_t *positive = malloc((size_t)size * sizeof *positive);
   const float *w = NULL;
   float *copy = NULL;

@@ -22,7 +22,7 @@
 #define KSTEP (2 * EV)                  /* elements per MMA k-step: 32 bytes */
 /* k-steps unrolled per chunk: all for fp16/bf16; 4 for fp32, whose 3×TF32 or TF32 steps are
  * long enough to hide the loop, and whose full unrolls took NVRTC about 3× longer to compile. */
-#define FKM_KK_UNROLL (FKM_DTYPE == 3 ? 4 : CH / KSTEP)
+constexpr int fkm_kk_unroll = FKM_DTYPE == 3 ? 4 : CH / KSTEP;
 #define SROW (CH + EV)                  /* 16-byte row pad keeps ldmatrix conflict-free */
 #define FKM_3XTF32 (FKM_DTYPE == 3 && FKM_PRECISION == 0)
 #define XRES (NCH == 1)
@@ -102,7 +102,7 @@ __device__ __forceinline__ void fkm_mma(float *d, const u32 *a_in, const u32 *b_
 /* acc += x_tile[warp rows] · c_tile[warp cols]ᵀ over one CH-wide chunk. */
 __device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t *xs,
                                               const elem_t *cs, int wm, int wn, int lane) {
-#pragma unroll FKM_KK_UNROLL
+#pragma unroll fkm_kk_unroll
   for (int kk = 0; kk < CH / KSTEP; ++kk) {
     u32 a[MF][4], b[NF][2];
 #pragma unroll

@@ -71,8 +71,8 @@ __device__ __forceinline__ u64 fkm_warp_sum_u64(u64 v) {
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
  * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins: D²_i =
  * ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of
- * the winning trial is set (no other point is nearer to the centre than D²_i). Grid (⌈N /
- * FKM_THREADS⌉, B). */
+ * the winning trial is set (for every other point the centre is no nearer than D²_i, which stays).
+ * Grid (⌈N / FKM_THREADS⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, const i64 *__restrict__ idx,
@@ -253,8 +253,8 @@ __device__ __forceinline__ void fkm_pp_screen(const elem_t *row, const float *cs
 }
 
 /* Block (tile, b, group): pot[b][t] += Σ q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) over a tile of
- * `tile` ≤ FKM_THREADS points (one a thread) and the `group` ≤ 32 trials of grid.z (the caller
- * zeroed pot), and closer bits for the pairs nearer than D²_i. Dynamic shared memory: the group's
+ * `tile` ≤ FKM_THREADS points (one a thread) and the `group` trials of grid.z (the caller zeroed
+ * pot), and closer bit t (trials ≤ 32) for the pairs nearer than D²_i. Dynamic shared memory: the group's
  * candidate rows in fp32, the tile's point rows (each padded by 16 bytes, which keeps the threads
  * of a quarter warp on distinct banks), one u64 per trial, then the fp64 queue (tile · group u32). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
@@ -292,17 +292,20 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const double di = valid ? db[i0 + r] : 0.0, wi = valid ? fkm_pp_weight(wb, i0 + r) : 0.0;
   const elem_t *row = (const elem_t *)(xs + (size_t)(valid ? r : 0) * (row_bytes + 16));
   int t = 0;
-  for (; t + 4 <= g; t += 4) fkm_pp_screen<4>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
-  if (g - t == 3) fkm_pp_screen<3>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
-  if (g - t == 2) fkm_pp_screen<2>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
-  if (g - t == 1) fkm_pp_screen<1>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued);
+#define FKM_PP_SCREEN(Q) fkm_pp_screen<Q>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued)
+  for (; t + 4 <= g; t += 4) FKM_PP_SCREEN(4);
+  if (g - t == 3) FKM_PP_SCREEN(3);
+  if (g - t == 2) FKM_PP_SCREEN(2);
+  if (g - t == 1) FKM_PP_SCREEN(1);
+#undef FKM_PP_SCREEN
   __syncthreads();
   for (int e = threadIdx.x; e < queued; e += FKM_THREADS) {
     const int qr = (int)(queue[e] >> 5), qt = (int)(queue[e] & 31u);
-    const double dist = fkm_pp_sqdist((const elem_t *)(xs + (size_t)qr * (row_bytes + 16)), xb + cb[qt] * FKM_DP);
-    const double dq = db[i0 + qr];
+    const elem_t *qrow = (const elem_t *)(xs + (size_t)qr * (row_bytes + 16));
+    const double dist = fkm_pp_sqdist(qrow, xb + cb[qt] * FKM_DP), dq = db[i0 + qr];
     if (dist < dq) atomicOr(&closer[(i64)b * n + i0 + qr], 1u << (t0 + qt));
-    atomicAdd(&acc[qt], fkm_pp_quantise(__dmul_rn(fkm_pp_weight(wb, i0 + qr), dist < dq ? dist : dq), max_term, sigma));
+    const double term = __dmul_rn(fkm_pp_weight(wb, i0 + qr), dist < dq ? dist : dq);
+    atomicAdd(&acc[qt], fkm_pp_quantise(term, max_term, sigma));
   }
   __syncthreads();
   for (int t2 = threadIdx.x; t2 < g; t2 += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t2], acc[t2]);
