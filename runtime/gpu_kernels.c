@@ -28,7 +28,7 @@ static const entry_slot finalize_slots[] = {
     SLOT("fkm_reduce_chunk", reduce_chunk), SLOT("fkm_finalize_acc", finalize_acc)};
 static const entry_slot seed_slots[] = {
     SLOT("fkm_pp_add_centre", pp_add_centre), SLOT("fkm_pp_chunk_sums", pp_chunk_sums),
-    SLOT("fkm_pp_pick", pp_pick), SLOT("fkm_pp_potential", pp_potential),
+    SLOT("fkm_pp_pick", pp_pick), SLOT("fkm_pp_gaps", pp_gaps), SLOT("fkm_pp_potential", pp_potential),
     SLOT("fkm_pp_choose", pp_choose)};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

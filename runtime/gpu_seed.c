@@ -2,37 +2,11 @@
  * (templates/seed.cu) over every batch at once, following runtime/init_kmeanspp.c's procedure. */
 #include "gpu_run.h"
 
-/* Dynamic shared memory of fkm_pp_potential: `group` candidate rows in fp32, `tile` padded point
- * rows, one u64 per trial and the fp64 queue of tile · group pairs. */
-static size_t potential_bytes(const fkm__gpu_run *run, int tile, int group) {
-  size_t row = (size_t)run->dp * run->esize;
-  return (size_t)group * run->dp * 4 + (size_t)tile * (row + 16) + (size_t)group * 8 +
-         (size_t)tile * group * 4;
-}
-
-/* Largest tile (≤ 256 points, one a thread) and trial group that fit the device's shared memory
- * (less 16 bytes for the kernel's static queue count): the group shrinks first while the
- * candidates outweigh the tile. 0 when one candidate and one point do not fit. */
-static int potential_plan(const fkm__gpu_run *run, int *tile, int *group) {
-  size_t row = (size_t)run->dp * run->esize;
-  *tile = 256, *group = run->trials;
-  while (potential_bytes(run, *tile, *group) > run->g->shared_optin - 16) {
-    if (*group > 1 && (size_t)*group * run->dp * 4 >= (size_t)*tile * (row + 16))
-      *group = (*group + 1) / 2;
-    else if (*tile > 1)
-      *tile /= 2;
-    else if (*group > 1)
-      *group = (*group + 1) / 2;
-    else
-      return 0;
-  }
-  return 1;
-}
-
 static fkm_status add_centre(fkm__gpu_run *run, int first, int64_t step) {
-  unsigned blocks = (unsigned)((run->n + 255) / 256);
+  unsigned blocks = (unsigned)((run->n + FKM__PP_SPAN * 256 - 1) / (FKM__PP_SPAN * 256));
   FKM__LAUNCH(run, run->kern.pp_add_centre, blocks, (unsigned)run->b, 256, 0, &run->x, &run->w,
-              &run->d2, &run->idx, &run->pp, &run->closer, &run->n, &run->k, &first, &step);
+              &run->d2, &run->labels, &run->idx, &run->pp, &run->closer, &run->n, &run->k, &first,
+              &step);
   return FKM_OK;
 }
 
@@ -47,14 +21,17 @@ static fkm_status draw(fkm__gpu_run *run, uint64_t seed, int64_t step) {
   return FKM_OK;
 }
 
-static fkm_status potentials(fkm__gpu_run *run, int tile, int group) {
-  unsigned tiles = (unsigned)((run->n + tile - 1) / tile);
-  unsigned groups = (unsigned)((run->trials + group - 1) / group);
-  void *args[] = {&run->x, &run->w, &run->d2, &run->pp, &run->cand, &run->pot, &run->closer,
-                  &run->n, &run->trials, &tile, &group};
-  FKM_CU_TRY(run->ctx, run->cu,
-             cuLaunchKernel(run->kern.pp_potential, tiles, (unsigned)run->b, groups, 256, 1, 1,
-                            (unsigned)potential_bytes(run, tile, group), run->stream, args, NULL));
+/* The gaps from the step's candidates to the centres so far, then the potentials (what each
+ * candidate takes from Q) and the closer bits. */
+static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
+  unsigned tiles = (unsigned)((run->n + 255) / 256);
+  unsigned pairs = (unsigned)((step * run->trials + 7) / 8); /* a warp a pair */
+  FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0,
+              &run->x, &run->idx, &run->cand, &run->pp_gap, &run->n, &run->k, &run->trials, &step);
+  FKM__LAUNCH(run, run->kern.pp_potential, tiles, (unsigned)run->b, 256,
+              (unsigned)(256 * run->trials * 4), &run->x, &run->w, &run->d2, &run->labels,
+              &run->pp_gap, &run->pp, &run->cand, &run->pot, &run->closer, &run->n, &run->k,
+              &run->trials);
   return FKM_OK;
 }
 
@@ -75,25 +52,17 @@ static fkm_status clear_state(fkm__gpu_run *run) {
   return FKM_OK;
 }
 
+/* The picks into idx, then their rows gathered into c32. The nearest-centre steps live in
+ * run->labels until the first assign overwrites them. */
 fkm_status fkm__run_kmeanspp(fkm__gpu_run *run, uint64_t seed) {
-  int tile, group;
   if (run->trials > 32) /* the closer bits: 2 + ⌊ln K⌋ > 32 needs K > e^30 */
     return fkm__error(run->ctx, FKM_ERR_UNSUPPORTED, "k-means++ on the GPU: K = %lld is too large",
                       (long long)run->k);
-  if (!potential_plan(run, &tile, &group))
-    return fkm__error(run->ctx, FKM_ERR_UNSUPPORTED,
-                      "k-means++ on the GPU: a row of D = %lld does not fit shared memory",
-                      (long long)run->d);
-  size_t shared = potential_bytes(run, tile, group);
-  if (shared > 48 * 1024)
-    FKM_CU_TRY(run->ctx, run->cu,
-               cuFuncSetAttribute(run->kern.pp_potential,
-                                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)shared));
   fkm_status st = clear_state(run);
   if (st == FKM_OK) st = add_centre(run, 1, 0);
   for (int64_t s = 0; s < run->k && st == FKM_OK; s++) {
     st = draw(run, seed, s);
-    if (st == FKM_OK && s > 0) st = potentials(run, tile, group);
+    if (st == FKM_OK && s > 0) st = potentials(run, s);
     if (st == FKM_OK) st = choose(run, s);
     if (st == FKM_OK && s + 1 < run->k) st = add_centre(run, 0, s);
   }

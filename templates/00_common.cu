@@ -104,6 +104,21 @@ __device__ __forceinline__ T fkm_block_exclusive_scan(T v, T *total) {
   return before + incl - v;
 }
 
+#if FKM_DTYPE != 3
+/* d += a·b for one m16n8k16 tile of fp16/bf16 operands (fragments as the PTX ISA lays them out),
+ * fp32 accumulation (sm_80+). */
+__device__ __forceinline__ void fkm_mma16816(float *d, const u32 *a, const u32 *b) {
+#if FKM_DTYPE == 1
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+#else
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+#endif
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
+
 /* Arg-min merge: (ov, oi) replaces (v, i) when nearer, or as near with a lower index. */
 __device__ __forceinline__ void fkm_better(float &v, int &i, float ov, int oi) {
   if (ov < v || (ov == v && oi < i)) v = ov, i = oi;

@@ -88,14 +88,7 @@ __device__ __forceinline__ void fkm_mma(float *d, const u32 *a_in, const u32 *b_
   }
   fkm_mma_tf32(d, a, b);
 #else
-#if FKM_DTYPE == 1
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-#else
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-#endif
-               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a_in[0]), "r"(a_in[1]), "r"(a_in[2]), "r"(a_in[3]), "r"(b_in[0]), "r"(b_in[1]));
+  fkm_mma16816(d, a_in, b_in);
 #endif
 }
 

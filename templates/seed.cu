@@ -1,13 +1,17 @@
 /* Greedy k-means++ seeding on the device, step by step as runtime/init_kmeanspp.c states the
  * procedure, so that the picks are the CPU engine's: distances in fp64 with one rounding per
  * operation in index order (explicit _rn intrinsics: no contraction into FMAs), quantised terms
- * summed as 64-bit integers (any order gives the same sums). An fp32 distance with a proven error
- * bound settles most (point, candidate) pairs first: a pair whose fp64 distance is certainly no
- * nearer than D²_i needs no fp64 distance, as min(D²_i, ·) is D²_i either way. Per batch b (grid.y):
+ * summed as 64-bit integers (any order gives the same sums). Most (point, candidate) pairs are
+ * settled without an fp64 distance, as min(D²_i, ·) is D²_i for any distance certainly no nearer:
+ * first by the triangle inequality through the gap from the candidate to the point's closest
+ * centre (no read of the point's row), then by an fp32 distance with a proven error bound.
+ * Per batch b (grid.y unless said):
  *   x [B][N][DP] compute dtype, w [B][N] fp32 or NULL (every weight 1), d2 [B][N] fp64,
- *   picked [B][N] u8, chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winner),
- *   cand [B][T] i64 and pot [B][T] u64 (T = trials per step), idx [B][K] i64 (the picks),
- *   closer [B][N] u32 (bit t: trial t's candidate is nearer than D²_i; cleared as D² takes it). */
+ *   labels [B][N] i32 (the step of the centre D²_i is the distance to), picked [B][N] u8,
+ *   chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winner), cand [B][T] i64 and
+ *   pot [B][T] u64 (T = trials per step: what each candidate takes from Q), gap [B][K][T] f64,
+ *   idx [B][K] i64 (the picks), closer [B][N] u32 (bit t: trial t's candidate is nearer than
+ *   D²_i; cleared as D² takes it). */
 typedef unsigned long long u64;
 
 #define FKM_PP_ITEMS 8
@@ -52,12 +56,56 @@ __device__ __forceinline__ double fkm_pp_term(const float *w, const double *d2, 
   return first ? fkm_pp_weight(w, i) : __dmul_rn(fkm_pp_weight(w, i), d2[i]);
 }
 
+/* Elements of one 16-byte vector of a row (FKM_PP_PER of them) as fp32. */
+#define FKM_PP_PER (16 / (int)sizeof(elem_t))
+__device__ __forceinline__ void fkm_pp_unpack(uint4 q, float *v) {
+  const u32 u[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+#if FKM_DTYPE == 3
+    v[e] = __uint_as_float(u[e]);
+#else
+    v[2 * e] = fkm_to_f32((elem_t)(u[e] & 0xffffu));
+    v[2 * e + 1] = fkm_to_f32((elem_t)(u[e] >> 16));
+#endif
+  }
+}
+
+/* Elements j … j + 7 of a row (j a multiple of 8) as fp32. Rows hold DP (a multiple of 16)
+ * elements from a 16-byte aligned base, as the assign kernels' 16-byte copies need too. */
+__device__ __forceinline__ void fkm_pp_load8(const elem_t *row, int j, float *v) {
+  const uint4 *p = (const uint4 *)(row + j);
+#pragma unroll
+  for (int h = 0; h < 8 / FKM_PP_PER; ++h) fkm_pp_unpack(p[h], v + h * FKM_PP_PER);
+}
+
+/* 16-byte loads of each operand fkm_pp_sqdist issues before it sums what they bring: one thread's
+ * distance waits for a memory round trip every 4 vectors instead of every one. */
+#define FKM_PP_VECS 4
+
 /* ‖a − c‖² in fp64, explicit differences in index order; DP columns (the zero pad adds 0). */
 __device__ __forceinline__ double fkm_pp_sqdist(const elem_t *a, const elem_t *c) {
   double s = 0.0;
-  for (int j = 0; j < FKM_DP; ++j) {
-    const double diff = __dsub_rn((double)fkm_to_f32(a[j]), (double)fkm_to_f32(c[j]));
-    s = __dadd_rn(s, __dmul_rn(diff, diff));
+  for (int j0 = 0; j0 < FKM_DP; j0 += FKM_PP_VECS * FKM_PP_PER) {
+    uint4 av[FKM_PP_VECS], cv[FKM_PP_VECS];
+#pragma unroll
+    for (int u = 0; u < FKM_PP_VECS; ++u)
+      if (j0 + u * FKM_PP_PER < FKM_DP) {
+        av[u] = ((const uint4 *)(a + j0))[u];
+        cv[u] = ((const uint4 *)(c + j0))[u];
+      }
+#pragma unroll
+    for (int u = 0; u < FKM_PP_VECS; ++u)
+      if (j0 + u * FKM_PP_PER < FKM_DP) {
+        float ae[FKM_PP_PER], ce[FKM_PP_PER];
+        fkm_pp_unpack(av[u], ae);
+        fkm_pp_unpack(cv[u], ce);
+#pragma unroll
+        for (int e = 0; e < FKM_PP_PER; ++e) {
+          const double diff = __dsub_rn((double)ae[e], (double)ce[e]);
+          s = __dadd_rn(s, __dmul_rn(diff, diff));
+        }
+      }
   }
   return s;
 }
@@ -68,33 +116,61 @@ __device__ __forceinline__ u64 fkm_warp_sum_u64(u64 v) {
   return v;
 }
 
+__device__ __forceinline__ u64 fkm_warp_max_u64(u64 v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    const u64 o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = o > v ? o : v;
+  }
+  return v;
+}
+
+#define FKM_PP_SPAN 4 /* points a thread of fkm_pp_add_centre: their loads in flight together */
+
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
  * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins: D²_i =
  * ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of
- * the winning trial is set (for every other point the centre is no nearer than D²_i, which stays).
- * Grid (⌈N / FKM_THREADS⌉, B). */
+ * the winning trial is set (for every other point the centre is no nearer than D²_i, which stays);
+ * labels_i = the centre's step where D²_i takes its distance. Block x covers points
+ * FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every FKM_THREADS-th of them.
+ * Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
-                                 double *__restrict__ d2, const i64 *__restrict__ idx,
-                                 struct fkm_pp *pp, u32 *__restrict__ closer, i64 n, i64 k,
-                                 int first, i64 step) {
+                                 double *__restrict__ d2, int *__restrict__ labels,
+                                 const i64 *__restrict__ idx, struct fkm_pp *pp,
+                                 u32 *__restrict__ closer, i64 n, i64 k, int first, i64 step) {
   __shared__ u64 block_max;
   const int b = blockIdx.y;
-  const i64 i = (i64)blockIdx.x * FKM_THREADS + threadIdx.x;
+  const i64 i0 = (i64)blockIdx.x * FKM_PP_SPAN * FKM_THREADS + threadIdx.x;
   const float *wb = w ? w + (i64)b * n : w;
   double *db = d2 + (i64)b * n;
+  u32 *cl = closer + (i64)b * n;
   if (threadIdx.x == 0) block_max = 0ull;
-  __syncthreads();
-  if (i < n) {
-    const u32 bits = first || step == 0 ? 0u : closer[(i64)b * n + i];
-    if (!first && (step == 0 || (bits >> pp[b].winner & 1u))) {
+  const bool update = !first && step > 0;
+  u32 bits[FKM_PP_SPAN];
+#pragma unroll
+  for (int r = 0; r < FKM_PP_SPAN; ++r) {
+    const i64 i = i0 + r * FKM_THREADS;
+    bits[r] = update && i < n ? cl[i] : 0u;
+  }
+  const u32 winner = update ? 1u << pp[b].winner : 0u;
+  u64 term = 0ull; /* the bits of a non-negative double order as the values do */
+#pragma unroll
+  for (int r = 0; r < FKM_PP_SPAN; ++r) {
+    const i64 i = i0 + r * FKM_THREADS;
+    if (i >= n) break;
+    if (!first && (step == 0 || (bits[r] & winner))) {
       const elem_t *xb = x + (i64)b * n * FKM_DP;
       const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
-      db[i] = step == 0 || dist < db[i] ? dist : db[i];
+      if (step == 0 || dist < db[i]) db[i] = dist, labels[(i64)b * n + i] = (int)step;
     }
-    if (bits) closer[(i64)b * n + i] = 0u;
-    atomicMax(&block_max, (u64)__double_as_longlong(fkm_pp_term(wb, db, i, first)));
+    if (bits[r]) cl[i] = 0u;
+    const u64 t = (u64)__double_as_longlong(fkm_pp_term(wb, db, i, first));
+    term = t > term ? t : term;
   }
+  term = fkm_warp_max_u64(term);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) atomicMax(&block_max, term);
   __syncthreads();
   if (threadIdx.x == 0) atomicMax(&pp[b].max_bits, block_max);
 }
@@ -207,108 +283,342 @@ __device__ __forceinline__ bool fkm_pp_settled(float a, double di) {
   return a < FKM_INF && (double)a * (1.0 - (FKM_DP + 8) * 0x1p-22) > di + FKM_DP * 0x1p-126;
 }
 
-/* a [Q] = the fp32 squared distances from a point row (elem_t, shared) to Q candidate rows
- * (fp32, shared, [Q][DP]). */
-template <int Q>
-__device__ __forceinline__ void fkm_pp_filter(const elem_t *row, const float *cs, float *a) {
-#pragma unroll
-  for (int q = 0; q < Q; ++q) a[q] = 0.0f;
+/* The triangle inequality's test. With l the centre D²_i is the distance to, ‖x_i − x_c‖ ≥
+ * ‖x_c − x_l‖ − ‖x_i − x_l‖, so a gap ‖x_c − x_l‖ ≥ (1 + ρ)·‖x_i − x_l‖ makes ‖x_i − x_c‖ ≥
+ * ρ·‖x_i − x_l‖. Each fp64 distance of fkm_pp_sqdist lies within (1 ± γ) of the exact one, γ =
+ * γ_(DP+2) (non-negative terms; fp64 neither overflows nor underflows on fp32 differences), so
+ * ρ² = (1 + γ)/(1 − γ) is enough for the computed distance to be no nearer than D²_i; in computed
+ * values the gap test is gap ≥ 4·D²_i·(1 + 3γ + u) to first order, and the scale below gives 16×
+ * that margin (2^-49 against 2^-53). The test never reads the point's row. */
+#define FKM_PP_GAP_SCALE (4.0 * (1.0 + (FKM_DP + 8) * 0x1p-49))
+
+/* The fp32 squared distance of two rows (the screen's a). */
+__device__ __forceinline__ float fkm_pp_sqdist_f32(const elem_t *a, const elem_t *c) {
+  float s = 0.0f;
   for (int j = 0; j < FKM_DP; j += 8) {
-    float xf[8];
+    float av[8], cv[8];
+    fkm_pp_load8(a, j, av);
+    fkm_pp_load8(c, j, cv);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) xf[e] = fkm_to_f32(row[j + e]);
+    for (int e = 0; e < 8; ++e) s = fmaf(av[e] - cv[e], av[e] - cv[e], s);
+  }
+  return s;
+}
+
+/* Appends v to the block's shared queue where push holds (one shared atomic a warp). Every thread
+ * of the warp calls it. */
+__device__ __forceinline__ void fkm_pp_push(bool push, u32 v, u32 *queue, int *queued) {
+  const u32 pushing = __ballot_sync(0xffffffffu, push), lane = threadIdx.x & 31;
+  int base = 0;
+  if (lane == 0 && pushing) base = atomicAdd(queued, __popc(pushing));
+  base = __shfl_sync(0xffffffffu, base, 0);
+  if (push) queue[base + __popc(pushing & ((1u << lane) - 1u))] = v;
+}
+
+/* ‖a − c‖² in fp64 by a warp (lane l: columns 8l … 8l + 7 of each 256, then a shuffle tree), for
+ * every lane. The order differs from fkm_pp_sqdist's, not the bound the gap test uses: each term
+ * still passes through fewer than DP + 2 roundings. */
+__device__ __forceinline__ double fkm_pp_sqdist_warp(const elem_t *a, const elem_t *c) {
+  double s = 0.0;
+  for (int j = 8 * (threadIdx.x & 31); j < FKM_DP; j += 256) {
+    float av[8], cv[8];
+    fkm_pp_load8(a, j, av);
+    fkm_pp_load8(c, j, cv);
 #pragma unroll
-    for (int q = 0; q < Q; ++q) {
-      const float4 c0 = *(const float4 *)(cs + q * FKM_DP + j), c1 = *(const float4 *)(cs + q * FKM_DP + j + 4);
-      const float cv[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const float d = xf[e] - cv[e];
-        a[q] = fmaf(d, d, a[q]);
-      }
+    for (int e = 0; e < 8; ++e) {
+      const double diff = __dsub_rn((double)av[e], (double)cv[e]);
+      s = __dadd_rn(s, __dmul_rn(diff, diff));
     }
   }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, off));
+  return s;
 }
 
-/* Trials tq … tq + Q − 1 of the group for this thread's point (valid: r < rows): the settled pairs
- * add q(w_i · D²_i) to acc (summed over the warp first); the others join the queue for fp64 (one
- * shared atomic a warp). Every thread of the block calls it. */
-template <int Q>
-__device__ __forceinline__ void fkm_pp_screen(const elem_t *row, const float *cs, int tq, bool valid,
-                                              double di, double wi, double max_term, int sigma,
-                                              int r, u64 *acc, u32 *queue, int *queued) {
-  float a[Q];
-  if (valid) fkm_pp_filter<Q>(row, cs + tq * FKM_DP, a);
+/* gap[b][j][t] = ‖x_cand_t − x_centre_j‖² (fkm_pp_sqdist_warp) for the `step` centres picked so
+ * far and the step's trials, one pair a warp. Grid (⌈step · trials / (FKM_THREADS / 32)⌉, B). */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_pp_gaps)(const elem_t *__restrict__ x, const i64 *__restrict__ idx,
+                           const i64 *__restrict__ cand, double *__restrict__ gap, i64 n, i64 k,
+                           int trials, i64 step) {
+  const int b = blockIdx.y;
+  const i64 g = ((i64)blockIdx.x * FKM_THREADS + threadIdx.x) >> 5, j = g / trials;
+  if (j >= step) return;
+  const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const double d = fkm_pp_sqdist_warp(xb + cand[(i64)b * trials + g % trials] * FKM_DP,
+                                      xb + idx[(i64)b * k + j] * FKM_DP);
+  if ((threadIdx.x & 31) == 0) gap[(i64)b * k * trials + g] = d;
+}
+
+#if FKM_DTYPE != 3
+#define FKM_PP_NT 4 /* n8 tiles of candidates in the tensor-core screen: trials ≤ 32 */
+
+/* The tensor-core screen proves the fp64 distance fkm_pp_sqdist ≥ D²_i from a dot product (fp16/bf16
+ * operands, fp32 accumulation) and the fp32 ‖x‖² and ‖c‖² (any order). The products are exact in
+ * fp32 (bf16 ones may underflow: under 2^-126 each); each k16 MMA adds 16 of them and the
+ * accumulator, aligned to the largest and truncated to fp32 (the behaviour measured on NVIDIA
+ * tensor cores), so the dot is within (1.2·DP + 17)·2^-23·Σ|x_j c_j| of exact, and Σ|x_j c_j| ≤
+ * ‖x‖‖c‖; the fp32 norms are within (DP + 4)·2^-23 relative. So the exact distance is at least
+ *   lower = a_x + a_c − 2·dot − 2·err,  a = ‖·‖²·(1 − (DP + 4)·2^-23),
+ *   err = (DP + 16)·2^-21·√(‖x‖²‖c‖²) + DP·2^-120 (4× the dot's bound, and what underflow loses),
+ * each term rounded toward the safe side (the _rd/_ru intrinsics), so the fp32 lower is below the
+ * real one. The fp64 distance is within (DP + 8)·2^-52 relative of exact, so lower > D²_i·(1 +
+ * 2^-23) proves it ≥ D²_i. Anything not finite proves nothing (−∞ terms, NaN comparisons). */
+
+/* One side of the bound: a as above (−∞ when ‖·‖² is not finite) and r, a root of ‖·‖² rounded up,
+ * for a point also scaled by err's (DP + 16)·2^-21. */
+struct fkm_pp_side {
+  float a, r;
+};
+
+__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
+  fkm_pp_side v;
+  v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
+  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
+  return v;
+}
+
+/* D²_i·(1 + 2^-23), rounded up to fp32 (+∞ past the fp32 range: proves nothing). */
+__device__ __forceinline__ float fkm_pp_threshold(double di) {
+  return __fmul_ru(__double2float_ru(di), 1.0f + 0x1p-23f);
+}
+
+__device__ __forceinline__ bool fkm_pp_mma_settled(float dot, fkm_pp_side x, fkm_pp_side c, float thr) {
+  const float err = __fmaf_ru(x.r, c.r, FKM_DP * 0x1p-120f);
+  const float lower = __fmaf_rd(-2.0f, err, __fmaf_rd(-2.0f, dot, __fadd_rd(x.a, c.a)));
+  return fabsf(dot) < FKM_INF && lower > thr;
+}
+
+/* s + the squares of the two elements packed in v. */
+__device__ __forceinline__ float fkm_pp_sumsq2(u32 v, float s) {
+  const float lo = fkm_to_f32((elem_t)(v & 0xffffu)), hi = fkm_to_f32((elem_t)(v >> 16));
+  return fmaf(hi, hi, fmaf(lo, lo, s));
+}
+
+/* Columns of one pass of the screen: a pass issues all its row loads before its MMAs, so that a
+ * warp keeps 8 × 16 bytes a lane in flight. */
+#define FKM_PP_KC 128
+
+/* 16 bytes of a row, or zeros where !live (rows are read once: a streaming load, which leaves L1
+ * to the candidates). */
+__device__ __forceinline__ uint4 fkm_pp_ld16(const elem_t *p, bool live) {
+  uint4 v = {0u, 0u, 0u, 0u};
+  if (live)
+    asm("ld.global.cs.v4.u32 {%0,%1,%2,%3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+  return v;
+}
+
+/* 8 bytes of a row, or zeros where !live. */
+__device__ __forceinline__ uint2 fkm_pp_ld8(const elem_t *p, bool live) {
+  uint2 v = {0u, 0u};
+  if (live) asm("ld.global.cs.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+
+/* Columns j … j + 31 of fkm_pp_mma_tile: a0, a1 hold this thread's 8 of rows g and g + 8. */
+__device__ __forceinline__ void fkm_pp_mma_k32(uint4 a0, uint4 a1, const elem_t *const *c, int j,
+                                               int nt, float (*dot)[4], float *nx) {
+  const int q = threadIdx.x & 3;
+  nx[0] = fkm_pp_sumsq2(a0.w, fkm_pp_sumsq2(a0.z, fkm_pp_sumsq2(a0.y, fkm_pp_sumsq2(a0.x, nx[0]))));
+  nx[1] = fkm_pp_sumsq2(a1.w, fkm_pp_sumsq2(a1.z, fkm_pp_sumsq2(a1.y, fkm_pp_sumsq2(a1.x, nx[1]))));
+  const u32 lo[4] = {a0.x, a1.x, a0.y, a1.y}, hi[4] = {a0.z, a1.z, a0.w, a1.w};
 #pragma unroll
-  for (int q = 0; q < Q; ++q) {
-    const bool settled = valid && fkm_pp_settled(a[q], di), push = valid && !settled;
-    const u32 pushing = __ballot_sync(0xffffffffu, push), lane = threadIdx.x & 31;
-    int base = 0;
-    if (lane == 0 && pushing) base = atomicAdd(queued, __popc(pushing));
-    base = __shfl_sync(0xffffffffu, base, 0);
-    if (push) queue[base + __popc(pushing & ((1u << lane) - 1u))] = (u32)r << 5 | (u32)(tq + q);
-    const u64 sum = fkm_warp_sum_u64(settled ? fkm_pp_quantise(__dmul_rn(wi, di), max_term, sigma) : 0ull);
-    if (lane == 0 && sum) atomicAdd(&acc[tq + q], sum);
+  for (int t = 0; t < FKM_PP_NT; ++t)
+    if (t < nt) {
+      const uint4 bv = *(const uint4 *)(c[t] + j + 8 * q);
+      const u32 blo[2] = {bv.x, bv.y}, bhi[2] = {bv.z, bv.w};
+      fkm_mma16816(dot[t], lo, blo);
+      fkm_mma16816(dot[t], hi, bhi);
+    }
+}
+
+/* One warp, one m16 tile: dot[t] (the m16n8 accumulator layout: rows g, g + 8 of lane 4g + q,
+ * columns 2q, 2q + 1) += rows r0 (row g) and r1 (row g + 8) against c[t] (candidate 8t + g) for
+ * the nt n8 tiles, and nx[2] += this thread's part of the rows' fp32 ‖·‖². A row not live is read
+ * as zeros (no memory traffic; its pairs are not asked about). Both operands take the columns in
+ * the same permuted order, which a dot product does not see: of each 32 columns, thread q holds 8
+ * consecutive ones (4 of a last 16). */
+__device__ __forceinline__ void fkm_pp_mma_tile(const elem_t *r0, const elem_t *r1, bool live0,
+                                                bool live1, const elem_t *const *c, int nt,
+                                                float (*dot)[4], float *nx) {
+  constexpr int full = FKM_DP / 32 * 32, passes = FKM_PP_KC / 32;
+  const int q = threadIdx.x & 3;
+  for (int j0 = 0; j0 < full; j0 += FKM_PP_KC) {
+    uint4 a0[passes], a1[passes];
+#pragma unroll
+    for (int u = 0; u < passes; ++u) {
+      const bool in = j0 + 32 * u < full;
+      a0[u] = fkm_pp_ld16(r0 + j0 + 32 * u + 8 * q, live0 && in);
+      a1[u] = fkm_pp_ld16(r1 + j0 + 32 * u + 8 * q, live1 && in);
+    }
+#pragma unroll
+    for (int u = 0; u < passes; ++u)
+      if (j0 + 32 * u < full) fkm_pp_mma_k32(a0[u], a1[u], c, j0 + 32 * u, nt, dot, nx);
+  }
+  if (full < FKM_DP) {
+    const uint2 a0 = fkm_pp_ld8(r0 + full + 4 * q, live0), a1 = fkm_pp_ld8(r1 + full + 4 * q, live1);
+    nx[0] = fkm_pp_sumsq2(a0.y, fkm_pp_sumsq2(a0.x, nx[0]));
+    nx[1] = fkm_pp_sumsq2(a1.y, fkm_pp_sumsq2(a1.x, nx[1]));
+    const u32 a[4] = {a0.x, a1.x, a0.y, a1.y};
+#pragma unroll
+    for (int t = 0; t < FKM_PP_NT; ++t)
+      if (t < nt) {
+        const uint2 bv = *(const uint2 *)(c[t] + full + 4 * q);
+        const u32 bb[2] = {bv.x, bv.y};
+        fkm_mma16816(dot[t], a, bb);
+      }
   }
 }
 
-/* Block (tile, b, group): pot[b][t] += Σ q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) over a tile of
- * `tile` ≤ FKM_THREADS points (one a thread) and the `group` trials of grid.z (the caller zeroed
- * pot), and closer bit t (trials ≤ 32) for the pairs nearer than D²_i. Dynamic shared memory: the group's
- * candidate rows in fp32, the tile's point rows (each padded by 16 bytes, which keeps the threads
- * of a quarter warp on distinct banks), one u64 per trial, then the fp64 queue (tile · group u32). */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+/* Appends the pairs of pend to the block's queue (bit 4t + e: accumulator element e of n8 tile t,
+ * i.e. row la or lb by e >> 1 and candidate 8t + 2q + (e & 1)); one shared atomic a warp. Every
+ * thread of the warp calls it. */
+__device__ __forceinline__ void fkm_pp_push_pairs(u32 pend, int row_a, int row_b, u32 *queue,
+                                                  int *queued) {
+  if (!__any_sync(0xffffffffu, pend != 0u)) return;
+  const int lane = threadIdx.x & 31, q = lane & 3, count = __popc(pend);
+  int upto = count; /* inclusive prefix of the warp's counts */
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const int o = __shfl_up_sync(0xffffffffu, upto, off);
+    if (lane >= off) upto += o;
+  }
+  int base = 0;
+  if (lane == 31) base = atomicAdd(queued, upto);
+  base = __shfl_sync(0xffffffffu, base, 31) + upto - count;
+  for (; pend; pend &= pend - 1u) {
+    const int bit = __ffs(pend) - 1, row = bit & 2 ? row_b : row_a;
+    queue[base++] = (u32)row << 5 | (u32)(8 * (bit >> 2) + 2 * q + (bit & 1));
+  }
+}
+
+/* The warp's 32 points (lane l: point i0w + l, unsettled trials in mask) through the tensor-core
+ * screen, 16 at a time; pairs it cannot settle join the queue. Reads no row whose pairs the gap
+ * test settled all, and skips a half of only such rows. cs [trials]: the candidates' sides. */
+__device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const double *db, i64 n,
+                                                     i64 i0w, int warp_row, u32 mask,
+                                                     const elem_t *const *c, int trials,
+                                                     const fkm_pp_side *cs, u32 *queue, int *queued) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3, nt = (trials + 7) >> 3;
+  for (int h = 0; h < 2; ++h) {
+    const int la = h * 16 + g, lb = la + 8;
+    const u32 ma = __shfl_sync(0xffffffffu, mask, la), mb = __shfl_sync(0xffffffffu, mask, lb);
+    if (!__any_sync(0xffffffffu, (ma | mb) != 0u)) continue;
+    const i64 ia = i0w + la < n ? i0w + la : n - 1, ib = i0w + lb < n ? i0w + lb : n - 1;
+    float dot[FKM_PP_NT][4] = {}, nx[2] = {0.0f, 0.0f};
+    fkm_pp_mma_tile(xb + ia * FKM_DP, xb + ib * FKM_DP, ma != 0u, mb != 0u, c, nt, dot, nx);
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+      nx[0] += __shfl_xor_sync(0xffffffffu, nx[0], off);
+      nx[1] += __shfl_xor_sync(0xffffffffu, nx[1], off);
+    }
+    const float scale = (FKM_DP + 16) * 0x1p-21f;
+    const fkm_pp_side xs[2] = {fkm_pp_side_of(nx[0], scale), fkm_pp_side_of(nx[1], scale)};
+    const float thr[2] = {fkm_pp_threshold(ma ? db[ia] : 0.0), fkm_pp_threshold(mb ? db[ib] : 0.0)};
+    u32 pend = 0u;
+#pragma unroll
+    for (int t = 0; t < FKM_PP_NT; ++t)
+      if (t < nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int ct = 8 * t + 2 * q + (e & 1), second = e >> 1;
+          if (ct < trials && ((second ? mb : ma) >> ct & 1u) &&
+              !fkm_pp_mma_settled(dot[t][e], xs[second], cs[ct], thr[second]))
+            pend |= 1u << (4 * t + e);
+        }
+    fkm_pp_push_pairs(pend, warp_row + la, warp_row + lb, queue, queued);
+  }
+}
+
+/* The sides of the trials' candidates into cs (shared), a warp a candidate. */
+__device__ __forceinline__ void fkm_pp_cand_sides(const elem_t *xb, const i64 *cb, int trials,
+                                                  fkm_pp_side *cs) {
+  for (int t = threadIdx.x >> 5; t < trials; t += FKM_THREADS / 32) {
+    const elem_t *c = xb + cb[t] * FKM_DP;
+    float s = 0.0f;
+    for (int j = threadIdx.x & 31; j < FKM_DP; j += 32) s = fmaf(fkm_to_f32(c[j]), fkm_to_f32(c[j]), s);
+    s = fkm_warp_sum(s);
+    if ((threadIdx.x & 31) == 0) cs[t] = fkm_pp_side_of(s, 1.0f);
+  }
+}
+#endif
+
+/* Blocks an SM keeps of fkm_pp_potential: 3 × 8 warps hide the latency of its row loads (at most
+ * 85 registers a thread). */
+#define FKM_PP_POTENTIAL_BLOCKS 3
+
+/* Block (tile, b), one point a thread: the step's potentials as what the candidates take away.
+ * The potential of trial t is Σ_i q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) = Q − Σ over the points
+ * nearer to the candidate than D²_i of q(w_i·D²_i) − q(w_i·‖x_i − x_cand_t‖²); this kernel adds
+ * that second sum to pot[b][t] (the caller zeroed it) and sets closer bit t (trials ≤ 32) of
+ * those points. A pair the gap test settles costs no read of the row; the others pass a screen
+ * (tensor cores for fp16/bf16, fp32 FMAs for fp32) and what it cannot settle gets the fp64
+ * distance, through a shared queue. Dynamic shared memory: the queue, FKM_THREADS · trials u32. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_PP_POTENTIAL_BLOCKS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
-                                const double *__restrict__ d2, const struct fkm_pp *pp,
+                                const double *__restrict__ d2, const int *__restrict__ labels,
+                                const double *__restrict__ gap, const struct fkm_pp *pp,
                                 const i64 *__restrict__ cand, u64 *__restrict__ pot,
-                                u32 *__restrict__ closer, i64 n, int trials, int tile, int group) {
-  extern __shared__ __align__(16) unsigned char fkm_pp_smem[];
+                                u32 *__restrict__ closer, i64 n, i64 k, int trials) {
+  extern __shared__ u32 fkm_pp_queue[];
   __shared__ int queued;
-  const int b = blockIdx.y, t0 = blockIdx.z * group;
-  const int g = trials - t0 < group ? trials - t0 : group, row_bytes = FKM_DP * (int)sizeof(elem_t);
-  const i64 i0 = (i64)blockIdx.x * tile;
-  const int rows = n - i0 < tile ? (int)(n - i0) : tile;
-  float *cs = (float *)fkm_pp_smem;
-  unsigned char *xs = fkm_pp_smem + (size_t)group * FKM_DP * 4;
-  u64 *acc = (u64 *)(xs + (size_t)tile * (row_bytes + 16));
-  u32 *queue = (u32 *)(acc + group);
-  const elem_t *xb = x + (i64)b * n * FKM_DP;
-  const i64 *cb = cand + (i64)b * trials + t0;
-  for (int v = threadIdx.x; v < g * FKM_DP; v += FKM_THREADS)
-    cs[v] = fkm_to_f32(xb[cb[v / FKM_DP] * FKM_DP + v % FKM_DP]);
-  const int vecs = row_bytes / 16;
-  for (int v = threadIdx.x; v < rows * vecs; v += FKM_THREADS)
-    *(uint4 *)(xs + (size_t)(v / vecs) * (row_bytes + 16) + (size_t)(v % vecs) * 16) =
-        ((const uint4 *)(xb + (i0 + v / vecs) * FKM_DP))[v % vecs];
-  for (int t = threadIdx.x; t < g; t += FKM_THREADS) acc[t] = 0ull;
+  __shared__ u64 taken[32];
+#if FKM_DTYPE != 3
+  __shared__ fkm_pp_side cs[32];
+#endif
+  const int b = blockIdx.y;
+  const i64 bn = (i64)b * n, i0 = (i64)blockIdx.x * FKM_THREADS, i = i0 + threadIdx.x;
+  const elem_t *xb = x + bn * FKM_DP;
+  const i64 *cb = cand + (i64)b * trials;
+  if (threadIdx.x < 32) taken[threadIdx.x] = 0ull;
   if (threadIdx.x == 0) queued = 0;
+#if FKM_DTYPE != 3
+  fkm_pp_cand_sides(xb, cb, trials, cs);
+#endif
+  __syncthreads();
+  const bool valid = i < n;
+  const double bound = valid ? __dmul_rn(d2[bn + i], FKM_PP_GAP_SCALE) : 0.0;
+  const double *gl = gap + ((i64)b * k + (valid ? labels[bn + i] : 0)) * trials;
+  u32 mask = 0u;
+  for (int t = 0; t < trials; ++t) mask |= valid && gl[t] < bound ? 1u << t : 0u;
+#if FKM_DTYPE == 3
+  for (int t = 0; t < trials; ++t)
+    fkm_pp_push(mask >> t & 1u, (u32)threadIdx.x << 5 | (u32)t, fkm_pp_queue, &queued);
+  const bool screened = false;
+#else
+  const elem_t *c[FKM_PP_NT];
+#pragma unroll
+  for (int t = 0; t < FKM_PP_NT; ++t) {
+    const int ct = 8 * t + ((threadIdx.x & 31) >> 2);
+    c[t] = xb + cb[ct < trials ? ct : trials - 1] * FKM_DP;
+  }
+  const int warp_row = threadIdx.x & ~31;
+  fkm_pp_tensor_screen(xb, d2 + bn, n, i0 + warp_row, warp_row, mask, c, trials, cs, fkm_pp_queue,
+                       &queued);
+  const bool screened = true;
+#endif
   __syncthreads();
   const double max_term = __longlong_as_double((long long)pp[b].max_bits);
   const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
-  const float *wb = w ? w + (i64)b * n : w;
-  const double *db = d2 + (i64)b * n;
-  const int r = threadIdx.x;
-  const bool valid = r < rows;
-  const double di = valid ? db[i0 + r] : 0.0, wi = valid ? fkm_pp_weight(wb, i0 + r) : 0.0;
-  const elem_t *row = (const elem_t *)(xs + (size_t)(valid ? r : 0) * (row_bytes + 16));
-  int t = 0;
-#define FKM_PP_SCREEN(Q) fkm_pp_screen<Q>(row, cs, t, valid, di, wi, max_term, sigma, r, acc, queue, &queued)
-  for (; t + 4 <= g; t += 4) FKM_PP_SCREEN(4);
-  if (g - t == 3) FKM_PP_SCREEN(3);
-  if (g - t == 2) FKM_PP_SCREEN(2);
-  if (g - t == 1) FKM_PP_SCREEN(1);
-#undef FKM_PP_SCREEN
-  __syncthreads();
+  const float *wb = w ? w + bn : w;
   for (int e = threadIdx.x; e < queued; e += FKM_THREADS) {
-    const int qr = (int)(queue[e] >> 5), qt = (int)(queue[e] & 31u);
-    const elem_t *qrow = (const elem_t *)(xs + (size_t)qr * (row_bytes + 16));
-    const double dist = fkm_pp_sqdist(qrow, xb + cb[qt] * FKM_DP), dq = db[i0 + qr];
-    if (dist < dq) atomicOr(&closer[(i64)b * n + i0 + qr], 1u << (t0 + qt));
-    const double term = __dmul_rn(fkm_pp_weight(wb, i0 + qr), dist < dq ? dist : dq);
-    atomicAdd(&acc[qt], fkm_pp_quantise(term, max_term, sigma));
+    const int t = (int)(fkm_pp_queue[e] & 31u);
+    const i64 p = i0 + (fkm_pp_queue[e] >> 5);
+    const elem_t *row = xb + p * FKM_DP, *cr = xb + cb[t] * FKM_DP;
+    const double dp = d2[bn + p];
+    if (!screened && fkm_pp_settled(fkm_pp_sqdist_f32(row, cr), dp)) continue;
+    const double dist = fkm_pp_sqdist(row, cr);
+    if (!(dist < dp)) continue;
+    atomicOr(&closer[bn + p], 1u << t);
+    const double wp = fkm_pp_weight(wb, p);
+    atomicAdd(&taken[t], fkm_pp_quantise(__dmul_rn(wp, dp), max_term, sigma) -
+                             fkm_pp_quantise(__dmul_rn(wp, dist), max_term, sigma));
   }
   __syncthreads();
-  for (int t2 = threadIdx.x; t2 < g; t2 += FKM_THREADS) atomicAdd(&pot[(i64)b * trials + t0 + t2], acc[t2]);
+  if (threadIdx.x < trials && taken[threadIdx.x])
+    atomicAdd(&pot[(i64)b * trials + threadIdx.x], taken[threadIdx.x]);
 }
 
 /* Block b, one thread: the step's winner (lowest potential, ties to the earlier trial; the one
@@ -319,9 +629,10 @@ extern "C" __global__ void FKM_ENTRY(fkm_pp_choose)(const i64 *__restrict__ cand
                                                    int trials, int step_trials) {
   if (threadIdx.x != 0) return;
   const int b = blockIdx.x;
-  int best = 0;
+  const u64 *taken = pot + (i64)b * trials;
+  int best = 0; /* the lowest potential Q − taken is the most taken */
   for (int t = 1; t < step_trials; ++t)
-    if (pot[(i64)b * trials + t] < pot[(i64)b * trials + best]) best = t;
+    if (taken[t] > taken[best]) best = t;
   const i64 c = cand[(i64)b * trials + best];
   idx[(i64)b * k + step] = c;
   pp[b].winner = (u64)best;
