@@ -27,11 +27,12 @@ static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
   unsigned tiles = (unsigned)((run->n + 255) / 256);
   unsigned pairs = (unsigned)((step * run->trials + 7) / 8); /* a warp a pair */
   FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0,
-              &run->x, &run->idx, &run->cand, &run->pp_gap, &run->n, &run->k, &run->trials, &step);
+              &run->x, &run->idx, &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k,
+              &run->trials, &step);
   FKM__LAUNCH(run, run->kern.pp_potential, tiles, (unsigned)run->b, 256,
               (unsigned)(256 * run->trials * 4), &run->x, &run->w, &run->d2, &run->labels,
-              &run->pp_gap, &run->pp, &run->cand, &run->pot, &run->closer, &run->n, &run->k,
-              &run->trials);
+              &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot, &run->closer, &run->n,
+              &run->k, &run->trials);
   return FKM_OK;
 }
 

@@ -4,13 +4,14 @@
  * summed as 64-bit integers (any order gives the same sums). Most (point, candidate) pairs are
  * settled without an fp64 distance, as min(D²_i, ·) is D²_i for any distance certainly no nearer:
  * first by the triangle inequality through the gap from the candidate to the point's closest
- * centre (no read of the point's row), then by an fp32 distance with a proven error bound.
+ * centre (no read of the point's row), then by a tensor-core (fp16/bf16) or fp32 (fp32 rows)
+ * distance with a proven error bound.
  * Per batch b (grid.y unless said):
  *   x [B][N][DP] compute dtype, w [B][N] fp32 or NULL (every weight 1), d2 [B][N] fp64,
  *   labels [B][N] i32 (the step of the centre D²_i is the distance to), picked [B][N] u8,
  *   chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winner), cand [B][T] i64 and
- *   pot [B][T] u64 (T = trials per step: what each candidate takes from Q), gap [B][K][T] f64,
- *   idx [B][K] i64 (the picks), closer [B][N] u32 (bit t: trial t's candidate is nearer than
+ *   pot [B][T] u64 (T = trials per step: what each candidate takes from Q), gap [B][K][TP] f32
+ *   (TP = T rounded up to 4), side [B][T] struct fkm_pp_side, idx [B][K] i64 (the picks), closer [B][N] u32 (bit t: trial t's candidate is nearer than
  *   D²_i; cleared as D² takes it). */
 typedef unsigned long long u64;
 
@@ -335,19 +336,40 @@ __device__ __forceinline__ double fkm_pp_sqdist_warp(const elem_t *a, const elem
   return s;
 }
 
-/* gap[b][j][t] = ‖x_cand_t − x_centre_j‖² (fkm_pp_sqdist_warp) for the `step` centres picked so
- * far and the step's trials, one pair a warp. Grid (⌈step · trials / (FKM_THREADS / 32)⌉, B). */
+/* One side of the tensor-core screen's bound (see fkm_pp_mma_settled) from its fp32 ‖·‖² sq:
+ * a = sq·(1 − (DP + 4)·2^-23) rounded down (−∞ when sq is not finite) and r = scale·√sq rounded
+ * up (scale 1 for a candidate, err's (DP + 16)·2^-21 for a point). */
+struct fkm_pp_side {
+  float a, r;
+};
+
+__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
+  fkm_pp_side v;
+  v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
+  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
+  return v;
+}
+
+/* Pair (j, t) (a warp): gap[b][j][t] = ‖x_cand_t − x_centre_j‖² (fkm_pp_sqdist_warp) rounded
+ * down to fp32, for the `step` centres picked so far and the step's trials; the warps of j = 0 also
+ * write side[b][t], the candidate's fkm_pp_side from its fp32 ‖·‖² (any order).
+ * Grid (⌈step · trials / (FKM_THREADS / 32)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_gaps)(const elem_t *__restrict__ x, const i64 *__restrict__ idx,
-                           const i64 *__restrict__ cand, double *__restrict__ gap, i64 n, i64 k,
-                           int trials, i64 step) {
-  const int b = blockIdx.y;
+                           const i64 *__restrict__ cand, float *__restrict__ gap,
+                           fkm_pp_side *__restrict__ side, i64 n, i64 k, int trials, i64 step) {
+  const int b = blockIdx.y, lane = threadIdx.x & 31;
   const i64 g = ((i64)blockIdx.x * FKM_THREADS + threadIdx.x) >> 5, j = g / trials;
+  const int t = (int)(g % trials);
   if (j >= step) return;
-  const elem_t *xb = x + (i64)b * n * FKM_DP;
-  const double d = fkm_pp_sqdist_warp(xb + cand[(i64)b * trials + g % trials] * FKM_DP,
-                                      xb + idx[(i64)b * k + j] * FKM_DP);
-  if ((threadIdx.x & 31) == 0) gap[(i64)b * k * trials + g] = d;
+  const elem_t *xb = x + (i64)b * n * FKM_DP, *c = xb + cand[(i64)b * trials + t] * FKM_DP;
+  const double d = fkm_pp_sqdist_warp(c, xb + idx[(i64)b * k + j] * FKM_DP);
+  if (lane == 0) gap[((i64)b * k + j) * ((trials + 3) & ~3) + t] = __double2float_rd(d);
+  if (j != 0) return;
+  float sq = 0.0f;
+  for (int e = lane; e < FKM_DP; e += 32) sq = fmaf(fkm_to_f32(c[e]), fkm_to_f32(c[e]), sq);
+  sq = fkm_warp_sum(sq);
+  if (lane == 0) side[(i64)b * trials + t] = fkm_pp_side_of(sq, 1.0f);
 }
 
 #if FKM_DTYPE != 3
@@ -364,19 +386,6 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
  * each term rounded toward the safe side (the _rd/_ru intrinsics), so the fp32 lower is below the
  * real one. The fp64 distance is within (DP + 8)·2^-52 relative of exact, so lower > D²_i·(1 +
  * 2^-23) proves it ≥ D²_i. Anything not finite proves nothing (−∞ terms, NaN comparisons). */
-
-/* One side of the bound: a as above (−∞ when ‖·‖² is not finite) and r, a root of ‖·‖² rounded up,
- * for a point also scaled by err's (DP + 16)·2^-21. */
-struct fkm_pp_side {
-  float a, r;
-};
-
-__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
-  fkm_pp_side v;
-  v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
-  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
-  return v;
-}
 
 /* D²_i·(1 + 2^-23), rounded up to fp32 (+∞ past the fp32 range: proves nothing). */
 __device__ __forceinline__ float fkm_pp_threshold(double di) {
@@ -399,21 +408,18 @@ __device__ __forceinline__ float fkm_pp_sumsq2(u32 v, float s) {
  * warp keeps 8 × 16 bytes a lane in flight. */
 #define FKM_PP_KC 128
 
-/* 16 bytes of a row, or zeros where !live (rows are read once: a streaming load, which leaves L1
- * to the candidates). */
+/* 16 bytes of a row, or zeros where !live. Cached in L1: the pairs the screen leaves to the fp64
+ * distance read their rows again soon after. */
 __device__ __forceinline__ uint4 fkm_pp_ld16(const elem_t *p, bool live) {
   uint4 v = {0u, 0u, 0u, 0u};
-  if (live)
-    asm("ld.global.cs.v4.u32 {%0,%1,%2,%3}, [%4];"
-        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-        : "l"(p));
+  if (live) v = *(const uint4 *)p;
   return v;
 }
 
 /* 8 bytes of a row, or zeros where !live. */
 __device__ __forceinline__ uint2 fkm_pp_ld8(const elem_t *p, bool live) {
   uint2 v = {0u, 0u};
-  if (live) asm("ld.global.cs.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  if (live) v = *(const uint2 *)p;
   return v;
 }
 
@@ -532,18 +538,25 @@ __device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const dou
   }
 }
 
-/* The sides of the trials' candidates into cs (shared), a warp a candidate. */
-__device__ __forceinline__ void fkm_pp_cand_sides(const elem_t *xb, const i64 *cb, int trials,
-                                                  fkm_pp_side *cs) {
-  for (int t = threadIdx.x >> 5; t < trials; t += FKM_THREADS / 32) {
-    const elem_t *c = xb + cb[t] * FKM_DP;
-    float s = 0.0f;
-    for (int j = threadIdx.x & 31; j < FKM_DP; j += 32) s = fmaf(fkm_to_f32(c[j]), fkm_to_f32(c[j]), s);
-    s = fkm_warp_sum(s);
-    if ((threadIdx.x & 31) == 0) cs[t] = fkm_pp_side_of(s, 1.0f);
-  }
-}
 #endif
+
+/* The trials the gap test leaves unsettled for a point (bit t), from its D²_i and the row of gap
+ * for its centre l: gap_lt (rounded down) ≥ FKM_PP_GAP_SCALE · D²_i (rounded up) settles. */
+__device__ __forceinline__ u32 fkm_pp_gap_mask(const float *gap, int l, double di, i64 k, int b,
+                                               int trials) {
+  const int tp = (trials + 3) & ~3;
+  const float bound = __double2float_ru(__dmul_rn(di, FKM_PP_GAP_SCALE));
+  const float4 *row = (const float4 *)(gap + ((i64)b * k + l) * tp);
+  u32 mask = 0u;
+  for (int t4 = 0; t4 < tp / 4; ++t4) {
+    const float4 v = row[t4];
+    const float g[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if (4 * t4 + e < trials && !(g[e] >= bound)) mask |= 1u << (4 * t4 + e);
+  }
+  return mask;
+}
 
 /* Blocks an SM keeps of fkm_pp_potential: 3 × 8 warps hide the latency of its row loads (at most
  * 85 registers a thread). */
@@ -559,30 +572,21 @@ __device__ __forceinline__ void fkm_pp_cand_sides(const elem_t *xb, const i64 *c
 extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_PP_POTENTIAL_BLOCKS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const double *__restrict__ d2, const int *__restrict__ labels,
-                                const double *__restrict__ gap, const struct fkm_pp *pp,
-                                const i64 *__restrict__ cand, u64 *__restrict__ pot,
-                                u32 *__restrict__ closer, i64 n, i64 k, int trials) {
+                                const float *__restrict__ gap, const fkm_pp_side *__restrict__ side,
+                                const struct fkm_pp *pp, const i64 *__restrict__ cand,
+                                u64 *__restrict__ pot, u32 *__restrict__ closer, i64 n, i64 k,
+                                int trials) {
   extern __shared__ u32 fkm_pp_queue[];
   __shared__ int queued;
   __shared__ u64 taken[32];
-#if FKM_DTYPE != 3
-  __shared__ fkm_pp_side cs[32];
-#endif
   const int b = blockIdx.y;
   const i64 bn = (i64)b * n, i0 = (i64)blockIdx.x * FKM_THREADS, i = i0 + threadIdx.x;
   const elem_t *xb = x + bn * FKM_DP;
   const i64 *cb = cand + (i64)b * trials;
   if (threadIdx.x < 32) taken[threadIdx.x] = 0ull;
   if (threadIdx.x == 0) queued = 0;
-#if FKM_DTYPE != 3
-  fkm_pp_cand_sides(xb, cb, trials, cs);
-#endif
+  const u32 mask = i < n ? fkm_pp_gap_mask(gap, labels[bn + i], d2[bn + i], k, b, trials) : 0u;
   __syncthreads();
-  const bool valid = i < n;
-  const double bound = valid ? __dmul_rn(d2[bn + i], FKM_PP_GAP_SCALE) : 0.0;
-  const double *gl = gap + ((i64)b * k + (valid ? labels[bn + i] : 0)) * trials;
-  u32 mask = 0u;
-  for (int t = 0; t < trials; ++t) mask |= valid && gl[t] < bound ? 1u << t : 0u;
 #if FKM_DTYPE == 3
   for (int t = 0; t < trials; ++t)
     fkm_pp_push(mask >> t & 1u, (u32)threadIdx.x << 5 | (u32)t, fkm_pp_queue, &queued);
@@ -595,8 +599,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_PP_POTENTIAL_BLOCK
     c[t] = xb + cb[ct < trials ? ct : trials - 1] * FKM_DP;
   }
   const int warp_row = threadIdx.x & ~31;
-  fkm_pp_tensor_screen(xb, d2 + bn, n, i0 + warp_row, warp_row, mask, c, trials, cs, fkm_pp_queue,
-                       &queued);
+  fkm_pp_tensor_screen(xb, d2 + bn, n, i0 + warp_row, warp_row, mask, c, trials,
+                       side + (i64)b * trials, fkm_pp_queue, &queued);
   const bool screened = true;
 #endif
   __syncthreads();
