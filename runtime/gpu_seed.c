@@ -5,8 +5,8 @@
 static fkm_status add_centre(fkm__gpu_run *run, int first, int64_t step) {
   unsigned blocks = (unsigned)((run->n + FKM__PP_SPAN * 256 - 1) / (FKM__PP_SPAN * 256));
   FKM__LAUNCH(run, run->kern.pp_add_centre, blocks, (unsigned)run->b, 256, 0, &run->x, &run->w,
-              &run->d2, &run->labels, &run->idx, &run->pp, &run->closer, &run->n, &run->k, &first,
-              &step);
+              &run->d2, &run->labels, &run->pp_norm, &run->idx, &run->pp, &run->closer, &run->n,
+              &run->k, &first, &step);
   return FKM_OK;
 }
 
@@ -24,30 +24,32 @@ static fkm_status draw(fkm__gpu_run *run, uint64_t seed, int64_t step) {
 /* The gaps from the step's candidates to the centres so far, then the potentials (what each
  * candidate takes from Q) and the closer bits. */
 static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
-  unsigned tiles = (unsigned)((run->n + 255) / 256);
+  int64_t warp_tiles = (run->n + 31) / 32,
+          resident = (int64_t)run->g->multiprocessors * FKM__PP_POTENTIAL_BLOCKS / run->b;
+  int64_t blocks = (warp_tiles + 7) / 8; /* 8 warps a block */
+  if (blocks > resident) blocks = resident > 0 ? resident : 1;
   unsigned pairs = (unsigned)((step * run->trials + 7) / 8); /* a warp a pair */
-  FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0,
-              &run->x, &run->idx, &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k,
-              &run->trials, &step);
-  FKM__LAUNCH(run, run->kern.pp_potential, tiles, (unsigned)run->b, 256,
+  FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0, &run->x, &run->idx,
+              &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k, &run->trials, &step);
+  FKM__LAUNCH(run, run->kern.pp_potential, (unsigned)blocks, (unsigned)run->b, 256,
               (unsigned)(256 * run->trials * 4), &run->x, &run->w, &run->d2, &run->labels,
-              &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot, &run->closer, &run->n,
-              &run->k, &run->trials);
+              &run->pp_norm, &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot,
+              &run->closer, &run->n, &run->k, &run->trials);
   return FKM_OK;
 }
 
 static fkm_status choose(fkm__gpu_run *run, int64_t step) {
   int step_trials = step == 0 ? 1 : run->trials;
-  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->pot,
-              &run->pp, &run->picked, &run->idx, &run->n, &run->k, &step, &run->trials,
-              &step_trials);
+  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->pot, &run->pp,
+              &run->picked, &run->idx, &run->n, &run->k, &step, &run->trials, &step_trials);
   return FKM_OK;
 }
 
 static fkm_status clear_state(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * FKM__PP_BYTES, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu,
+             cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->picked, 0, B * (size_t)run->n, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->closer, 0, B * (size_t)run->n, run->stream));
   return FKM_OK;

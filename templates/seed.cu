@@ -36,10 +36,9 @@ __device__ __forceinline__ u64 fkm_uniform53(u64 seed, i64 b, u64 c) {
   return fkm_mix64(fkm_mix64(seed ^ fkm_mix64((u64)b)) + c) >> 11;
 }
 
+/* 62 − ⌈log2 n⌉ − ⌊log2 max_term⌋ (n ≥ 1). */
 __device__ __forceinline__ int fkm_pp_sigma(double max_term, i64 n) {
-  int l = 0;
-  while ((1ll << l) < n) l++;
-  return 62 - l - ilogb(max_term);
+  return 62 - (64 - __clzll(n - 1)) - ilogb(max_term);
 }
 
 /* ⌊v · 2^σ⌋; 0 for every term when the step's largest term is 0. */
@@ -128,8 +127,20 @@ __device__ __forceinline__ u64 fkm_warp_max_u64(u64 v) {
 
 #define FKM_PP_SPAN 4 /* points a thread of fkm_pp_add_centre: their loads in flight together */
 
+/* The fp32 ‖a‖² (fmaf steps in index order; the tensor-core screen's bound allows any order). */
+__device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
+  float s = 0.0f;
+  for (int j = 0; j < FKM_DP; j += 8) {
+    float v[8];
+    fkm_pp_load8(a, j, v);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s = fmaf(v[e], v[e], s);
+  }
+  return s;
+}
+
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights); otherwise centre `step` (idx[b][step]) joins: D²_i =
+ * centre (the terms are the weights; norm [B][N] takes the rows' fkm_pp_sqnorm_f32); otherwise centre `step` (idx[b][step]) joins: D²_i =
  * ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of
  * the winning trial is set (for every other point the centre is no nearer than D²_i, which stays);
  * labels_i = the centre's step where D²_i takes its distance. Block x covers points
@@ -138,8 +149,9 @@ __device__ __forceinline__ u64 fkm_warp_max_u64(u64 v) {
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, int *__restrict__ labels,
-                                 const i64 *__restrict__ idx, struct fkm_pp *pp,
-                                 u32 *__restrict__ closer, i64 n, i64 k, int first, i64 step) {
+                                 float *__restrict__ norm, const i64 *__restrict__ idx,
+                                 struct fkm_pp *pp, u32 *__restrict__ closer, i64 n, i64 k,
+                                 int first, i64 step) {
   __shared__ u64 block_max;
   const int b = blockIdx.y;
   const i64 i0 = (i64)blockIdx.x * FKM_PP_SPAN * FKM_THREADS + threadIdx.x;
@@ -160,8 +172,9 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   for (int r = 0; r < FKM_PP_SPAN; ++r) {
     const i64 i = i0 + r * FKM_THREADS;
     if (i >= n) break;
+    const elem_t *xb = x + (i64)b * n * FKM_DP;
+    if (first) norm[(i64)b * n + i] = fkm_pp_sqnorm_f32(xb + i * FKM_DP);
     if (!first && (step == 0 || (bits[r] & winner))) {
-      const elem_t *xb = x + (i64)b * n * FKM_DP;
       const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
       if (step == 0 || dist < db[i]) db[i] = dist, labels[(i64)b * n + i] = (int)step;
     }
@@ -306,16 +319,6 @@ __device__ __forceinline__ float fkm_pp_sqdist_f32(const elem_t *a, const elem_t
   return s;
 }
 
-/* Appends v to the block's shared queue where push holds (one shared atomic a warp). Every thread
- * of the warp calls it. */
-__device__ __forceinline__ void fkm_pp_push(bool push, u32 v, u32 *queue, int *queued) {
-  const u32 pushing = __ballot_sync(0xffffffffu, push), lane = threadIdx.x & 31;
-  int base = 0;
-  if (lane == 0 && pushing) base = atomicAdd(queued, __popc(pushing));
-  base = __shfl_sync(0xffffffffu, base, 0);
-  if (push) queue[base + __popc(pushing & ((1u << lane) - 1u))] = v;
-}
-
 /* ‖a − c‖² in fp64 by a warp (lane l: columns 8l … 8l + 7 of each 256, then a shuffle tree), for
  * every lane. The order differs from fkm_pp_sqdist's, not the bound the gap test uses: each term
  * still passes through fewer than DP + 2 roundings. */
@@ -372,6 +375,20 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (lane == 0) side[(i64)b * trials + t] = fkm_pp_side_of(sq, 1.0f);
 }
 
+/* A warp's queue of the pairs its screen leaves to the fp64 distance, in shared memory: entries
+ * row << 5 | trial (row: the point's place among the warp's 32); count is the same in every lane. */
+struct fkm_pp_warp_queue {
+  u32 *pairs;
+  int count;
+};
+
+/* Appends v where push holds. Every lane of the warp calls it. */
+__device__ __forceinline__ void fkm_pp_push(bool push, u32 v, fkm_pp_warp_queue &q) {
+  const u32 pushing = __ballot_sync(0xffffffffu, push), lane = threadIdx.x & 31;
+  if (push) q.pairs[q.count + __popc(pushing & ((1u << lane) - 1u))] = v;
+  q.count += __popc(pushing);
+}
+
 #if FKM_DTYPE != 3
 #define FKM_PP_NT 4 /* n8 tiles of candidates in the tensor-core screen: trials ≤ 32 */
 
@@ -398,15 +415,12 @@ __device__ __forceinline__ bool fkm_pp_mma_settled(float dot, fkm_pp_side x, fkm
   return fabsf(dot) < FKM_INF && lower > thr;
 }
 
-/* s + the squares of the two elements packed in v. */
-__device__ __forceinline__ float fkm_pp_sumsq2(u32 v, float s) {
-  const float lo = fkm_to_f32((elem_t)(v & 0xffffu)), hi = fkm_to_f32((elem_t)(v >> 16));
-  return fmaf(hi, hi, fmaf(lo, lo, s));
-}
-
-/* Columns of one pass of the screen: a pass issues all its row loads before its MMAs, so that a
- * warp keeps 8 × 16 bytes a lane in flight. */
-#define FKM_PP_KC 128
+/* 32-column steps of one pass of the screen with NT n8 tiles: a pass issues all its row loads
+ * before its MMAs, so that a warp keeps 2 × passes × 16 bytes a lane in flight (fewer with more
+ * tiles, whose accumulators take the registers). */
+template <int NT> struct fkm_pp_passes {
+  static constexpr int value = NT <= 2 ? 4 : 2;
+};
 
 /* 16 bytes of a row, or zeros where !live. Cached in L1: the pairs the screen leaves to the fp64
  * distance read their rows again soon after. */
@@ -424,34 +438,31 @@ __device__ __forceinline__ uint2 fkm_pp_ld8(const elem_t *p, bool live) {
 }
 
 /* Columns j … j + 31 of fkm_pp_mma_tile: a0, a1 hold this thread's 8 of rows g and g + 8. */
+template <int NT>
 __device__ __forceinline__ void fkm_pp_mma_k32(uint4 a0, uint4 a1, const elem_t *const *c, int j,
-                                               int nt, float (*dot)[4], float *nx) {
+                                               float (*dot)[4]) {
   const int q = threadIdx.x & 3;
-  nx[0] = fkm_pp_sumsq2(a0.w, fkm_pp_sumsq2(a0.z, fkm_pp_sumsq2(a0.y, fkm_pp_sumsq2(a0.x, nx[0]))));
-  nx[1] = fkm_pp_sumsq2(a1.w, fkm_pp_sumsq2(a1.z, fkm_pp_sumsq2(a1.y, fkm_pp_sumsq2(a1.x, nx[1]))));
   const u32 lo[4] = {a0.x, a1.x, a0.y, a1.y}, hi[4] = {a0.z, a1.z, a0.w, a1.w};
 #pragma unroll
-  for (int t = 0; t < FKM_PP_NT; ++t)
-    if (t < nt) {
-      const uint4 bv = *(const uint4 *)(c[t] + j + 8 * q);
-      const u32 blo[2] = {bv.x, bv.y}, bhi[2] = {bv.z, bv.w};
-      fkm_mma16816(dot[t], lo, blo);
-      fkm_mma16816(dot[t], hi, bhi);
-    }
+  for (int t = 0; t < NT; ++t) {
+    const uint4 bv = *(const uint4 *)(c[t] + j + 8 * q);
+    const u32 blo[2] = {bv.x, bv.y}, bhi[2] = {bv.z, bv.w};
+    fkm_mma16816(dot[t], lo, blo);
+    fkm_mma16816(dot[t], hi, bhi);
+  }
 }
 
 /* One warp, one m16 tile: dot[t] (the m16n8 accumulator layout: rows g, g + 8 of lane 4g + q,
  * columns 2q, 2q + 1) += rows r0 (row g) and r1 (row g + 8) against c[t] (candidate 8t + g) for
- * the nt n8 tiles, and nx[2] += this thread's part of the rows' fp32 ‖·‖². A row not live is read
- * as zeros (no memory traffic; its pairs are not asked about). Both operands take the columns in
- * the same permuted order, which a dot product does not see: of each 32 columns, thread q holds 8
- * consecutive ones (4 of a last 16). */
+ * the NT n8 tiles. A row not live is read as zeros (no memory traffic; its pairs are not asked
+ * about). Both operands take the columns in the same permuted order, which a dot product does not
+ * see: of each 32 columns, thread q holds 8 consecutive ones (4 of a last 16). */
+template <int NT>
 __device__ __forceinline__ void fkm_pp_mma_tile(const elem_t *r0, const elem_t *r1, bool live0,
-                                                bool live1, const elem_t *const *c, int nt,
-                                                float (*dot)[4], float *nx) {
-  constexpr int full = FKM_DP / 32 * 32, passes = FKM_PP_KC / 32;
+                                                bool live1, const elem_t *const *c, float (*dot)[4]) {
+  constexpr int full = FKM_DP / 32 * 32, passes = fkm_pp_passes<NT>::value;
   const int q = threadIdx.x & 3;
-  for (int j0 = 0; j0 < full; j0 += FKM_PP_KC) {
+  for (int j0 = 0; j0 < full; j0 += 32 * passes) {
     uint4 a0[passes], a1[passes];
 #pragma unroll
     for (int u = 0; u < passes; ++u) {
@@ -461,28 +472,24 @@ __device__ __forceinline__ void fkm_pp_mma_tile(const elem_t *r0, const elem_t *
     }
 #pragma unroll
     for (int u = 0; u < passes; ++u)
-      if (j0 + 32 * u < full) fkm_pp_mma_k32(a0[u], a1[u], c, j0 + 32 * u, nt, dot, nx);
+      if (j0 + 32 * u < full) fkm_pp_mma_k32<NT>(a0[u], a1[u], c, j0 + 32 * u, dot);
   }
   if (full < FKM_DP) {
     const uint2 a0 = fkm_pp_ld8(r0 + full + 4 * q, live0), a1 = fkm_pp_ld8(r1 + full + 4 * q, live1);
-    nx[0] = fkm_pp_sumsq2(a0.y, fkm_pp_sumsq2(a0.x, nx[0]));
-    nx[1] = fkm_pp_sumsq2(a1.y, fkm_pp_sumsq2(a1.x, nx[1]));
     const u32 a[4] = {a0.x, a1.x, a0.y, a1.y};
 #pragma unroll
-    for (int t = 0; t < FKM_PP_NT; ++t)
-      if (t < nt) {
-        const uint2 bv = *(const uint2 *)(c[t] + full + 4 * q);
-        const u32 bb[2] = {bv.x, bv.y};
-        fkm_mma16816(dot[t], a, bb);
-      }
+    for (int t = 0; t < NT; ++t) {
+      const uint2 bv = *(const uint2 *)(c[t] + full + 4 * q);
+      const u32 bb[2] = {bv.x, bv.y};
+      fkm_mma16816(dot[t], a, bb);
+    }
   }
 }
 
-/* Appends the pairs of pend to the block's queue (bit 4t + e: accumulator element e of n8 tile t,
- * i.e. row la or lb by e >> 1 and candidate 8t + 2q + (e & 1)); one shared atomic a warp. Every
- * thread of the warp calls it. */
-__device__ __forceinline__ void fkm_pp_push_pairs(u32 pend, int row_a, int row_b, u32 *queue,
-                                                  int *queued) {
+/* Appends the pairs of pend to the warp's queue (bit 4t + e: accumulator element e of n8 tile t,
+ * i.e. row la or lb by e >> 1 and candidate 8t + 2q + (e & 1)). Every lane of the warp calls it. */
+__device__ __forceinline__ void fkm_pp_push_pairs(u32 pend, int row_a, int row_b,
+                                                  fkm_pp_warp_queue &queue) {
   if (!__any_sync(0xffffffffu, pend != 0u)) return;
   const int lane = threadIdx.x & 31, q = lane & 3, count = __popc(pend);
   int upto = count; /* inclusive prefix of the warp's counts */
@@ -491,50 +498,46 @@ __device__ __forceinline__ void fkm_pp_push_pairs(u32 pend, int row_a, int row_b
     const int o = __shfl_up_sync(0xffffffffu, upto, off);
     if (lane >= off) upto += o;
   }
-  int base = 0;
-  if (lane == 31) base = atomicAdd(queued, upto);
-  base = __shfl_sync(0xffffffffu, base, 31) + upto - count;
+  int at = queue.count + upto - count;
+  queue.count += __shfl_sync(0xffffffffu, upto, 31);
   for (; pend; pend &= pend - 1u) {
     const int bit = __ffs(pend) - 1, row = bit & 2 ? row_b : row_a;
-    queue[base++] = (u32)row << 5 | (u32)(8 * (bit >> 2) + 2 * q + (bit & 1));
+    queue.pairs[at++] = (u32)row << 5 | (u32)(8 * (bit >> 2) + 2 * q + (bit & 1));
   }
 }
 
 /* The warp's 32 points (lane l: point i0w + l, unsettled trials in mask) through the tensor-core
  * screen, 16 at a time; pairs it cannot settle join the queue. Reads no row whose pairs the gap
- * test settled all, and skips a half of only such rows. cs [trials]: the candidates' sides. */
-__device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const double *db, i64 n,
-                                                     i64 i0w, int warp_row, u32 mask,
+ * test settled all, and skips a half of only such rows. db, nb: the batch's D² and fp32 ‖x‖²;
+ * c[t]: this lane's candidate row of n8 tile t; cs [trials]: the candidates' sides. */
+template <int NT>
+__device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const double *db,
+                                                     const float *nb, i64 n, i64 i0w, u32 mask,
                                                      const elem_t *const *c, int trials,
-                                                     const fkm_pp_side *cs, u32 *queue, int *queued) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3, nt = (trials + 7) >> 3;
+                                                     const fkm_pp_side *cs, fkm_pp_warp_queue &queue) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   for (int h = 0; h < 2; ++h) {
     const int la = h * 16 + g, lb = la + 8;
     const u32 ma = __shfl_sync(0xffffffffu, mask, la), mb = __shfl_sync(0xffffffffu, mask, lb);
     if (!__any_sync(0xffffffffu, (ma | mb) != 0u)) continue;
     const i64 ia = i0w + la < n ? i0w + la : n - 1, ib = i0w + lb < n ? i0w + lb : n - 1;
-    float dot[FKM_PP_NT][4] = {}, nx[2] = {0.0f, 0.0f};
-    fkm_pp_mma_tile(xb + ia * FKM_DP, xb + ib * FKM_DP, ma != 0u, mb != 0u, c, nt, dot, nx);
-#pragma unroll
-    for (int off = 1; off < 4; off <<= 1) {
-      nx[0] += __shfl_xor_sync(0xffffffffu, nx[0], off);
-      nx[1] += __shfl_xor_sync(0xffffffffu, nx[1], off);
-    }
+    float dot[NT][4] = {};
+    fkm_pp_mma_tile<NT>(xb + ia * FKM_DP, xb + ib * FKM_DP, ma != 0u, mb != 0u, c, dot);
     const float scale = (FKM_DP + 16) * 0x1p-21f;
-    const fkm_pp_side xs[2] = {fkm_pp_side_of(nx[0], scale), fkm_pp_side_of(nx[1], scale)};
+    const fkm_pp_side xs[2] = {fkm_pp_side_of(ma ? nb[ia] : 0.0f, scale),
+                               fkm_pp_side_of(mb ? nb[ib] : 0.0f, scale)};
     const float thr[2] = {fkm_pp_threshold(ma ? db[ia] : 0.0), fkm_pp_threshold(mb ? db[ib] : 0.0)};
     u32 pend = 0u;
 #pragma unroll
-    for (int t = 0; t < FKM_PP_NT; ++t)
-      if (t < nt)
+    for (int t = 0; t < NT; ++t)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int ct = 8 * t + 2 * q + (e & 1), second = e >> 1;
-          if (ct < trials && ((second ? mb : ma) >> ct & 1u) &&
-              !fkm_pp_mma_settled(dot[t][e], xs[second], cs[ct], thr[second]))
-            pend |= 1u << (4 * t + e);
-        }
-    fkm_pp_push_pairs(pend, warp_row + la, warp_row + lb, queue, queued);
+      for (int e = 0; e < 4; ++e) {
+        const int ct = 8 * t + 2 * q + (e & 1), second = e >> 1;
+        if (ct < trials && ((second ? mb : ma) >> ct & 1u) &&
+            !fkm_pp_mma_settled(dot[t][e], xs[second], cs[ct], thr[second]))
+          pend |= 1u << (4 * t + e);
+      }
+    fkm_pp_push_pairs(pend, la, lb, queue);
   }
 }
 
@@ -558,68 +561,114 @@ __device__ __forceinline__ u32 fkm_pp_gap_mask(const float *gap, int l, double d
   return mask;
 }
 
+/* What one step of fkm_pp_potential reads, for one batch. */
+struct fkm_pp_step {
+  const elem_t *xb;   /* [N][DP] */
+  const double *db;   /* [N] D² */
+  const float *wb;    /* [N] weights or NULL */
+  const float *nb;    /* [N] fp32 ‖x‖² */
+  const int *lb;      /* [N] the step of each point's nearest centre */
+  const i64 *cb;      /* [T] the candidates */
+  u32 *closer;        /* [N] */
+  double max_term;
+  int sigma;
+};
+
+/* The warp's queued pairs, a lane each: the fp64 distance (after the fp32 screen for fp32 rows);
+ * where it is nearer than D²_i, sets closer bit t and adds q(w·D²_i) − q(w·dist) to taken[t]. */
+__device__ __forceinline__ void fkm_pp_exact_pairs(const fkm_pp_warp_queue &queue,
+                                                   const fkm_pp_step &s, i64 i0w, u64 *taken) {
+  for (int e = threadIdx.x & 31; e < queue.count; e += 32) {
+    const int t = (int)(queue.pairs[e] & 31u);
+    const i64 p = i0w + (queue.pairs[e] >> 5);
+    const elem_t *row = s.xb + p * FKM_DP, *cr = s.xb + s.cb[t] * FKM_DP;
+    const double dp = s.db[p];
+#if FKM_DTYPE == 3
+    if (fkm_pp_settled(fkm_pp_sqdist_f32(row, cr), dp)) continue;
+#endif
+    const double dist = fkm_pp_sqdist(row, cr);
+    if (!(dist < dp)) continue;
+    atomicOr(&s.closer[p], 1u << t);
+    const double wp = fkm_pp_weight(s.wb, p);
+    atomicAdd(&taken[t], fkm_pp_quantise(__dmul_rn(wp, dp), s.max_term, s.sigma) -
+                             fkm_pp_quantise(__dmul_rn(wp, dist), s.max_term, s.sigma));
+  }
+}
+
+/* The warp's tiles of 32 points (tile w of the batch's ⌈N / 32⌉ for every w ≡ this warp's rank in
+ * the grid): the gap test, the screen (NT n8 tiles of candidates; unused for fp32 rows), then the
+ * fp64 distances of what is left. No block barrier: a warp with slow pairs holds back no other. */
+template <int NT>
+__device__ void fkm_pp_potential_tiles(const fkm_pp_step &s, const float *gap,
+                                       const fkm_pp_side *cs, i64 n, i64 k, int trials, u32 *queue,
+                                       u64 *taken) {
+  constexpr int warps = FKM_THREADS / 32;
+  const int b = blockIdx.y, lane = threadIdx.x & 31;
+  fkm_pp_warp_queue q = {queue + (threadIdx.x >> 5) * 32 * trials, 0};
+#if FKM_DTYPE != 3
+  const elem_t *c[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    const int ct = 8 * t + (lane >> 2);
+    c[t] = s.xb + s.cb[ct < trials ? ct : trials - 1] * FKM_DP;
+  }
+#endif
+  const i64 stride = (i64)gridDim.x * warps;
+  for (i64 tile = (i64)blockIdx.x * warps + (threadIdx.x >> 5); tile * 32 < n; tile += stride) {
+    const i64 i0w = tile * 32, i = i0w + lane;
+    const u32 mask = i < n ? fkm_pp_gap_mask(gap, s.lb[i], s.db[i], k, b, trials) : 0u;
+    q.count = 0;
+#if FKM_DTYPE == 3
+    for (int t = 0; t < trials; ++t) fkm_pp_push(mask >> t & 1u, (u32)lane << 5 | (u32)t, q);
+#else
+    fkm_pp_tensor_screen<NT>(s.xb, s.db, s.nb, n, i0w, mask, c, trials, cs, q);
+#endif
+    __syncwarp();
+    fkm_pp_exact_pairs(q, s, i0w, taken);
+    __syncwarp();
+  }
+}
+
 /* Blocks an SM keeps of fkm_pp_potential: 3 × 8 warps hide the latency of its row loads (at most
  * 85 registers a thread). */
 #define FKM_PP_POTENTIAL_BLOCKS 3
 
-/* Block (tile, b), one point a thread: the step's potentials as what the candidates take away.
- * The potential of trial t is Σ_i q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) = Q − Σ over the points
- * nearer to the candidate than D²_i of q(w_i·D²_i) − q(w_i·‖x_i − x_cand_t‖²); this kernel adds
- * that second sum to pot[b][t] (the caller zeroed it) and sets closer bit t (trials ≤ 32) of
- * those points. A pair the gap test settles costs no read of the row; the others pass a screen
- * (tensor cores for fp16/bf16, fp32 FMAs for fp32) and what it cannot settle gets the fp64
- * distance, through a shared queue. Dynamic shared memory: the queue, FKM_THREADS · trials u32. */
+/* Block (x, b): the step's potentials as what the candidates take away. The potential of trial t
+ * is Σ_i q(w_i · min(D²_i, ‖x_i − x_cand_t‖²)) = Q − Σ over the points nearer to the candidate
+ * than D²_i of q(w_i·D²_i) − q(w_i·‖x_i − x_cand_t‖²); this kernel adds that second sum to
+ * pot[b][t] (the caller zeroed it) and sets closer bit t (trials ≤ 32) of those points. A pair the
+ * gap test settles costs no read of the row; the others pass a screen (tensor cores for
+ * fp16/bf16, fp32 FMAs for fp32) and what it cannot settle gets the fp64 distance. Persistent:
+ * any grid (x) covers every point. Dynamic shared memory: the warps' queues, FKM_THREADS · trials
+ * u32. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_PP_POTENTIAL_BLOCKS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const double *__restrict__ d2, const int *__restrict__ labels,
-                                const float *__restrict__ gap, const fkm_pp_side *__restrict__ side,
-                                const struct fkm_pp *pp, const i64 *__restrict__ cand,
-                                u64 *__restrict__ pot, u32 *__restrict__ closer, i64 n, i64 k,
-                                int trials) {
+                                const float *__restrict__ norm, const float *__restrict__ gap,
+                                const fkm_pp_side *__restrict__ side, const struct fkm_pp *pp,
+                                const i64 *__restrict__ cand, u64 *__restrict__ pot,
+                                u32 *__restrict__ closer, i64 n, i64 k, int trials) {
   extern __shared__ u32 fkm_pp_queue[];
-  __shared__ int queued;
   __shared__ u64 taken[32];
   const int b = blockIdx.y;
-  const i64 bn = (i64)b * n, i0 = (i64)blockIdx.x * FKM_THREADS, i = i0 + threadIdx.x;
-  const elem_t *xb = x + bn * FKM_DP;
-  const i64 *cb = cand + (i64)b * trials;
+  const i64 bn = (i64)b * n;
   if (threadIdx.x < 32) taken[threadIdx.x] = 0ull;
-  if (threadIdx.x == 0) queued = 0;
-  const u32 mask = i < n ? fkm_pp_gap_mask(gap, labels[bn + i], d2[bn + i], k, b, trials) : 0u;
   __syncthreads();
+  fkm_pp_step s = {x + bn * FKM_DP, d2 + bn, w ? w + bn : w, norm + bn, labels + bn,
+                   cand + (i64)b * trials, closer + bn,
+                   __longlong_as_double((long long)pp[b].max_bits), 0};
+  s.sigma = s.max_term > 0.0 ? fkm_pp_sigma(s.max_term, n) : 0;
+  const fkm_pp_side *cs = side + (i64)b * trials;
 #if FKM_DTYPE == 3
-  for (int t = 0; t < trials; ++t)
-    fkm_pp_push(mask >> t & 1u, (u32)threadIdx.x << 5 | (u32)t, fkm_pp_queue, &queued);
-  const bool screened = false;
+  fkm_pp_potential_tiles<1>(s, gap, cs, n, k, trials, fkm_pp_queue, taken);
 #else
-  const elem_t *c[FKM_PP_NT];
-#pragma unroll
-  for (int t = 0; t < FKM_PP_NT; ++t) {
-    const int ct = 8 * t + ((threadIdx.x & 31) >> 2);
-    c[t] = xb + cb[ct < trials ? ct : trials - 1] * FKM_DP;
+  switch ((trials + 7) >> 3) {
+  case 1: fkm_pp_potential_tiles<1>(s, gap, cs, n, k, trials, fkm_pp_queue, taken); break;
+  case 2: fkm_pp_potential_tiles<2>(s, gap, cs, n, k, trials, fkm_pp_queue, taken); break;
+  case 3: fkm_pp_potential_tiles<3>(s, gap, cs, n, k, trials, fkm_pp_queue, taken); break;
+  default: fkm_pp_potential_tiles<FKM_PP_NT>(s, gap, cs, n, k, trials, fkm_pp_queue, taken);
   }
-  const int warp_row = threadIdx.x & ~31;
-  fkm_pp_tensor_screen(xb, d2 + bn, n, i0 + warp_row, warp_row, mask, c, trials,
-                       side + (i64)b * trials, fkm_pp_queue, &queued);
-  const bool screened = true;
 #endif
-  __syncthreads();
-  const double max_term = __longlong_as_double((long long)pp[b].max_bits);
-  const int sigma = max_term > 0.0 ? fkm_pp_sigma(max_term, n) : 0;
-  const float *wb = w ? w + bn : w;
-  for (int e = threadIdx.x; e < queued; e += FKM_THREADS) {
-    const int t = (int)(fkm_pp_queue[e] & 31u);
-    const i64 p = i0 + (fkm_pp_queue[e] >> 5);
-    const elem_t *row = xb + p * FKM_DP, *cr = xb + cb[t] * FKM_DP;
-    const double dp = d2[bn + p];
-    if (!screened && fkm_pp_settled(fkm_pp_sqdist_f32(row, cr), dp)) continue;
-    const double dist = fkm_pp_sqdist(row, cr);
-    if (!(dist < dp)) continue;
-    atomicOr(&closer[bn + p], 1u << t);
-    const double wp = fkm_pp_weight(wb, p);
-    atomicAdd(&taken[t], fkm_pp_quantise(__dmul_rn(wp, dp), max_term, sigma) -
-                             fkm_pp_quantise(__dmul_rn(wp, dist), max_term, sigma));
-  }
   __syncthreads();
   if (threadIdx.x < trials && taken[threadIdx.x])
     atomicAdd(&pot[(i64)b * trials + threadIdx.x], taken[threadIdx.x]);
