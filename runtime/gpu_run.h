@@ -6,7 +6,8 @@
 #include "ooc.h"
 
 #define FKM__PP_CHUNK 2048 /* points per k-means++ chunk: FKM_PP_CHUNK of templates/seed.cu */
-#define FKM__PP_SPAN 4   /* points a thread of fkm_pp_add_centre: FKM_PP_SPAN of templates/seed.cu \
+#define FKM__PP_SPAN                                                                               \
+  4                      /* points a thread of fkm_pp_add_centre: FKM_PP_SPAN of templates/seed.cu \
                           */
 #define FKM__PP_BYTES 24 /* struct fkm_pp of templates/seed.cu: max_bits, total, winner */
 #define FKM__PP_POTENTIAL_BLOCKS 3 /* FKM_PP_POTENTIAL_BLOCKS of templates/seed.cu */
@@ -54,14 +55,14 @@ typedef struct fkm__gpu_run {
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
    * pp [B] struct fkm_pp, closer [B][N] u32, cand [B][T] i64, pot [B][T] u64, pp_gap [B][K][TP]
-   * f32 (TP = T rounded up to 4), pp_side [B][T] struct fkm_pp_side, pp_norm [B][N] f32 (labels
-   * hold the seeding's nearest centres); restarts (n_init > 1): the best so
-   * far in best_c32 [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64; the update by
-   * partial sums (out-of-core or multi-GPU: fkm__run_accumulate) acc [B][K][G][DP] f64, accw
-   * [B][K][G] f64, seen [B][K] i64. */
+   * f32 (TP = T rounded up to 4), pp_side [B][T] struct fkm_pp_side, pp_xside [B][N] struct
+   * fkm_pp_side, pp_near [B][N] f64, pp_near_t [B][N] u8 (labels hold the
+   * seeding's nearest centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32,
+   * best_labels [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or
+   * multi-GPU: fkm__run_accumulate) acc [B][K][G][DP] f64, accw [B][K][G] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,
-      pp_norm, best_c32, best_labels, best_inertia, acc, accw, seen;
+      pp_xside, pp_near, pp_near_t, best_c32, best_labels, best_inertia, acc, accw, seen;
 } fkm__gpu_run;
 
 /* Stream-ordered launch of f on run's stream with 1-D blocks; returns from the calling function

@@ -5,8 +5,8 @@
 static fkm_status add_centre(fkm__gpu_run *run, int first, int64_t step) {
   unsigned blocks = (unsigned)((run->n + FKM__PP_SPAN * 256 - 1) / (FKM__PP_SPAN * 256));
   FKM__LAUNCH(run, run->kern.pp_add_centre, blocks, (unsigned)run->b, 256, 0, &run->x, &run->w,
-              &run->d2, &run->labels, &run->pp_norm, &run->idx, &run->pp, &run->closer, &run->n,
-              &run->k, &first, &step);
+              &run->d2, &run->labels, &run->pp_xside, &run->idx, &run->pp, &run->closer,
+              &run->pp_near, &run->pp_near_t, &run->n, &run->k, &first, &step);
   return FKM_OK;
 }
 
@@ -33,8 +33,8 @@ static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
               &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k, &run->trials, &step);
   FKM__LAUNCH(run, run->kern.pp_potential, (unsigned)blocks, (unsigned)run->b, 256,
               (unsigned)(256 * run->trials * 4), &run->x, &run->w, &run->d2, &run->labels,
-              &run->pp_norm, &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot,
-              &run->closer, &run->n, &run->k, &run->trials);
+              &run->pp_xside, &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot,
+              &run->closer, &run->pp_near, &run->pp_near_t, &run->n, &run->k, &run->trials);
   return FKM_OK;
 }
 

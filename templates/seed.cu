@@ -11,8 +11,11 @@
  *   labels [B][N] i32 (the step of the centre D²_i is the distance to), picked [B][N] u8,
  *   chunk [B][C] u64 (C = ⌈N / FKM_PP_CHUNK⌉), pp [B] (max term, Q, winner), cand [B][T] i64 and
  *   pot [B][T] u64 (T = trials per step: what each candidate takes from Q), gap [B][K][TP] f32
- *   (TP = T rounded up to 4), side [B][T] struct fkm_pp_side, idx [B][K] i64 (the picks), closer [B][N] u32 (bit t: trial t's candidate is nearer than
- *   D²_i; cleared as D² takes it). */
+ *   (TP = T rounded up to 4), side [B][T] struct fkm_pp_side, idx [B][K] i64 (the picks),
+ *   closer [B][N] u32 (bit t: trial t's candidate is nearer than D²_i; cleared as D² takes it),
+ *   near [B][N] f64 and near_t [B][N] u8: the fp64 distance of the first closer pair found of a
+ *   point this step, and its trial (valid where closer is not 0), so that the winner's D² update
+ *   mostly needs no distance again. */
 typedef unsigned long long u64;
 
 #define FKM_PP_ITEMS 8
@@ -127,6 +130,22 @@ __device__ __forceinline__ u64 fkm_warp_max_u64(u64 v) {
 
 #define FKM_PP_SPAN 4 /* points a thread of fkm_pp_add_centre: their loads in flight together */
 
+/* One side of the tensor-core screen's bound (see fkm_pp_mma_settled) from its fp32 ‖·‖² sq:
+ * a = sq·(1 − (DP + 4)·2^-23) rounded down (−∞ when sq is not finite) and r = scale·√sq rounded
+ * up (scale 1 for a candidate, err's (DP + 16)·2^-21 for a point). */
+struct fkm_pp_side {
+  float a, r;
+};
+
+__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
+  fkm_pp_side v;
+  v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
+  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
+  return v;
+}
+
+#define FKM_PP_POINT_SCALE ((FKM_DP + 16) * 0x1p-21f) /* a point's scale of fkm_pp_side_of */
+
 /* The fp32 ‖a‖² (fmaf steps in index order; the tensor-core screen's bound allows any order). */
 __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
   float s = 0.0f;
@@ -140,18 +159,21 @@ __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
 }
 
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights; norm [B][N] takes the rows' fkm_pp_sqnorm_f32); otherwise centre `step` (idx[b][step]) joins: D²_i =
- * ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of
- * the winning trial is set (for every other point the centre is no nearer than D²_i, which stays);
- * labels_i = the centre's step where D²_i takes its distance. Block x covers points
+ * centre (the terms are the weights; xside [B][N] takes the rows' sides from fkm_pp_sqnorm_f32);
+ * otherwise centre `step` (idx[b][step]) joins: D²_i = ‖x_i − x_c‖² for step 0; after it,
+ * min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of the winning trial is set (for every
+ * other point the centre is no nearer than D²_i, which stays), the distance taken from near where
+ * near_t holds the winner; labels_i = the centre's step where D²_i takes its distance. Block x covers points
  * FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every FKM_THREADS-th of them.
  * Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, int *__restrict__ labels,
-                                 float *__restrict__ norm, const i64 *__restrict__ idx,
-                                 struct fkm_pp *pp, u32 *__restrict__ closer, i64 n, i64 k,
-                                 int first, i64 step) {
+                                 fkm_pp_side *__restrict__ xside, const i64 *__restrict__ idx,
+                                 struct fkm_pp *pp, u32 *__restrict__ closer,
+                                 const double *__restrict__ near,
+                                 const unsigned char *__restrict__ near_t, i64 n, i64 k, int first,
+                                 i64 step) {
   __shared__ u64 block_max;
   const int b = blockIdx.y;
   const i64 i0 = (i64)blockIdx.x * FKM_PP_SPAN * FKM_THREADS + threadIdx.x;
@@ -166,16 +188,21 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     const i64 i = i0 + r * FKM_THREADS;
     bits[r] = update && i < n ? cl[i] : 0u;
   }
-  const u32 winner = update ? 1u << pp[b].winner : 0u;
+  const int winner_t = update ? (int)pp[b].winner : 0;
+  const u32 winner = update ? 1u << winner_t : 0u;
   u64 term = 0ull; /* the bits of a non-negative double order as the values do */
 #pragma unroll
   for (int r = 0; r < FKM_PP_SPAN; ++r) {
     const i64 i = i0 + r * FKM_THREADS;
     if (i >= n) break;
     const elem_t *xb = x + (i64)b * n * FKM_DP;
-    if (first) norm[(i64)b * n + i] = fkm_pp_sqnorm_f32(xb + i * FKM_DP);
+    if (first)
+      xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(xb + i * FKM_DP), FKM_PP_POINT_SCALE);
     if (!first && (step == 0 || (bits[r] & winner))) {
-      const double dist = fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
+      const i64 bi = (i64)b * n + i;
+      const double dist = step > 0 && near_t[bi] == winner_t
+                              ? near[bi]
+                              : fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
       if (step == 0 || dist < db[i]) db[i] = dist, labels[(i64)b * n + i] = (int)step;
     }
     if (bits[r]) cl[i] = 0u;
@@ -339,20 +366,6 @@ __device__ __forceinline__ double fkm_pp_sqdist_warp(const elem_t *a, const elem
   return s;
 }
 
-/* One side of the tensor-core screen's bound (see fkm_pp_mma_settled) from its fp32 ‖·‖² sq:
- * a = sq·(1 − (DP + 4)·2^-23) rounded down (−∞ when sq is not finite) and r = scale·√sq rounded
- * up (scale 1 for a candidate, err's (DP + 16)·2^-21 for a point). */
-struct fkm_pp_side {
-  float a, r;
-};
-
-__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
-  fkm_pp_side v;
-  v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
-  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
-  return v;
-}
-
 /* Pair (j, t) (a warp): gap[b][j][t] = ‖x_cand_t − x_centre_j‖² (fkm_pp_sqdist_warp) rounded
  * down to fp32, for the `step` centres picked so far and the step's trials; the warps of j = 0 also
  * write side[b][t], the candidate's fkm_pp_side from its fp32 ‖·‖² (any order).
@@ -508,12 +521,12 @@ __device__ __forceinline__ void fkm_pp_push_pairs(u32 pend, int row_a, int row_b
 
 /* The warp's 32 points (lane l: point i0w + l, unsettled trials in mask) through the tensor-core
  * screen, 16 at a time; pairs it cannot settle join the queue. Reads no row whose pairs the gap
- * test settled all, and skips a half of only such rows. db, nb: the batch's D² and fp32 ‖x‖²;
+ * test settled all, and skips a half of only such rows. db, xsb: the batch's D² and rows' sides;
  * c[t]: this lane's candidate row of n8 tile t; cs [trials]: the candidates' sides. */
 template <int NT>
 __device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const double *db,
-                                                     const float *nb, i64 n, i64 i0w, u32 mask,
-                                                     const elem_t *const *c, int trials,
+                                                     const fkm_pp_side *xsb, i64 n, i64 i0w,
+                                                     u32 mask, const elem_t *const *c, int trials,
                                                      const fkm_pp_side *cs, fkm_pp_warp_queue &queue) {
   const int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   for (int h = 0; h < 2; ++h) {
@@ -523,9 +536,7 @@ __device__ __forceinline__ void fkm_pp_tensor_screen(const elem_t *xb, const dou
     const i64 ia = i0w + la < n ? i0w + la : n - 1, ib = i0w + lb < n ? i0w + lb : n - 1;
     float dot[NT][4] = {};
     fkm_pp_mma_tile<NT>(xb + ia * FKM_DP, xb + ib * FKM_DP, ma != 0u, mb != 0u, c, dot);
-    const float scale = (FKM_DP + 16) * 0x1p-21f;
-    const fkm_pp_side xs[2] = {fkm_pp_side_of(ma ? nb[ia] : 0.0f, scale),
-                               fkm_pp_side_of(mb ? nb[ib] : 0.0f, scale)};
+    const fkm_pp_side none = {0.0f, 0.0f}, xs[2] = {ma ? xsb[ia] : none, mb ? xsb[ib] : none};
     const float thr[2] = {fkm_pp_threshold(ma ? db[ia] : 0.0), fkm_pp_threshold(mb ? db[ib] : 0.0)};
     u32 pend = 0u;
 #pragma unroll
@@ -563,19 +574,22 @@ __device__ __forceinline__ u32 fkm_pp_gap_mask(const float *gap, int l, double d
 
 /* What one step of fkm_pp_potential reads, for one batch. */
 struct fkm_pp_step {
-  const elem_t *xb;   /* [N][DP] */
-  const double *db;   /* [N] D² */
-  const float *wb;    /* [N] weights or NULL */
-  const float *nb;    /* [N] fp32 ‖x‖² */
-  const int *lb;      /* [N] the step of each point's nearest centre */
-  const i64 *cb;      /* [T] the candidates */
-  u32 *closer;        /* [N] */
+  const elem_t *xb;       /* [N][DP] */
+  const double *db;       /* [N] D² */
+  const float *wb;        /* [N] weights or NULL */
+  const fkm_pp_side *xsb; /* [N] the rows' sides */
+  const int *lb;          /* [N] the step of each point's nearest centre */
+  const i64 *cb;          /* [T] the candidates */
+  u32 *closer;            /* [N] */
+  double *near;           /* [N] */
+  unsigned char *near_t;  /* [N] */
   double max_term;
   int sigma;
 };
 
 /* The warp's queued pairs, a lane each: the fp64 distance (after the fp32 screen for fp32 rows);
- * where it is nearer than D²_i, sets closer bit t and adds q(w·D²_i) − q(w·dist) to taken[t]. */
+ * where it is nearer than D²_i, sets closer bit t, adds q(w·D²_i) − q(w·dist) to taken[t] and,
+ * for the point's first such pair, keeps dist and t in near and near_t. */
 __device__ __forceinline__ void fkm_pp_exact_pairs(const fkm_pp_warp_queue &queue,
                                                    const fkm_pp_step &s, i64 i0w, u64 *taken) {
   for (int e = threadIdx.x & 31; e < queue.count; e += 32) {
@@ -588,7 +602,7 @@ __device__ __forceinline__ void fkm_pp_exact_pairs(const fkm_pp_warp_queue &queu
 #endif
     const double dist = fkm_pp_sqdist(row, cr);
     if (!(dist < dp)) continue;
-    atomicOr(&s.closer[p], 1u << t);
+    if (atomicOr(&s.closer[p], 1u << t) == 0u) s.near[p] = dist, s.near_t[p] = (unsigned char)t;
     const double wp = fkm_pp_weight(s.wb, p);
     atomicAdd(&taken[t], fkm_pp_quantise(__dmul_rn(wp, dp), s.max_term, s.sigma) -
                              fkm_pp_quantise(__dmul_rn(wp, dist), s.max_term, s.sigma));
@@ -621,7 +635,7 @@ __device__ void fkm_pp_potential_tiles(const fkm_pp_step &s, const float *gap,
 #if FKM_DTYPE == 3
     for (int t = 0; t < trials; ++t) fkm_pp_push(mask >> t & 1u, (u32)lane << 5 | (u32)t, q);
 #else
-    fkm_pp_tensor_screen<NT>(s.xb, s.db, s.nb, n, i0w, mask, c, trials, cs, q);
+    fkm_pp_tensor_screen<NT>(s.xb, s.db, s.xsb, n, i0w, mask, c, trials, cs, q);
 #endif
     __syncwarp();
     fkm_pp_exact_pairs(q, s, i0w, taken);
@@ -644,18 +658,19 @@ __device__ void fkm_pp_potential_tiles(const fkm_pp_step &s, const float *gap,
 extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_PP_POTENTIAL_BLOCKS)
     FKM_ENTRY(fkm_pp_potential)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const double *__restrict__ d2, const int *__restrict__ labels,
-                                const float *__restrict__ norm, const float *__restrict__ gap,
+                                const fkm_pp_side *__restrict__ xside, const float *__restrict__ gap,
                                 const fkm_pp_side *__restrict__ side, const struct fkm_pp *pp,
                                 const i64 *__restrict__ cand, u64 *__restrict__ pot,
-                                u32 *__restrict__ closer, i64 n, i64 k, int trials) {
+                                u32 *__restrict__ closer, double *__restrict__ near,
+                                unsigned char *__restrict__ near_t, i64 n, i64 k, int trials) {
   extern __shared__ u32 fkm_pp_queue[];
   __shared__ u64 taken[32];
   const int b = blockIdx.y;
   const i64 bn = (i64)b * n;
   if (threadIdx.x < 32) taken[threadIdx.x] = 0ull;
   __syncthreads();
-  fkm_pp_step s = {x + bn * FKM_DP, d2 + bn, w ? w + bn : w, norm + bn, labels + bn,
-                   cand + (i64)b * trials, closer + bn,
+  fkm_pp_step s = {x + bn * FKM_DP, d2 + bn, w ? w + bn : w, xside + bn, labels + bn,
+                   cand + (i64)b * trials, closer + bn, near + bn, near_t + bn,
                    __longlong_as_double((long long)pp[b].max_bits), 0};
   s.sigma = s.max_term > 0.0 ? fkm_pp_sigma(s.max_term, n) : 0;
   const fkm_pp_side *cs = side + (i64)b * trials;

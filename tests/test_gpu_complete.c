@@ -101,7 +101,7 @@ typedef struct {
 /* Shapes crossing the 2048-point chunks, K not a power of two, D = 1 and a padded D, every metric
  * and dtype, weights with zeros, fewer distinct points than K (the Q = 0 rule), and scales at the
  * ends of the fp32 screen's range: fp16 subnormals, and squared distances near 10^37; K past
- * e^7 (more than 8 trials a step). */
+ * e^7 (more than 8 trials a step); N past what one launch's warps take a tile each. */
 static const pp_case pp_cases[] = {
     {1, 5003, 8, 37, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0, 0},
     {3, 4099, 1, 9, FKM_DTYPE_FP32, FKM_METRIC_L2, 7, 0, 0},
@@ -114,6 +114,8 @@ static const pp_case pp_cases[] = {
     {2, 3000, 40, 30, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, 0, 1e17},
     {1, 4001, 17, 45, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, 0, 1e17},
     {1, 3001, 20, 1100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, 0, 0}, /* 9 trials: two n8 tiles */
+    {2, 150001, 16, 40, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, 0, 0}, /* more 32-point tiles than the
+                                                                   potential kernel's warps */
 };
 
 static float *pp_points(const pp_case *c) {
