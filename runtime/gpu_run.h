@@ -5,12 +5,13 @@
 #include "gpu.h"
 #include "ooc.h"
 
-#define FKM__PP_CHUNK 2048 /* points per k-means++ chunk: FKM_PP_CHUNK of templates/seed.cu */
-#define FKM__PP_SPAN                                                                               \
-  4                      /* points a thread of fkm_pp_add_centre: FKM_PP_SPAN of templates/seed.cu \
-                          */
-#define FKM__PP_BYTES 24 /* struct fkm_pp of templates/seed.cu: max_bits, total, winner */
-#define FKM__PP_POTENTIAL_BLOCKS 3 /* FKM_PP_POTENTIAL_BLOCKS of templates/seed.cu */
+/* Mirrors of templates/seed.cu: points per k-means++ chunk (FKM_PP_CHUNK), points a thread of
+ * fkm_pp_add_centre (FKM_PP_SPAN), bytes of struct fkm_pp (max_bits, total, winner), blocks an SM
+ * keeps of fkm_pp_potential (FKM_PP_POTENTIAL_BLOCKS). */
+#define FKM__PP_CHUNK 2048
+#define FKM__PP_SPAN 4
+#define FKM__PP_BYTES 24
+#define FKM__PP_POTENTIAL_BLOCKS 4
 
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;                                 /* norms module */
