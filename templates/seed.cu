@@ -15,7 +15,8 @@
  *   closer [B][N] u32 (bit t: trial t's candidate is nearer than D²_i; cleared as D² takes it),
  *   near [B][N] f64 and near_t [B][N] u8: the fp64 distance of the first closer pair found of a
  *   point this step, and its trial (valid where closer is not 0), so that the winner's D² update
- *   mostly needs no distance again. */
+ *   mostly needs no distance again; xside [B][N] struct fkm_pp_side: the rows' sides of the
+ *   tensor-core screen, set once. */
 typedef unsigned long long u64;
 
 #define FKM_PP_ITEMS 8
@@ -572,7 +573,7 @@ __device__ __forceinline__ u32 fkm_pp_gap_mask(const float *gap, int l, double d
   return mask;
 }
 
-/* What one step of fkm_pp_potential reads, for one batch. */
+/* What a step of fkm_pp_potential reads and writes, for one batch. */
 struct fkm_pp_step {
   const elem_t *xb;       /* [N][DP] */
   const double *db;       /* [N] D² */
