@@ -14,12 +14,11 @@
 #define FKM__PP_POTENTIAL_BLOCKS 4
 
 typedef struct fkm__gpu_kernels {
-  CUfunction convert, prep, gather, normalise;                                 /* norms module */
-  CUfunction tile_hist, col_scan, k_scan, scatter;                             /* update module */
+  CUfunction convert, prep, gather, normalise;        /* norms module */
+  CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
   CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
   CUfunction reduce_chunk, finalize_acc; /* finalize: the out-of-core update */
-  CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_gaps, pp_potential,
-      pp_choose; /* seed (k-means++) */
+  CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_gaps, pp_potential, pp_choose; /* seed (k-means++) */
   CUfunction assign;
   fkm__spec_layout assign_layout;
 } fkm__gpu_kernels;
@@ -48,7 +47,7 @@ typedef struct fkm__gpu_run {
                                     multi-GPU fit's global shape (so every rank runs the one-GPU
                                     fit's kernel) */
   fkm__gpu_kernels kern;
-  CUdeviceptr block; /* the one workspace allocation */
+  CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
    * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
@@ -57,10 +56,10 @@ typedef struct fkm__gpu_run {
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
    * pp [B] struct fkm_pp, closer [B][N] u32, cand [B][T] i64, pot [B][T] u64, pp_gap [B][K][TP]
    * f32 (TP = T rounded up to 4), pp_side [B][T] struct fkm_pp_side, pp_xside [B][N] struct
-   * fkm_pp_side, pp_near [B][N] f64, pp_near_t [B][N] u8 (labels hold the
-   * seeding's nearest centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32,
-   * best_labels [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or
-   * multi-GPU: fkm__run_accumulate) acc [B][K][G][DP] f64, accw [B][K][G] f64, seen [B][K] i64. */
+   * fkm_pp_side, pp_near [B][N] f64, pp_near_t [B][N] u8 (labels hold the seeding's nearest
+   * centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32, best_labels
+   * [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or multi-GPU:
+   * fkm__run_accumulate) acc [B][K][G][DP] f64, accw [B][K][G] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,
       pp_xside, pp_near, pp_near_t, best_c32, best_labels, best_inertia, acc, accw, seen;
@@ -68,12 +67,12 @@ typedef struct fkm__gpu_run {
 
 /* Stream-ordered launch of f on run's stream with 1-D blocks; returns from the calling function
  * on failure. The variadic arguments are the kernel's argument addresses. */
-#define FKM__LAUNCH(run, f, gx, gy, threads, shared, ...)                                    \
-  do {                                                                                       \
-    void *args_[] = {__VA_ARGS__};                                                           \
-    fkm_status st_ =                                                                         \
-        fkm__launch((run)->ctx, (run)->g, f, gx, gy, threads, shared, (run)->stream, args_); \
-    if (st_ != FKM_OK) return st_;                                                           \
+#define FKM__LAUNCH(run, f, gx, gy, threads, shared, ...)                                 \
+  do {                                                                                    \
+    void *args_[] = {__VA_ARGS__};                                                        \
+    fkm_status st_ = fkm__launch((run)->ctx, (run)->g, f, gx, gy, threads, shared,        \
+                                 (run)->stream, args_);                                   \
+    if (st_ != FKM_OK) return st_;                                                        \
   } while (0)
 
 /* Blocks of a warp-per-row kernel (256 threads, 8 rows each) over `rows` rows, capped (the kernels
@@ -114,8 +113,8 @@ fkm_status fkm__run_kmeanspp(fkm__gpu_run *run, uint64_t seed);
 /* The indices idx [B][K] of x gathered into c32 (unit length for cosine and dot). */
 fkm_status fkm__run_gather(fkm__gpu_run *run);
 /* One Lloyd iteration (stream-ordered; kernels skip once the state's flag is set). with_report
- * also leaves the assignment's inertia in `inertia` and its changed/empty counts in `stats`; marks
- * (NULL or 3 events) are recorded before the assignment, after it, and after the update. */
+ * also leaves the assignment's inertia in `inertia` and its changed/empty counts in `stats`; marks (NULL or 3 events) are recorded before
+ * the assignment, after it, and after the update. */
 fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
 /* Predict: the caller's centroids [B][K][D] fp32 into c32 (unit length for cosine). */
 fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_points);
@@ -133,8 +132,7 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done);
  * caller's device ones into *copy (owned by the caller of this function; NULL when not copied). */
 fkm_status fkm__run_host_weights(fkm__gpu_run *run, const float **w, float **copy);
 /* out [count]: ranks (in any order) among the points of positive weight in w [n] (host) made point
- * indices; nothing to do when w is NULL (every point counts). FKM_ERR_NOMEM (no detail) or FKM_OK.
- */
+ * indices; nothing to do when w is NULL (every point counts). FKM_ERR_NOMEM (no detail) or FKM_OK. */
 fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *out);
 /* Records marks[i] on run's stream (nothing when marks is NULL). */
 fkm_status fkm__run_mark(fkm__gpu_run *run, CUevent *marks, int i);
@@ -165,8 +163,7 @@ int fkm__dist_reports(const struct fkm__dist *d);
 int fkm__dist_streams(const struct fkm__dist *d);
 void fkm__dist_set_streams(struct fkm__dist *d, int any);
 /* stats[0] (changed labels) summed over the ranks, stats[1] cleared for fkm_finalize_acc's count of
- * the clusters empty over all ranks (every rank's reporting iterations run it, streaming or not).
- */
+ * the clusters empty over all ranks (every rank's reporting iterations run it, streaming or not). */
 fkm_status fkm__dist_global_stats(fkm__gpu_run *run);
 /* What the chain carries: the update's acc, accw, seen; the inertia [B]. */
 #define FKM__CHAIN_ACC 1
@@ -180,8 +177,7 @@ fkm_status fkm__chain_end(fkm__gpu_run *run, int what);
 /* A rank's in-memory Lloyd iteration and final labelled pass. */
 fkm_status fkm__dist_iteration(fkm__gpu_run *run, int with_report, float tol, CUevent *marks);
 fkm_status fkm__dist_assign_final(fkm__gpu_run *run);
-/* positive [size]: each of the size ranks' points of positive weight in batch b (its n without
- * weights). */
+/* positive [size]: each of the size ranks' points of positive weight in batch b (its n without weights). */
 void fkm__dist_positive(const struct fkm__dist *d, int size, int64_t b, int64_t *positive);
 /* After the picks were gathered into c32: every rank gets every pick's row. */
 fkm_status fkm__dist_share_rows(fkm__gpu_run *run, const unsigned char *owned);

@@ -40,16 +40,16 @@ static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
 
 static fkm_status choose(fkm__gpu_run *run, int64_t step) {
   int step_trials = step == 0 ? 1 : run->trials;
-  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->pot, &run->pp,
-              &run->picked, &run->idx, &run->n, &run->k, &step, &run->trials, &step_trials);
+  FKM__LAUNCH(run, run->kern.pp_choose, (unsigned)run->b, 1, 32, 0, &run->cand, &run->pot,
+              &run->pp, &run->picked, &run->idx, &run->n, &run->k, &step, &run->trials,
+              &step_trials);
   return FKM_OK;
 }
 
 static fkm_status clear_state(fkm__gpu_run *run) {
   size_t B = (size_t)run->b;
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pp, 0, B * FKM__PP_BYTES, run->stream));
-  FKM_CU_TRY(run->ctx, run->cu,
-             cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
+  FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->pot, 0, B * (size_t)run->trials * 8, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD8Async(run->picked, 0, B * (size_t)run->n, run->stream));
   FKM_CU_TRY(run->ctx, run->cu, cuMemsetD32Async(run->closer, 0, B * (size_t)run->n, run->stream));
   return FKM_OK;

@@ -38,8 +38,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   int direct = points_direct(run);
   size_t n = 0, total = 0;
   c[n++] = (carve){&run->x, direct && device_points ? 0 : B * N * run->dp * run->esize};
-  c[n++] =
-      (carve){&run->raw, direct || device_points ? 0 : B * N * D * fkm__dtype_size(run->p->dtype)};
+  c[n++] = (carve){&run->raw, direct || device_points ? 0 : B * N * D * fkm__dtype_size(run->p->dtype)};
   c[n++] = (carve){&run->c32, B * K * D * 4};
   c[n++] = (carve){&run->ch, B * K * run->dp * run->esize};
   c[n++] = (carve){&run->cnorm, B * K * 4};
@@ -56,8 +55,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->prev, reports ? B * N * 4 : 0};
   c[n++] = (carve){&run->stats, reports ? 16 : 0};
   c[n++] = (carve){&run->state, FKM__STATE_BYTES};
-  int weights = run->fit && run->o->sample_weight,
-      pp = run->fit && run->o->init == FKM_INIT_KMEANSPP;
+  int weights = run->fit && run->o->sample_weight, pp = run->fit && run->o->init == FKM_INIT_KMEANSPP;
   size_t T = (size_t)run->trials, best = run->fit && run->o->n_init > 1;
   c[n++] = (carve){&run->w, weights && !device_points ? B * N * 4 : 0};
   c[n++] = (carve){&run->d2, pp ? B * N * 8 : 0};
