@@ -7,9 +7,12 @@
  * 8, 1024-byte aligned), one MMA k-step per 32 bytes of a row (k16, or k8 for TF32),
  * read by wgmma through descriptors. Each warpgroup owns WG_M m64 tiles of
  * rows and all BLOCK_K columns, so every warp holds whole rows: the arg-min needs only quad
- * shuffles. The generator emits fkm_wgmma() for N = BLOCK_K. (Committing each m64 tile's MMAs
- * as a group of their own, to fold one tile while the next tiles' MMAs run, measured 1–2 % slower
- * on H200 at D = 128: two blocks per SM already overlap one's fold with the other's MMAs.) */
+ * shuffles. The generator emits fkm_wgmma() for N = BLOCK_K. Each step's MMAs are waited for
+ * before the fold; two blocks per SM overlap one's fold with the other's MMAs. Measured on H200
+ * at D = 128 and dropped: committing each m64 tile's MMAs as a group of their own, to fold one
+ * tile while the next tiles' MMAs run (1–2 % slower); two accumulator sets, issuing tile s+1's
+ * MMAs before folding tile s (128×64 tiles, 10 % slower than 256×64 without: the fold, not the
+ * MMAs, sets the pace, and it runs on the integer/logic pipe that the overlap does not relieve). */
 #define BN FKM_BLOCK_N
 #define BK FKM_BLOCK_K
 #define CH FKM_CHUNK
@@ -27,10 +30,15 @@
 
 /* rows × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at shared address
  * dst; rows at or beyond valid_rows and columns at or beyond DP are zero-filled. 8 consecutive
- * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. */
+ * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. The trip count is
+ * a constant, so the loop unrolls and each copy's offsets fold into immediates. */
 template <int ROWS>
 __device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 valid_rows, int col0) {
-  for (int v = threadIdx.x; v < ROWS * CH / EPC; v += FKM_THREADS) {
+  constexpr int copies = ROWS * CH / EPC;
+#pragma unroll
+  for (int i = 0; i < (copies + FKM_THREADS - 1) / FKM_THREADS; ++i) {
+    const int v = threadIdx.x + i * FKM_THREADS;
+    if (copies % FKM_THREADS != 0 && v >= copies) break;
     const int j = v & 7, rest = v >> 3, r = rest % ROWS, kb = rest / ROWS;
     const int col = col0 + kb * EPB + j * EPC;
     const bool ok = r < valid_rows && col < FKM_DP;
@@ -39,28 +47,35 @@ __device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 va
   }
 }
 
-/* Descriptor of a K-major 128-byte-swizzled operand at shared address addr: 8-row groups
- * SW_ATOM bytes apart (the leading offset is unused in this mode). */
-__device__ __forceinline__ unsigned long long fkm_desc(u32 addr) {
-  return (unsigned long long)((addr & 0x3ffff) >> 4) | (1ull << 16) |
-         ((unsigned long long)(SW_ATOM >> 4) << 32) | (1ull << 62);
+/* Low word of the descriptor of a K-major 128-byte-swizzled operand at shared address addr: the
+ * start address in 16-byte units and a leading offset of 1 (unused in this mode). Shared
+ * addresses stay below 256 KB, so adding offset / 16 moves the operand by offset bytes: the
+ * MMAs' operands are one add from a step's base, not a descriptor built per MMA. */
+__device__ __forceinline__ u32 fkm_desc_lo(u32 addr) { return ((addr & 0x3ffff) >> 4) | (1u << 16); }
+
+/* The descriptor around a low word: 8-row groups SW_ATOM bytes apart, 128-byte swizzle. */
+__device__ __forceinline__ unsigned long long fkm_desc(u32 lo) {
+  return ((unsigned long long)((SW_ATOM >> 4) | (1u << 30)) << 32) | lo;
 }
 
-/* Shared address of k-step kk (32 bytes of columns) of a tile with `rows` rows, from row r0. */
-__device__ __forceinline__ u32 fkm_operand(u32 tile, int rows, int r0, int kk) {
-  return tile + (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
+/* Byte offset of k-step kk (32 bytes of columns) from row r0 in a tile with `rows` rows. */
+__device__ constexpr int fkm_operand_off(int rows, int r0, int kk) {
+  return (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
 
 /* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
- * columns never win). Loaded before the tile's MMAs are waited for, to hide the latency. */
+ * columns never win). Loaded before the tile's MMAs are waited for, to hide the latency; only the
+ * last tile needs the bounds test. */
 __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
                                                int lane) {
+  const int c0 = k0 + (lane & 3) * 2;
+  const bool whole = k0 + BK <= k;
 #pragma unroll
   for (int j = 0; j < BK / 8; ++j)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int col = k0 + j * 8 + (lane & 3) * 2 + e;
-      cn[j][e] = col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
+      const int col = c0 + j * 8 + e;
+      cn[j][e] = whole || col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
     }
 }
 
@@ -82,72 +97,90 @@ __device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bid
     }
 }
 
-/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][K], labels [B][N]. */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
-                          const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
-                          const int *__restrict__ done) {
-  if (done && *done) return;
-  extern __shared__ __align__(128) unsigned char fkm_shared[];
-  const u32 cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
-  const u32 xs = cs + NS * BK * CH * ES;
-  const int b = blockIdx.y, lane = threadIdx.x & 31, wg = threadIdx.x >> 7, wq = (threadIdx.x >> 5) & 3;
-  const i64 n0 = (i64)blockIdx.x * BN;
-  const elem_t *xb = x + ((i64)b * n + n0) * FKM_DP;
-  const elem_t *cb = c + (i64)b * k * FKM_DP;
-  const float *nb = cnorm + (i64)b * k;
-  const int steps = (k + BK - 1) / BK * NCH;
+/* Keeps the compiler from touching accumulator registers across the asm that hands them to the
+ * asynchronous MMAs and the wait that hands them back. */
+__device__ __forceinline__ void fkm_fence_acc(float (*acc)[BK / 2]) {
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m)
+#pragma unroll
+    for (int i = 0; i < BK / 2; ++i) asm volatile("" : "+f"(acc[m][i])::"memory");
+}
 
-  float acc[WG_M][BK / 2], best[WG_M][2];
-  int bidx[WG_M][2];
+/* Issues and commits this warpgroup's MMAs of one pipeline step: its WG_M m64 tiles of the point
+ * tile at xbase against the centroid tile at cbase; `fresh` starts the accumulators at zero. */
+__device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], u32 xbase, u32 cbase, int wg,
+                                          bool fresh) {
+  const u32 xlo = fkm_desc_lo(xbase + wg * WG_M * 8 * SW_ATOM), clo = fkm_desc_lo(cbase);
+  fkm_fence_acc(acc);
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
-  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0x7fffffff;
+  for (int kk = 0; kk < CH / KS; ++kk)
+#pragma unroll
+    for (int m = 0; m < WG_M; ++m)
+      fkm_wgmma(acc[m], fkm_desc(xlo + (fkm_operand_off(BN, m * 64, kk) >> 4)),
+                fkm_desc(clo + (fkm_operand_off(BK, 0, kk) >> 4)), fresh && kk == 0 ? 0 : 1);
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
 
-  if (XRES) fkm_load_tile<BN>(xs, xb, n - n0, 0);
+/* Where a block's tiles live and what it reads. Step s uses centroid stage slot s % NS and point
+ * slot s % NS (slot 0 when the point tile stays resident). */
+struct fkm_block {
+  u32 cs, xs;           /* shared addresses of the centroid stages and the point tiles */
+  const elem_t *cb, *xb; /* this batch's centroids [K][DP] and this block's points [BN][DP] */
+  const float *nb;      /* this batch's ‖c‖² [K] */
+  i64 rows;             /* valid points of the block (n - n0) */
+  int k, steps, wg, lane;
+};
+
+__device__ __forceinline__ u32 fkm_cstage(const fkm_block &b, int s) {
+  return b.cs + (s % NS) * BK * CH * ES;
+}
+__device__ __forceinline__ u32 fkm_xstage(const fkm_block &b, int s) {
+  return b.xs + (XRES ? 0 : s % NS) * BN * CH * ES;
+}
+
+/* Starts the copies of step s's tiles into their stage slots (none past the last step). */
+__device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
+  if (s >= b.steps) return;
+  fkm_load_tile<BK>(fkm_cstage(b, s), b.cb + (i64)(s / NCH) * BK * FKM_DP, b.k - (s / NCH) * BK,
+                    (s % NCH) * CH);
+  if (!XRES) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
+}
+
+/* Waits until the copies committed up to `pending` groups ago landed, and makes them visible to
+ * the MMAs (async proxy) of every warp of the block. */
+template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
+  fkm_wait<PENDING>();
+  asm volatile("fence.proxy.async.shared::cta;");
+  __syncthreads();
+}
+
+/* One MMA-then-fold step after another: step s's MMAs are waited for before their fold. */
+__device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
+                                                  int (*bidx)[2]) {
+  float acc[WG_M][BK / 2];
 #pragma unroll
-  for (int s = 0; s < NS - 1; ++s) {
-    if (s < steps) {
-      fkm_load_tile<BK>(cs + s * BK * CH * ES, cb + (i64)(s / NCH) * BK * FKM_DP, k - (s / NCH) * BK, (s % NCH) * CH);
-      if (!XRES) fkm_load_tile<BN>(xs + s * BN * CH * ES, xb, n - n0, (s % NCH) * CH);
-    }
+  for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
+  for (int s = 0; s < b.steps; ++s) {
+    if (NS > 1) fkm_stage_ready<(NS > 1 ? NS - 2 : 0)>();
+    fkm_load_step(b, NS == 1 ? s : s + NS - 1);
     fkm_commit();
-  }
-  for (int s = 0; s < steps; ++s) {
-    const int ld = NS == 1 ? s : s + NS - 1;
-    if (NS > 1) {
-      fkm_wait<(NS > 1 ? NS - 2 : 0)>();
-      asm volatile("fence.proxy.async.shared::cta;");
-      __syncthreads();
-    }
-    if (ld < steps) {
-      fkm_load_tile<BK>(cs + (ld % NS) * BK * CH * ES, cb + (i64)(ld / NCH) * BK * FKM_DP, k - (ld / NCH) * BK, (ld % NCH) * CH);
-      if (!XRES) fkm_load_tile<BN>(xs + (ld % NS) * BN * CH * ES, xb, n - n0, (ld % NCH) * CH);
-    }
-    fkm_commit();
-    if (NS == 1) {
-      fkm_wait<0>();
-      asm volatile("fence.proxy.async.shared::cta;");
-      __syncthreads();
-    }
-    const u32 cbase = cs + (s % NS) * BK * CH * ES;
-    const u32 xbase = xs + (XRES ? 0 : s % NS) * BN * CH * ES;
-    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-#pragma unroll
-    for (int kk = 0; kk < CH / KS; ++kk)
-#pragma unroll
-      for (int m = 0; m < WG_M; ++m)
-        fkm_wgmma(acc[m], fkm_desc(fkm_operand(xbase, BN, (wg * WG_M + m) * 64, kk)),
-                  fkm_desc(fkm_operand(cbase, BK, 0, kk)), (s % NCH != 0 || kk != 0) ? 1 : 0);
-    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    if (NS == 1) fkm_stage_ready<0>();
+    fkm_issue(acc, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
     float cn[BK / 8][2];
-    if (s % NCH == NCH - 1) fkm_tile_norms(cn, nb, (s / NCH) * BK, k, lane);
+    if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.k, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    fkm_fence_acc(acc);
     if (s % NCH == NCH - 1)
 #pragma unroll
-      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, (s / NCH) * BK, lane);
+      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, (s / NCH) * BK, b.lane);
     if (NS == 1) __syncthreads();
   }
+}
 
+/* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]. */
+__device__ __forceinline__ void fkm_store_labels(float (*best)[2], int (*bidx)[2], int *labels,
+                                                 i64 n, i64 n0, int b, int wg, int wq, int lane) {
 #pragma unroll
   for (int m = 0; m < WG_M; ++m)
 #pragma unroll
@@ -160,4 +193,32 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       const i64 row = n0 + (wg * WG_M + m) * 64 + wq * 16 + h * 8 + (lane >> 2);
       if ((lane & 3) == 0 && row < n) labels[(i64)b * n + row] = i;
     }
+}
+
+/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][K], labels [B][N]. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
+                          const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
+                          const int *__restrict__ done) {
+  if (done && *done) return;
+  extern __shared__ __align__(128) unsigned char fkm_shared[];
+  const int bt = blockIdx.y, lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
+  /* broadcast so that the compiler knows it is warp-uniform: the MMAs' descriptors then stay in
+   * uniform registers */
+  const int wg = NWG == 1 ? 0 : __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
+  const i64 n0 = (i64)blockIdx.x * BN;
+  fkm_block b;
+  b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
+  b.xs = b.cs + NS * BK * CH * ES;
+  b.cb = c + (i64)bt * k * FKM_DP, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
+  b.nb = cnorm + (i64)bt * k, b.rows = n - n0;
+  b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
+
+  float best[WG_M][2];
+  int bidx[WG_M][2];
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0x7fffffff;
+  if (XRES) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copy group */
+  fkm_assign_tiles(b, best, bidx);
+  fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);
 }

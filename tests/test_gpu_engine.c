@@ -15,33 +15,41 @@ typedef struct gcase {
   fkm_metric metric;
   int distinct; /* > 0: only this many distinct points (duplicates, empty clusters) */
   fkm_precision precision;
+  fkm_config config; /* forced assign configuration; zeros = the default pick */
 } gcase;
 
 /* Every D, K, N, B and dtype of the issue, with the awkward corners: K = N, N = 1, N not a multiple
- * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. */
+ * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. The forced
+ * configurations cover other tiles of the wgmma kernel on sm_90 (two warpgroups, 128 × 64 and
+ * 64 × 128 tiles, 4 stages, TF32 with 128 points a block). */
 static const gcase cases[] = {
-    {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {32, 8193, 64, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 16, 100, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 1, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 96, 1031, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT},
-    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 130, 2, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 256, 4096, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 512, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 1000, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 1024, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 2048, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 64, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT},
-    {3, 8193, 17, 100, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT},
-    {1, 8193, 128, 100, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32},
-    {3, 8193, 17, 1031, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_TF32},
-    {2, 8193, 64, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32},
-    {1, 8193, 1000, 100, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, FKM_PRECISION_TF32},
-    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT}, /* sort counters in global memory */
-    {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
-    {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT},
+    {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {32, 8193, 64, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 16, 100, FKM_DTYPE_BF16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 1, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 96, 1031, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {0}},
+    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 130, 2, FKM_DTYPE_BF16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 256, 4096, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 512, 7, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 1000, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 1024, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 2048, 100, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 64, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
+    {3, 8193, 17, 100, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 8193, 128, 100, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32, {0}},
+    {3, 8193, 17, 1031, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_TF32, {0}},
+    {2, 8193, 64, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32, {0}},
+    {1, 8193, 1000, 100, FKM_DTYPE_FP32, FKM_METRIC_DOT, 0, FKM_PRECISION_TF32, {0}},
+    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {128, 64, 128, 4, 3, 1}},
+    {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 4, 4, 1}},
+    {2, 8193, 128, 100, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {256, 64, 128, 8, 3, 1}},
+    {1, 8193, 128, 7, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {64, 128, 128, 4, 3, 1}},
+    {1, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32, {128, 64, 128, 4, 3, 1}},
+    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}}, /* sort counters in global memory */
+    {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
@@ -83,7 +91,7 @@ static fkm_options case_options(const gcase *c, const float *init, int max_iter)
   fkm_options o;
   fkm_options_init(&o);
   o.k = c->k, o.metric = c->metric, o.dtype = c->dtype, o.engine = FKM_ENGINE_GPU;
-  o.precision = c->precision;
+  o.precision = c->precision, o.config = c->config;
   o.init = init ? FKM_INIT_GIVEN : FKM_INIT_RANDOM, o.init_centroids = init;
   o.max_iter = max_iter, o.tol = 0.0, o.seed = rng;
   return o;
@@ -189,7 +197,7 @@ START_TEST(random_init_matches_cpu_engine) {
   const int64_t b = 3, n = 7001, d = 5, k = 40;
   float *x = fkm_test_random(&rng, (size_t)(b * n * d));
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, NULL, 0);
   float cen[2][3 * 40 * 5];
   for (int e = 0; e < 2; e++) {
@@ -213,7 +221,7 @@ START_TEST(matches_cpu_engine_on_blobs) {
   for (int64_t bi = 0; bi < b; bi++) /* point i lies in blob i mod k */
     memcpy(init + bi * k * d, x + bi * n * d, (size_t)(k * d) * sizeof(float));
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, dtypes[_i], FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {b, n, d, k, dtypes[_i], FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, init, 50);
   opt.tol = 1e-6;
   float cen[2][2 * 12 * 24];
@@ -246,7 +254,7 @@ START_TEST(device_entry_points_match_host) {
   uint16_t *xh = malloc(count * 2);
   for (size_t i = 0; i < count; i++) xh[i] = fkm__float_to_half(xf[i]);
   fkm_points host = {xh, FKM_DTYPE_FP16, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, NULL, 6);
   float *hc = malloc(nc * 4), *dc_host = malloc(nc * 4);
   int32_t *hl = malloc(nl * 4), *dl_host = malloc(nl * 4);
@@ -294,7 +302,7 @@ START_TEST(farthest_policy_matches_cpu_engine) {
     x[(size_t)((bi * n + 7) * d)] += 40.0f; /* the clear farthest point */
   }
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, init, 3);
   opt.empty = FKM_EMPTY_FARTHEST;
   float cen[2][2 * 4 * 6];
@@ -338,7 +346,7 @@ START_TEST(reports_match_cpu_engine) {
     for (int64_t j = 3 * d; j < k * d; j++) init[bi * k * d + j] = 500.0f;
   }
   fkm_points p = {x, FKM_DTYPE_FP32, b, n, d};
-  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {b, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, init, 5);
   report_log log[2] = {{0}, {0}};
   float cen[2 * 4 * 5];
@@ -368,7 +376,7 @@ START_TEST(tolerance_stops_early) {
   const int64_t n = 30000, d = 8, k = 5;
   float *x = fkm_test_blobs(&rng, 1, n, d, k, 0.3);
   fkm_points p = {x, FKM_DTYPE_FP32, 1, n, d};
-  gcase c = {1, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT};
+  gcase c = {1, n, d, k, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}};
   fkm_options opt = case_options(&c, NULL, 300);
   opt.tol = 1e-3;
   float cen[5 * 8];
