@@ -235,7 +235,8 @@ typedef struct fkm_result {
   float *centroids;      /* [B][K][D], required */
   int32_t *labels;       /* [B][N]: nearest returned centroid for every point */
   double *inertia;       /* [B]: sum of (sample-weighted) squared distances to the returned
-                            centroids (fp64) */
+                            centroids (fp64). With labels and inertia both NULL and one restart,
+                            the GPU engine skips the final assignment pass. */
   /* filled by fit (host memory, always): */
   int iterations;        /* Lloyd iterations run (by the kept restart) */
   fkm_engine engine;     /* the engine that ran */

@@ -98,8 +98,9 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
                                       t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
                                       (int)p->d, g->sm);
-  /* sm_90a: warpgroup MMA for fp16/bf16 and TF32 */
-  s.arch_specific = g->sm == 90 && (t != FKM_DTYPE_FP32 || s.precision == FKM_PRECISION_TF32);
+  /* sm_90a: warpgroup MMA for fp16/bf16 and TF32, while its float arg-min index is exact */
+  s.arch_specific = g->sm == 90 && (t != FKM_DTYPE_FP32 || s.precision == FKM_PRECISION_TF32) &&
+                    o->k <= FKM__WGMMA_MAX_K;
   return s;
 }
 

@@ -182,8 +182,15 @@ static fkm_status absolute_tol(fkm__gpu_run *run, float *tol) {
   return e == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(run->ctx, e, "reading the points back for tol_relative");
 }
 
-/* One restart with this seed: initial centroids, the Lloyd loop and the final assignment (labels
- * and inertia per batch left in the run's buffers); times added to r. */
+/* Whether anything reads the final assignment: labels, inertia, the restarts' comparison, or the
+ * other ranks (every rank runs the same collectives). A fit that asks for centroids alone skips
+ * that pass: out of core it is one more stream of every point through the device. */
+static int wants_final_pass(const fkm__gpu_run *run, const fkm_result *r) {
+  return r->labels || r->inertia || run->o->n_init > 1 || run->comm;
+}
+
+/* One restart with this seed: initial centroids, the Lloyd loop and (when wanted) the final
+ * assignment (labels and inertia per batch left in the run's buffers); times added to r. */
 static fkm_status run_restart(fkm__gpu_run *run, uint64_t seed, float tol, fkm_result *r) {
   double t0 = fkm__now_ms();
   fkm_status st = fkm__run_init_centroids(run, seed);
@@ -191,7 +198,7 @@ static fkm_status run_restart(fkm__gpu_run *run, uint64_t seed, float tol, fkm_r
     st = fkm__error(run->ctx, FKM_ERR_CUDA, "cuStreamSynchronize after init failed");
   r->ms_init += fkm__now_ms() - t0;
   if (st == FKM_OK) st = timed_iterate(run, tol, r);
-  return st == FKM_OK ? fkm__run_assign_final(run) : st;
+  return st == FKM_OK && wants_final_pass(run, r) ? fkm__run_assign_final(run) : st;
 }
 
 /* Σ over batches of the restart's inertia (summed in batch order, as the CPU engine does). */

@@ -28,23 +28,35 @@
 #define EPC (16 / ES)  /* elements per 16-byte chunk */
 #define KS (32 / ES)   /* elements per MMA k-step */
 
-/* rows × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at shared address
- * dst; rows at or beyond valid_rows and columns at or beyond DP are zero-filled. 8 consecutive
- * threads read one row's 128 contiguous bytes and write 8 distinct bank groups. The trip count is
- * a constant, so the loop unrolls and each copy's offsets fold into immediates. */
+/* Copies of a ROWS × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at
+ * shared address dst; with GUARD, rows at or beyond valid_rows and columns at or beyond DP are
+ * zero-filled. 8 consecutive threads read one row's 128 contiguous bytes and write 8 distinct bank
+ * groups; thread t takes chunk t & 7 of rows t / 8 + i·THREADS/8, so a copy's offsets are the
+ * thread's base plus constants. */
+template <int ROWS, bool GUARD>
+__device__ __forceinline__ void fkm_copy_tile(u32 dst, const elem_t *src, int valid_rows, int col0) {
+  constexpr int rstep = FKM_THREADS / 8; /* rows one pass of the threads covers, a multiple of 8 */
+  const int t = threadIdx.x % FKM_THREADS, j = t & 7, r0 = t >> 3;
+  const u32 d0 = dst + (r0 >> 3) * SW_ATOM + (r0 & 7) * 128 + ((j ^ (r0 & 7)) << 4);
+  const elem_t *s0 = src + (i64)r0 * FKM_DP + col0 + j * EPC;
+#pragma unroll
+  for (int kb = 0; kb < CH / EPB; ++kb)
+#pragma unroll
+    for (int i = 0; i < (ROWS + rstep - 1) / rstep; ++i) {
+      if (ROWS % rstep != 0 && r0 >= ROWS) break; /* ROWS < rstep: one partial pass */
+      const u32 d = d0 + kb * ROWS * 128 + i * (rstep / 8) * SW_ATOM;
+      const int off = i * rstep * FKM_DP + kb * EPB;
+      const bool ok = !GUARD || (r0 + i * rstep < valid_rows && col0 + kb * EPB + j * EPC < FKM_DP);
+      fkm_cp16(d, ok ? s0 + off : src, ok ? 16 : 0);
+    }
+}
+
+/* The copies of a tile with valid_rows real rows: unguarded unless it is the last, partial one
+ * or its columns run past DP. */
 template <int ROWS>
 __device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 valid_rows, int col0) {
-  constexpr int copies = ROWS * CH / EPC;
-#pragma unroll
-  for (int i = 0; i < (copies + FKM_THREADS - 1) / FKM_THREADS; ++i) {
-    const int v = threadIdx.x + i * FKM_THREADS;
-    if (copies % FKM_THREADS != 0 && v >= copies) break;
-    const int j = v & 7, rest = v >> 3, r = rest % ROWS, kb = rest / ROWS;
-    const int col = col0 + kb * EPB + j * EPC;
-    const bool ok = r < valid_rows && col < FKM_DP;
-    fkm_cp16(dst + kb * ROWS * 128 + (r >> 3) * SW_ATOM + (r & 7) * 128 + ((j ^ (r & 7)) << 4),
-             ok ? src + (i64)r * FKM_DP + col : src, ok ? 16 : 0);
-  }
+  if (valid_rows >= ROWS && col0 + CH <= FKM_DP) fkm_copy_tile<ROWS, false>(dst, src, ROWS, col0);
+  else fkm_copy_tile<ROWS, true>(dst, src, (int)(valid_rows < ROWS ? valid_rows : ROWS), col0);
 }
 
 /* Low word of the descriptor of a K-major 128-byte-swizzled operand at shared address addr: the
@@ -63,9 +75,9 @@ __device__ constexpr int fkm_operand_off(int rows, int r0, int kk) {
   return (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
 
-/* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
- * columns never win). Loaded before the tile's MMAs are waited for, to hide the latency; only the
- * last tile needs the bounds test. */
+/* ‖c‖² of the columns this thread folds in centroid tile k0 (0 for cosine and dot; +inf past K,
+ * so padded columns never win). Loaded before the tile's MMAs are waited for, to hide the
+ * latency; only the last tile needs the bounds test. */
 __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
                                                int lane) {
   const int c0 = k0 + (lane & 3) * 2;
@@ -80,8 +92,11 @@ __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnor
 }
 
 /* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
- * Columns visited increase, so strict '<' keeps the lowest index among equal distances. */
-__device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bidx,
+ * Columns visited increase, so strict '<' keeps the lowest index among equal distances. The index
+ * is carried as a float (exact: the host keeps K ≤ 2^24 on this kernel) so that its select runs
+ * on the FMA pipe: FFMA, FSET, FMNMX, FADD, FFMA an element, two of them on the integer/logic
+ * pipe that paces the kernel, against three for compare-and-select. */
+__device__ __forceinline__ void fkm_fold(const float *acc, float *best, float *bidx,
                                          const float (*cn)[2], int k0, int lane) {
 #pragma unroll
   for (int j = 0; j < BK / 8; ++j)
@@ -91,8 +106,12 @@ __device__ __forceinline__ void fkm_fold(const float *acc, float *best, int *bid
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float s = acc[j * 4 + h * 2 + e];
-        const float dist = FKM_METRIC == 0 ? fmaf(-2.0f, s, cn[j][e]) : (cn[j][e] == FKM_INF ? FKM_INF : -s);
-        if (dist < best[h]) best[h] = dist, bidx[h] = col;
+        /* l2: ‖c‖² − 2s; cosine and dot: −s; +inf on padded columns (cn is 0 or +inf there) */
+        const float dist = fmaf(FKM_METRIC == 0 ? -2.0f : -1.0f, s, cn[j][e]);
+        float lt; /* 1 where dist < best, else 0 (PTX set, so that it is not a predicate) */
+        asm("set.lt.f32.f32 %0, %1, %2;" : "=f"(lt) : "f"(dist), "f"(best[h]));
+        best[h] = fminf(best[h], dist);
+        bidx[h] = fmaf(lt, (float)col - bidx[h], bidx[h]);
       }
     }
 }
@@ -157,7 +176,7 @@ template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
 
 /* One MMA-then-fold step after another: step s's MMAs are waited for before their fold. */
 __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
-                                                  int (*bidx)[2]) {
+                                                  float (*bidx)[2]) {
   float acc[WG_M][BK / 2];
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
@@ -179,14 +198,14 @@ __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*bes
 }
 
 /* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]. */
-__device__ __forceinline__ void fkm_store_labels(float (*best)[2], int (*bidx)[2], int *labels,
+__device__ __forceinline__ void fkm_store_labels(float (*best)[2], float (*bidx)[2], int *labels,
                                                  i64 n, i64 n0, int b, int wg, int wq, int lane) {
 #pragma unroll
   for (int m = 0; m < WG_M; ++m)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float v = best[m][h];
-      int i = bidx[m][h];
+      int i = (int)bidx[m][h];
 #pragma unroll
       for (int off = 1; off < 4; off <<= 1)
         fkm_better(v, i, __shfl_xor_sync(0xffffffffu, v, off), __shfl_xor_sync(0xffffffffu, i, off));
@@ -215,9 +234,10 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
 
   float best[WG_M][2];
-  int bidx[WG_M][2];
+  float bidx[WG_M][2];
 #pragma unroll
-  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0x7fffffff;
+  /* index 0 until a column wins: any larger start would round in the fold's col − index */
+  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0.0f;
   if (XRES) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copy group */
   fkm_assign_tiles(b, best, bidx);
   fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);

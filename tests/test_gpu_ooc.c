@@ -209,6 +209,30 @@ START_TEST(streamed_fit_equals_in_memory) {
 }
 END_TEST
 
+/* A streamed fit asked for centroids alone (no labels, no inertia: no final pass) returns the
+ * centroids and iterations of the full fit, bitwise. */
+START_TEST(centroids_alone_equal_the_full_fit) {
+  const ooc_case *c = &cases[0];
+  data v = make_data(c);
+  fkm_points p = {v.x, c->storage, c->b, c->n, c->d};
+  snprintf(g_case, sizeof g_case, "centroids alone (B=%lld N=%lld)", (long long)c->b, (long long)c->n);
+  fkm_options o = case_options(c, &v, c->budget);
+  out full = fit(&p, &o);
+  size_t nc = (size_t)(c->b * c->k * c->d);
+  float *alone = malloc(nc * sizeof(float));
+  for (size_t i = 0; i < nc; i++) alone[i] = NAN;
+  fkm_result r = {.centroids = alone};
+  g_chunk = 0;
+  ck_assert_msg(fkm_fit(ctx, &p, &o, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  ck_assert_msg(g_chunk > 0, "%s: did not stream", g_case);
+  ck_assert_int_eq(r.iterations, full.iterations);
+  ck_assert_msg(memcmp(alone, full.c, nc * sizeof(float)) == 0, "%s: centroids differ", g_case);
+  free(alone);
+  out_free(&full);
+  free_data(&v);
+}
+END_TEST
+
 /* Streamed predict: labels and inertia equal the in-memory predict's. */
 START_TEST(streamed_predict_equals_in_memory) {
   const ooc_case *c = &cases[2];
@@ -297,6 +321,7 @@ int main(void) {
   tcase_set_timeout(t, 1200);
   tcase_add_loop_test(t, streamed_fit_equals_in_memory, 0,
                       small ? 1 : (int)(sizeof cases / sizeof cases[0]));
+  tcase_add_test(t, centroids_alone_equal_the_full_fit);
   tcase_add_test(t, streamed_predict_equals_in_memory);
   tcase_add_test(t, refusals_write_nothing);
   tcase_add_test(t, workspace_size_counts_the_buffers);
