@@ -40,7 +40,8 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
 /* Largest K the warpgroup-MMA assign kernel takes: it carries the arg-min index as a float. */
 #define FKM__WGMMA_MAX_K (1 << 24)
 /* The assign spec of these shapes with its tile fields zero: compute dtype and precision resolved,
- * target g->sm, sm_90a (warpgroup MMA) for fp16/bf16 and TF32 on sm_90 when K ≤ FKM__WGMMA_MAX_K. */
+ * target g->sm, sm_90a (warpgroup MMA) for fp16/bf16 and TF32 on sm_90 when
+ * K ≤ FKM__WGMMA_MAX_K. */
 fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
                                       const fkm_options *o);
 /* The spec configuration c means on base's target: the warpgroup-MMA kernel where it takes c, else

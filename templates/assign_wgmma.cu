@@ -11,8 +11,8 @@
  * before the fold; two blocks per SM overlap one's fold with the other's MMAs. Measured on H200
  * at D = 128 and dropped: committing each m64 tile's MMAs as a group of their own, to fold one
  * tile while the next tiles' MMAs run (1–2 % slower); two accumulator sets, issuing tile s+1's
- * MMAs before folding tile s (128×64 tiles, 10 % slower than 256×64 without: the fold, not the
- * MMAs, sets the pace, and it runs on the integer/logic pipe that the overlap does not relieve). */
+ * MMAs before folding tile s (the registers allow it for 128-point warpgroups only: 9–12 %
+ * slower than 256×64 with one warpgroup and no overlap; bench/RESULTS.md, 2026-12-04). */
 #define BN FKM_BLOCK_N
 #define BK FKM_BLOCK_K
 #define CH FKM_CHUNK
@@ -34,7 +34,8 @@
  * groups; thread t takes chunk t & 7 of rows t / 8 + i·THREADS/8, so a copy's offsets are the
  * thread's base plus constants. */
 template <int ROWS, bool GUARD>
-__device__ __forceinline__ void fkm_copy_tile(u32 dst, const elem_t *src, int valid_rows, int col0) {
+__device__ __forceinline__ void fkm_copy_tile(u32 dst, const elem_t *src, int valid_rows,
+                                              int col0) {
   constexpr int rstep = FKM_THREADS / 8; /* rows one pass of the threads covers, a multiple of 8 */
   const int t = threadIdx.x % FKM_THREADS, j = t & 7, r0 = t >> 3;
   const u32 d0 = dst + (r0 >> 3) * SW_ATOM + (r0 & 7) * 128 + ((j ^ (r0 & 7)) << 4);
@@ -63,7 +64,9 @@ __device__ __forceinline__ void fkm_load_tile(u32 dst, const elem_t *src, i64 va
  * start address in 16-byte units and a leading offset of 1 (unused in this mode). Shared
  * addresses stay below 256 KB, so adding offset / 16 moves the operand by offset bytes: the
  * MMAs' operands are one add from a step's base, not a descriptor built per MMA. */
-__device__ __forceinline__ u32 fkm_desc_lo(u32 addr) { return ((addr & 0x3ffff) >> 4) | (1u << 16); }
+__device__ __forceinline__ u32 fkm_desc_lo(u32 addr) {
+  return ((addr & 0x3ffff) >> 4) | (1u << 16);
+}
 
 /* The descriptor around a low word: 8-row groups SW_ATOM bytes apart, 128-byte swizzle. */
 __device__ __forceinline__ unsigned long long fkm_desc(u32 lo) {
