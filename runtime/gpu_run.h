@@ -12,6 +12,7 @@
 #define FKM__PP_SPAN 4
 #define FKM__PP_BYTES 24
 #define FKM__PP_POTENTIAL_BLOCKS 4
+#define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
 
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
@@ -50,7 +51,7 @@ typedef struct fkm__gpu_run {
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
-   * labels/sorted [B][N] i32, tiles [B][K][T] i32, counts/start [B][K] i32, idx [B][K] i64,
+   * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start [B][K] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,

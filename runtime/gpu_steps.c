@@ -193,18 +193,26 @@ fkm_status fkm__run_inertia(fkm__gpu_run *run, int accumulate) {
   return FKM_OK;
 }
 
+/* Threads of a tile_hist or scatter block: a warp per 1024 of tile + K (the block's share of
+ * counters and labels), at most 8, so many small tiles keep 32 blocks an SM. */
+static unsigned sort_threads(const fkm__gpu_run *run) {
+  int64_t warps = (run->tile + run->k + 1023) / 1024;
+  return (unsigned)(32 * (warps < 8 ? warps : 8));
+}
+
 fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   int k = (int)run->k, shared = run->k * 4 <= 48 * 1024;
   size_t counters = shared ? (size_t)run->k * 4 : 0;
+  unsigned threads = sort_threads(run);
   if (!shared)
     FKM_CU_TRY(run->ctx, run->cu,
                cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
-  FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+  FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
          &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
-  FKM__LAUNCH(run, run->kern.col_scan, (unsigned)run->k, (unsigned)run->b, 256, 0, &run->tiles,
-         &run->counts, &k, &run->ntiles, &done);
+  FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
+              32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
   FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
-  FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, 32, counters,
+  FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
          &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
   return FKM_OK;

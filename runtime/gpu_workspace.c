@@ -5,19 +5,26 @@
 
 #define FKM__MAX_TILE_ENTRIES (16ll << 20) /* tile-count matrix bound: 64 MiB of int32 */
 #define FKM__STATE_BYTES 16
+#define FKM__SORT_MAX_TILE 4096   /* scatter's one-warp walk: 128 steps at most */
+#define FKM__SORT_MAX_TILES 2048  /* tiles a batch, so each warp of fkm_col_scan scans few */
 
-/* Points per counting-sort tile (one warp each): halved from 1024 while the tiles are too few to
- * fill the device and K stays small against the tile, doubled while the [B][T][K] count matrix
+/* Points per counting-sort tile (a block each; one warp walks it in scatter): halved from 1024
+ * while the tiles are too few to fill the device and K stays small against the tile; doubled, up
+ * to FKM__SORT_MAX_TILE, while the tiles are more than FKM__SORT_MAX_TILES a batch or the
+ * [B][T][K] count matrix outgrows the labels (or 2^20 entries); then doubled while the matrix
  * exceeds its bound. */
+static int64_t tiles_of(int64_t n, int tile) { return (n + tile - 1) / tile; }
+
 static void plan_tiles(fkm__gpu_run *run) {
+  int64_t b = run->b, n = run->n, k = run->k, labels = b * n > (1 << 20) ? b * n : (1 << 20);
   run->tile = 1024;
-  while (run->tile > 128 && run->b * ((run->n + run->tile - 1) / run->tile) < 4096 &&
-         run->k <= run->tile)
-    run->tile /= 2;
-  while (run->b * ((run->n + run->tile - 1) / run->tile) * run->k > FKM__MAX_TILE_ENTRIES &&
-         run->tile < (1 << 30))
+  while (run->tile > 128 && b * tiles_of(n, run->tile) < 4096 && k <= run->tile) run->tile /= 2;
+  while (run->tile < FKM__SORT_MAX_TILE &&
+         (tiles_of(n, run->tile) > FKM__SORT_MAX_TILES || b * tiles_of(n, run->tile) * k > labels))
     run->tile *= 2;
-  run->ntiles = (int)((run->n + run->tile - 1) / run->tile);
+  while (b * tiles_of(n, run->tile) * k > FKM__MAX_TILE_ENTRIES && run->tile < (1 << 30))
+    run->tile *= 2;
+  run->ntiles = (int)tiles_of(run->n, run->tile);
   run->parts = (int)((run->n + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);
   run->trials = fkm__kmeanspp_trials(run->k);
   run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;

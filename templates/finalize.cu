@@ -11,13 +11,20 @@ __device__ __forceinline__ double fkm_warp_sum_d(double v) {
 #define FKM_VEC 4 /* columns per lane and load: 8 bytes of fp16/bf16, 16 of fp32 */
 #define FKM_SPAN (32 * FKM_VEC)
 
-/* The 4 elements at p (16-byte aligned for fp32, 8 for 16-bit types) as floats. */
-__device__ __forceinline__ void fkm_load4(const elem_t *p, float *out) {
+/* The 4 elements at p (16-byte aligned for fp32, 8 for 16-bit types), loaded as they are stored
+ * (fkm_raw4) and then widened to floats. */
 #if FKM_DTYPE == 3
-  const float4 v = *(const float4 *)p;
+typedef float4 fkm_raw4;
+#else
+typedef uint2 fkm_raw4;
+#endif
+
+__device__ __forceinline__ fkm_raw4 fkm_load_raw4(const elem_t *p) { return *(const fkm_raw4 *)p; }
+
+__device__ __forceinline__ void fkm_widen4(fkm_raw4 v, float *out) {
+#if FKM_DTYPE == 3
   out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
 #else
-  const uint2 v = *(const uint2 *)p;
   out[0] = fkm_to_f32((elem_t)(v.x & 0xffffu)), out[1] = fkm_to_f32((elem_t)(v.x >> 16));
   out[2] = fkm_to_f32((elem_t)(v.y & 0xffffu)), out[3] = fkm_to_f32((elem_t)(v.y >> 16));
 #endif
@@ -26,20 +33,47 @@ __device__ __forceinline__ void fkm_load4(const elem_t *p, float *out) {
 /* Weight of point i of a batch (wb [N], or NULL: 1). */
 __device__ __forceinline__ double fkm_weight(const float *wb, i64 i) { return wb ? (double)wb[i] : 1.0; }
 
+/* Σ w over members j0, j0 + FKM_GROUPS, ... below cnt when every weight is 1: their number. */
+__device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
+  return j0 < cnt ? (double)((cnt - j0 + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
+}
+
+#define FKM_ROWS_IN_FLIGHT 8 /* rows a lane loads before it adds them */
+
 /* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
- * below cnt, in order (x [N][DP], w [N] or NULL: 1). The one accumulation of the in-memory and the
- * streamed reduce, so their sums agree bit for bit. */
+ * below cnt, in order (x [N][DP], w [N] or NULL: 1), and ws += w over the same members when
+ * add_w is set. The one accumulation of the in-memory and the streamed reduce, so their sums agree
+ * bit for bit. Called by the whole warp (live: whether this lane's columns exist): the lanes load
+ * 32 members' indices and weights at once and pass them round, and FKM_ROWS_IN_FLIGHT rows are
+ * loaded before any is added. */
 __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
                                                 const float *__restrict__ w,
                                                 const int *__restrict__ run, int j0, int cnt, int d,
-                                                double *s) {
-#pragma unroll 4
-  for (int j = j0; j < cnt; j += FKM_GROUPS) {
-    float v[FKM_VEC];
-    fkm_load4(x + (i64)run[j] * FKM_DP + d, v);
-    const double wj = fkm_weight(w, run[j]);
+                                                bool live, double *s, bool add_w, double &ws) {
+  const int lane = threadIdx.x & 31;
+  for (int j = j0; j < cnt; j += 32 * FKM_GROUPS) {
+    const int at = j + lane * FKM_GROUPS, mine = at < cnt ? run[at] : 0;
+    const float w_mine = w && at < cnt ? w[mine] : 1.0f;
+    const int members = min(32, (cnt - j + FKM_GROUPS - 1) / FKM_GROUPS);
+    for (int q0 = 0; q0 < members; q0 += FKM_ROWS_IN_FLIGHT) {
+      fkm_raw4 raw[FKM_ROWS_IN_FLIGHT];
 #pragma unroll
-    for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
+      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+        const i64 r = __shfl_sync(0xffffffffu, mine, q0 + u);
+        if (live && q0 + u < members) raw[u] = fkm_load_raw4(x + r * FKM_DP + d);
+      }
+#pragma unroll
+      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+        const double wj = __shfl_sync(0xffffffffu, w_mine, q0 + u);
+        if (q0 + u >= members) break;
+        if (add_w) ws += wj;
+        if (!live) continue;
+        float v[FKM_VEC];
+        fkm_widen4(raw[u], v);
+#pragma unroll
+        for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
+      }
+    }
   }
 }
 
@@ -86,18 +120,12 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int *run = sorted + (i64)b * n + start[(i64)b * k + c];
   const elem_t *xb = x + (i64)b * n * FKM_DP;
   const float *wb = w ? w + (i64)b * n : w;
-  if (lane == 0) { /* Σ w over this warp's share of the run: its length without weights */
-    double ws = 0.0;
-    if (wb)
-      for (int j = g; j < cnt; j += FKM_GROUPS) ws += wb[run[j]];
-    else
-      ws = g < cnt ? (double)((cnt - g + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
-    part_w[g] = ws;
-  }
+  double ws = 0.0; /* Σ w over this warp's share of the run (weights given) */
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
     double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
-    if (d < FKM_DP) fkm_add_members(xb, wb, run, g, cnt, d, s);
+    fkm_add_members(xb, wb, run, g, cnt, d, d < FKM_DP, s, wb && d0 == 0, ws);
+    if (lane == 0 && d0 == 0) part_w[g] = wb ? ws : fkm_member_count(g, cnt);
 #pragma unroll
     for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = s[e];
     __syncthreads();
@@ -130,22 +158,22 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const i64 before = seen[c];
   const int j0 = (int)((g - before % FKM_GROUPS + FKM_GROUPS) % FKM_GROUPS);
   double *ac = acc + ((i64)c * FKM_GROUPS + g) * FKM_DP;
-  if (lane == 0) {
-    double ws = accw[(i64)c * FKM_GROUPS + g];
-    if (w)
-      for (int j = j0; j < cnt; j += FKM_GROUPS) ws += w[run[j]];
-    else
-      ws += j0 < cnt ? (double)((cnt - j0 + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
-    accw[(i64)c * FKM_GROUPS + g] = ws;
-  }
-  for (int d = lane * FKM_VEC; d < FKM_DP; d += FKM_SPAN) {
-    double s[FKM_VEC];
+  double ws = accw[(i64)c * FKM_GROUPS + g];
+  for (int d0 = 0; d0 < FKM_DP; d0 += FKM_SPAN) {
+    const int d = d0 + lane * FKM_VEC;
+    const bool live = d < FKM_DP;
+    double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
+    if (live) {
 #pragma unroll
-    for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
-    fkm_add_members(x, w, run, j0, cnt, d, s);
+      for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
+    }
+    fkm_add_members(x, w, run, j0, cnt, d, live, s, w && d0 == 0, ws);
+    if (live) {
 #pragma unroll
-    for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
+      for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
+    }
   }
+  if (lane == 0) accw[(i64)c * FKM_GROUPS + g] = w ? ws : ws + fkm_member_count(j0, cnt);
   __syncthreads();
   if (threadIdx.x == 0) seen[c] = before + cnt;
 }

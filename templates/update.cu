@@ -1,11 +1,14 @@
-/* Counting sort of labels by cluster, stable and deterministic, in three passes over fixed tiles
+/* Counting sort of labels by cluster, stable and deterministic, in four passes over fixed tiles
  * of TILE points (a multiple of 32) per batch:
- *   tile_hist:  tiles [B][K][T] = points of cluster k in tile t (one warp per tile, in order);
+ *   tile_hist:  tiles [B][T][K] = points of cluster k in tile t (one block per tile);
  *               points of zero weight (w [B][N], NULL: none) are left out of every pass;
- *   col_scan:   tiles → exclusive prefix over t per k (one block per k), counts [B][K] = totals;
+ *   col_scan:   tiles → exclusive prefix over t per k (a warp per segment of tiles, a lane per
+ *               cluster), counts [B][K] = totals;
  *   k_scan:     start [B][K] = exclusive prefix of counts over k;
  *   scatter:    sorted [B][N] = point indices grouped by cluster, ascending within a cluster.
- * Integer atomics are not used, so every pass is order-independent. */
+ * A tile's row of K counts is contiguous, so the block reads and writes it whole. Counts are
+ * integer sums, and the one order-dependent pass (scatter) walks its tile in a single warp, so
+ * every pass is deterministic. */
 
 /* The label of point i, or −1 for a point past N or of zero weight (w [N] or NULL): such points
  * join no cluster's run, so a cluster holding only zero-weight points counts as empty. */
@@ -13,60 +16,98 @@ __device__ __forceinline__ int fkm_tile_label(const int *labels, const float *w,
   return i < n && (!w || w[i] > 0.0f) ? labels[i] : -1;
 }
 
-/* Counters of one tile's clusters: in shared memory (K ints, dynamic) when shared is set, else the
- * tile's column of the global matrix (entry of cluster c at col[c * ntiles]). */
-struct fkm_counters {
-  int *base;
-  i64 stride;
-  __device__ __forceinline__ int &operator[](int c) const { return base[c * stride]; }
-};
+#define FKM_LABELS_AHEAD 16 /* labels a lane loads before it counts or places them */
 
-__device__ __forceinline__ fkm_counters fkm_tile_counters(int *col, int ntiles, int shared) {
-  extern __shared__ int fkm_shared_counts[];
-  return shared ? fkm_counters{fkm_shared_counts, 1} : fkm_counters{col, ntiles};
+/* lab[u] = fkm_tile_label of point first + u·stride (u < FKM_LABELS_AHEAD), −1 from end on: one
+ * batch of independent loads. */
+__device__ __forceinline__ void fkm_tile_labels(int *lab, const int *labels, const float *w,
+                                                i64 first, int stride, i64 end, i64 n) {
+#pragma unroll
+  for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
+    const i64 i = first + (i64)u * stride;
+    lab[u] = i < end ? fkm_tile_label(labels, w, i, n) : -1;
+  }
 }
 
-/* One warp per (tile, batch). With shared counters every entry of the tile's column is written, so
- * the matrix needs no clearing; without, it must be zero on entry. */
-extern "C" __global__ void FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels,
-                                                   const float *__restrict__ w, int *__restrict__ tiles,
-                                                   i64 n, int k, int tile, int ntiles, int shared,
-                                                   const int *__restrict__ done) {
+/* Counters of one tile's clusters: in shared memory (K ints, dynamic) when shared is set, else the
+ * tile's row of the global matrix. */
+__device__ __forceinline__ int *fkm_tile_counters(int *row, int shared) {
+  extern __shared__ int fkm_shared_counts[];
+  return shared ? fkm_shared_counts : row;
+}
+
+/* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: each warp counts its share of the
+ * tile's points into the counters, one shared or global atomic add per distinct label of 32
+ * points. With shared counters the whole row is written at the end, so the matrix needs no
+ * clearing; without, it must be zero on entry. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels, const float *__restrict__ w,
+                             int *__restrict__ tiles, i64 n, int k, int tile, int ntiles,
+                             int shared, const int *__restrict__ done) {
   if (*done) return;
-  const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
-  int *col = tiles + (i64)b * k * ntiles + t;
+  const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x & 31;
+  int *row = tiles + ((i64)b * ntiles + t) * k;
   const int *lb = labels + (i64)b * n;
   const float *wb = w ? w + (i64)b * n : w;
-  const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
-  if (shared)
-    for (int c = lane; c < k; c += 32) cnt[c] = 0;
-  __syncwarp();
-  for (int s = 0; s < tile; s += 32) {
-    const int lab = fkm_tile_label(lb, wb, (i64)t * tile + s + lane, n);
-    const u32 peers = __match_any_sync(0xffffffffu, lab);
-    if (lab >= 0 && lane == __ffs(peers) - 1) cnt[lab] += __popc(peers);
-    __syncwarp();
+  int *cnt = fkm_tile_counters(row, shared);
+  if (shared) {
+    for (int c = threadIdx.x; c < k; c += blockDim.x) cnt[c] = 0;
+    __syncthreads();
   }
-  if (shared)
-    for (int c = lane; c < k; c += 32) col[(i64)c * ntiles] = cnt[c];
+  const i64 first = (i64)t * tile, end = first + tile;
+  const int stride = blockDim.x;
+  for (i64 s = first + threadIdx.x; s - lane < end; s += FKM_LABELS_AHEAD * stride) {
+    int lab[FKM_LABELS_AHEAD];
+    fkm_tile_labels(lab, lb, wb, s, stride, end, n);
+#pragma unroll
+    for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
+      if (s - lane + (i64)u * stride >= end) break;
+      const u32 peers = __match_any_sync(0xffffffffu, lab[u]);
+      if (lab[u] >= 0 && lane == __ffs(peers) - 1) atomicAdd(&cnt[lab[u]], __popc(peers));
+    }
+  }
+  if (!shared) return;
+  __syncthreads();
+  for (int c = threadIdx.x; c < k; c += blockDim.x) row[c] = cnt[c];
 }
 
-/* Block (c, b): exclusive prefix over the tiles of cluster c in place; counts[b][c] = the total. */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+#define FKM_SCAN_WARPS 32 /* warps of a fkm_col_scan block: segments of the tiles */
+constexpr int fkm_scan_unroll = 8; /* tiles a lane loads before it writes their prefixes */
+
+/* Block (c0 / 32, b) of 32 warps: lane l owns cluster c = c0 + l, warp g a contiguous segment of
+ * the tiles; the column of c becomes its exclusive prefix over t in place (tiles [B][T][K]), and
+ * counts[b][c] its total. */
+extern "C" __global__ void __launch_bounds__(32 * FKM_SCAN_WARPS)
     FKM_ENTRY(fkm_col_scan)(int *__restrict__ tiles, int *__restrict__ counts, int k, int ntiles,
                             const int *__restrict__ done) {
   if (*done) return;
-  const int b = blockIdx.y, c = blockIdx.x;
-  int *col = tiles + ((i64)b * k + c) * ntiles;
-  int carry = 0;
-  for (int t0 = 0; t0 < ntiles; t0 += FKM_THREADS) {
-    const int t = t0 + threadIdx.x, v = t < ntiles ? col[t] : 0;
-    int total;
-    const int ex = fkm_block_exclusive_scan(v, &total);
-    if (t < ntiles) col[t] = carry + ex;
-    carry += total;
+  __shared__ int seg_total[FKM_SCAN_WARPS][33];
+  const int b = blockIdx.y, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int c = blockIdx.x * 32 + lane, seg = (ntiles + FKM_SCAN_WARPS - 1) / FKM_SCAN_WARPS;
+  const int t0 = g * seg, t1 = min(ntiles, t0 + seg);
+  int *col = tiles + (i64)b * ntiles * k + c;
+  int sum = 0;
+  if (c < k) {
+#pragma unroll fkm_scan_unroll
+    for (int t = t0; t < t1; ++t) sum += col[(i64)t * k];
   }
-  if (threadIdx.x == 0) counts[(i64)b * k + c] = carry;
+  seg_total[g][lane] = sum;
+  __syncthreads();
+  int before = 0, total = 0;
+  for (int gg = 0; gg < FKM_SCAN_WARPS; ++gg) {
+    before += gg < g ? seg_total[gg][lane] : 0;
+    total += seg_total[gg][lane];
+  }
+  if (c >= k) return;
+  for (int t = t0; t < t1; t += fkm_scan_unroll) {
+    int v[fkm_scan_unroll];
+#pragma unroll
+    for (int u = 0; u < fkm_scan_unroll; ++u) v[u] = t + u < t1 ? col[(i64)(t + u) * k] : 0;
+#pragma unroll
+    for (int u = 0; u < fkm_scan_unroll; ++u)
+      if (t + u < t1) col[(i64)(t + u) * k] = before, before += v[u];
+  }
+  if (g == 0) counts[(i64)b * k + c] = total;
 }
 
 /* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry. */
@@ -84,29 +125,41 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
-extern "C" __global__ void FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels,
-                                                 const float *__restrict__ w, int *__restrict__ tiles,
-                                                 const int *__restrict__ start, int *__restrict__ sorted,
-                                                 i64 n, int k, int tile, int ntiles, int shared,
-                                                 const int *__restrict__ done) {
+/* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: the block sets the counters to each
+ * cluster's place for this tile (start + the tile's prefix; in shared memory, or added on use to
+ * the global row), then warp 0 walks the tile's points in order, 32 at a time, placing each after
+ * the earlier points of its cluster. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+    FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels, const float *__restrict__ w,
+                           int *__restrict__ tiles, const int *__restrict__ start,
+                           int *__restrict__ sorted, i64 n, int k, int tile, int ntiles, int shared,
+                           const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x;
-  int *col = tiles + (i64)b * k * ntiles + t;
+  int *row = tiles + ((i64)b * ntiles + t) * k;
   const int *lb = labels + (i64)b * n;
   const float *wb = w ? w + (i64)b * n : w;
   const int *sb = start + (i64)b * k;
   int *out = sorted + (i64)b * n;
-  const fkm_counters cnt = fkm_tile_counters(col, ntiles, shared);
-  if (shared) /* shared counters start at cluster start + the tile's prefix */
-    for (int c = lane; c < k; c += 32) cnt[c] = col[(i64)c * ntiles] + sb[c];
-  __syncwarp();
-  for (int s = 0; s < tile; s += 32) {
-    const i64 i = (i64)t * tile + s + lane;
-    const int lab = fkm_tile_label(lb, wb, i, n);
-    const u32 peers = __match_any_sync(0xffffffffu, lab);
-    if (lab >= 0) out[cnt[lab] + (shared ? 0 : sb[lab]) + __popc(peers & ((1u << lane) - 1u))] = (int)i;
-    __syncwarp();
-    if (lab >= 0 && lane == __ffs(peers) - 1) cnt[lab] += __popc(peers);
-    __syncwarp();
+  int *cnt = fkm_tile_counters(row, shared);
+  if (shared) {
+    for (int c = threadIdx.x; c < k; c += blockDim.x) cnt[c] = row[c] + sb[c];
+    __syncthreads();
+  }
+  if (threadIdx.x >= 32) return;
+  const i64 first = (i64)t * tile, end = first + tile;
+  for (i64 s = first + lane; s - lane < end; s += FKM_LABELS_AHEAD * 32) {
+    int lab[FKM_LABELS_AHEAD];
+    fkm_tile_labels(lab, lb, wb, s, 32, end, n);
+#pragma unroll
+    for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
+      if (s - lane + 32 * u >= end) break;
+      const u32 peers = __match_any_sync(0xffffffffu, lab[u]);
+      const int before = __popc(peers & ((1u << lane) - 1u));
+      if (lab[u] >= 0) out[cnt[lab[u]] + (shared ? 0 : sb[lab[u]]) + before] = (int)(s + 32 * u);
+      __syncwarp();
+      if (lab[u] >= 0 && lane == __ffs(peers) - 1) cnt[lab[u]] += __popc(peers);
+      __syncwarp();
+    }
   }
 }
