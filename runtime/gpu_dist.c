@@ -181,7 +181,7 @@ typedef struct {
 
 /* The buffers `what` names, in a fixed order; returns their count. */
 static int chain_bufs(const fkm__gpu_run *run, int what, chain_buf *out) {
-  size_t BK = (size_t)(run->b * run->k), G = FKM__REDUCE_GROUPS;
+  size_t BK = (size_t)(run->b * run->k), G = FKM__ACC_SLOTS;
   int n = 0;
   if (what & FKM__CHAIN_ACC) {
     out[n++] = (chain_buf){run->acc, BK * G * (size_t)run->dp, FKM__NCCL_FLOAT64};

@@ -51,7 +51,7 @@ static CUdeviceptr take(CUdeviceptr *at, size_t bytes) {
 /* Carves the fixed buffers (the planner's fixed_bytes, in its order) into run's views. */
 static void carve_fixed(fkm__gpu_run *run, CUdeviceptr *at) {
   size_t B = (size_t)run->b, K = (size_t)run->k, D = (size_t)run->d, DP = (size_t)run->dp;
-  size_t G = FKM__REDUCE_GROUPS;
+  size_t G = FKM__ACC_SLOTS;
   run->c32 = take(at, B * K * D * 4);
   run->ch = take(at, B * K * DP * run->esize);
   run->cnorm = take(at, B * K * 4);

@@ -13,6 +13,7 @@
 #define FKM__PP_BYTES 24
 #define FKM__PP_POTENTIAL_BLOCKS 4
 #define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
+#define FKM__SEGMENT 512   /* members of an update segment: FKM_SEGMENT of 00_common.cu */
 
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
@@ -38,6 +39,7 @@ typedef struct fkm__gpu_run {
   int fit;                /* 1: fit (sort buffers), 0: predict */
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
   int parts;              /* inertia partial sums per batch: spans of FKM__SPAN_ROWS points */
+  int segs;               /* update segments a batch can have: ⌈N / FKM__SEGMENT⌉ + K */
   int trials;             /* k-means++ trials per step (fkm__kmeanspp_trials(K)) */
   int64_t pp_chunks;      /* k-means++ chunks of points per batch */
   int device_points;      /* 1: the caller's buffers are device memory */
@@ -51,7 +53,8 @@ typedef struct fkm__gpu_run {
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch [B][K][DP], cnorm [B][K] f32,
-   * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start [B][K] i32, idx [B][K] i64,
+   * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start/seg_first/seg_arrived [B][K] i32,
+ * seg_sum [B][segs][D] f64, seg_w [B][segs] f64, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
@@ -60,8 +63,9 @@ typedef struct fkm__gpu_run {
    * fkm_pp_side, pp_near [B][N] f64, pp_near_t [B][N] u8 (labels hold the seeding's nearest
    * centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32, best_labels
    * [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or multi-GPU:
-   * fkm__run_accumulate) acc [B][K][G][DP] f64, accw [B][K][G] f64, seen [B][K] i64. */
-  CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, idx, partial, inertia,
+   * fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw [B][K][G + 1] f64, seen [B][K] i64. */
+  CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived, seg_sum, seg_w,
+      idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,
       pp_xside, pp_near, pp_near_t, best_c32, best_labels, best_inertia, acc, accw, seen;
 } fkm__gpu_run;

@@ -211,7 +211,8 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
          &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
   FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
               32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
-  FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start, &k, &done);
+  FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start,
+              &run->seg_first, &k, &done);
   FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
          &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
@@ -240,7 +241,7 @@ fkm_status fkm__run_iteration_stats(fkm__gpu_run *run) {
 }
 
 fkm_status fkm__run_accumulate(fkm__gpu_run *v, int64_t b) {
-  size_t K = (size_t)v->k, G = FKM__REDUCE_GROUPS;
+  size_t K = (size_t)v->k, G = FKM__ACC_SLOTS;
   CUdeviceptr acc = v->acc + (size_t)b * K * G * (size_t)v->dp * 8;
   CUdeviceptr accw = v->accw + (size_t)b * K * G * 8, seen = v->seen + (size_t)b * K * 8;
   FKM__LAUNCH(v, v->kern.reduce_chunk, (unsigned)v->k, 1, 256, 0, &v->x, &v->w, &v->sorted,
@@ -269,9 +270,9 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st == FKM_OK && with_report) st = fkm__run_iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
-  FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->k, (unsigned)run->b, 256, (size_t)run->d * 4,
-         &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->c32, &run->state, &run->n,
-         &k);
+  FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->segs, (unsigned)run->b, 256, (size_t)run->d * 4,
+              &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first,
+              &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
   FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
   return fkm__run_mark(run, marks, 2);
 }

@@ -26,6 +26,7 @@ static void plan_tiles(fkm__gpu_run *run) {
     run->tile *= 2;
   run->ntiles = (int)tiles_of(run->n, run->tile);
   run->parts = (int)((run->n + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);
+  run->segs = (int)((run->n + FKM__SEGMENT - 1) / FKM__SEGMENT + run->k);
   run->trials = fkm__kmeanspp_trials(run->k);
   run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;
 }
@@ -54,6 +55,11 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->tiles, run->fit ? B * (size_t)run->ntiles * K * 4 : 0};
   c[n++] = (carve){&run->counts, run->fit ? B * K * 4 : 0};
   c[n++] = (carve){&run->start, run->fit ? B * K * 4 : 0};
+  size_t S = (size_t)run->segs, segs = run->fit && !run->o->comm; /* one-GPU update */
+  c[n++] = (carve){&run->seg_first, segs ? B * K * 4 : 0};
+  c[n++] = (carve){&run->seg_arrived, segs ? B * K * 4 : 0};
+  c[n++] = (carve){&run->seg_sum, segs ? B * S * D * 8 : 0};
+  c[n++] = (carve){&run->seg_w, segs ? B * S * 8 : 0};
   c[n++] = (carve){&run->idx, run->fit ? B * K * 8 : 0};
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};
@@ -80,7 +86,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};
   c[n++] = (carve){&run->best_labels, best ? B * N * 4 : 0};
   c[n++] = (carve){&run->best_inertia, best ? B * 8 : 0};
-  size_t G = FKM__REDUCE_GROUPS, acc = run->fit && run->o->comm; /* multi-GPU update */
+  size_t G = FKM__ACC_SLOTS, acc = run->fit && run->o->comm; /* multi-GPU update */
   c[n++] = (carve){&run->acc, acc ? B * K * G * run->dp * 8 : 0};
   c[n++] = (carve){&run->accw, acc ? B * K * G * 8 : 0};
   c[n++] = (carve){&run->seen, acc ? B * K * 8 : 0};
@@ -90,7 +96,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
 }
 
 fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
-  carve c[40];
+  carve c[48];
   size_t count, total = layout(run, c, &count, device_points);
   CUresult r = run->cu->cuMemAlloc(&run->block, total);
   if (r != CUDA_SUCCESS) {
@@ -102,6 +108,9 @@ fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
     *c[i].view = c[i].bytes ? at : 0;
     at += fkm__device_aligned(c[i].bytes);
   }
+  if (run->seg_arrived) /* fkm_reduce_segments leaves it zero */
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuMemsetD32Async(run->seg_arrived, 0, (size_t)(run->b * run->k), run->stream));
   if (!run->x) run->x = (CUdeviceptr)(uintptr_t)run->p->data;
   if (run->fit && run->o->sample_weight && device_points)
     run->w = (CUdeviceptr)(uintptr_t)run->o->sample_weight;
@@ -109,7 +118,7 @@ fkm_status fkm__run_allocate(fkm__gpu_run *run, int device_points) {
 }
 
 size_t fkm__run_bytes(fkm__gpu_run *run, int device_points) {
-  carve c[40];
+  carve c[48];
   size_t count;
   return layout(run, c, &count, device_points);
 }

@@ -12,6 +12,7 @@
 
 #define FKM__SPAN_ROWS 512   /* points per inertia partial: FKM_SPAN_ROWS of templates/finalize.cu */
 #define FKM__REDUCE_GROUPS 8 /* warps of the 256-thread reduce kernels: partial sums per cluster */
+#define FKM__ACC_SLOTS (FKM__REDUCE_GROUPS + 1) /* acc sums a cluster: the groups, then the total */
 
 /* What the planner needs of a run: shapes and element sizes. */
 typedef struct fkm__ooc_shape {

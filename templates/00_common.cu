@@ -12,6 +12,9 @@ typedef long long i64;
 #define FKM_INF __int_as_float(0x7f800000)
 #define FKM_NORMALISED_POINTS (FKM_METRIC == 1)
 #define FKM_UNIT_CENTROIDS (FKM_METRIC != 0)
+/* Members of a cluster's sorted run summed as one unit by the update (a multiple of the reduce's
+ * 8 warps): FKM__SEGMENT of runtime/gpu_run.h. */
+#define FKM_SEGMENT 512
 
 #if FKM_DTYPE == 3
 typedef float elem_t;

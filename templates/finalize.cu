@@ -98,41 +98,147 @@ __device__ __forceinline__ void fkm_commit_mean(const float *mean, float *cb, fl
   if (threadIdx.x == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
 }
 
-/* Block (c, b) recomputes centroid c of batch b from the run sorted[start .. start+count) of its
- * points (those of positive weight): the mean Σ w·x / Σ w (w [B][N], NULL: every weight 1, when
- * Σ w is the count and the mean that of the points). Each lane owns FKM_VEC columns of a
- * FKM_SPAN-wide slice, the FKM_GROUPS warps stride over the run, partial sums (fp64) meet in a
- * fixed order. Cosine/dot centroids are scaled to unit length. Writes c32 in place and raises
- * state->shift_bits to this centroid's shift. An empty cluster keeps its centroid. Dynamic shared
- * memory: D floats. */
+/* Σ slot[g·stride] over the FKM_GROUPS warp slots, in order from +0.0. */
+__device__ __forceinline__ double fkm_slots_sum(const double *slot, int stride) {
+  double t = 0.0;
+  for (int gg = 0; gg < FKM_GROUPS; ++gg) t += slot[gg * stride];
+  return t;
+}
+
+/* Warp g adds the members j0, j0 + FKM_GROUPS, ... below end of run to its slot ac [DP] and, lane 0,
+ * their weights to *aw (the weights' count without weights). */
+__device__ __forceinline__ void fkm_add_piece(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                              const int *__restrict__ run, int j0, int end,
+                                              double *ac, double *aw) {
+  const int lane = threadIdx.x & 31;
+  double ws = *aw;
+  for (int d0 = 0; d0 < FKM_DP; d0 += FKM_SPAN) {
+    const int d = d0 + lane * FKM_VEC;
+    const bool live = d < FKM_DP;
+    double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
+    if (live) {
+#pragma unroll
+      for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
+    }
+    fkm_add_members(x, w, run, j0, end, d, live, s, w && d0 == 0, ws);
+    if (live) {
+#pragma unroll
+      for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
+    }
+  }
+  if (lane == 0) *aw = w ? ws : ws + fkm_member_count(j0, end);
+}
+
+/* The block closes a segment: its slots ac [FKM_GROUPS][DP] (aw [FKM_GROUPS]) met in order are
+ * added to the total ac [FKM_GROUPS][DP] (aw [FKM_GROUPS]) and cleared. */
+__device__ __forceinline__ void fkm_close_segment(double *ac, double *aw) {
+  __syncthreads();
+  for (int d = threadIdx.x; d < FKM_DP; d += FKM_THREADS) {
+    ac[FKM_GROUPS * FKM_DP + d] += fkm_slots_sum(ac + d, FKM_DP);
+    for (int gg = 0; gg < FKM_GROUPS; ++gg) ac[gg * FKM_DP + d] = 0.0;
+  }
+  if (threadIdx.x == 0) {
+    aw[FKM_GROUPS] += fkm_slots_sum(aw, 1);
+    for (int gg = 0; gg < FKM_GROUPS; ++gg) aw[gg] = 0.0;
+  }
+  __syncthreads();
+}
+
+/* The cluster whose segments hold segment s of a batch: the last c with first[c] ≤ s (first [K]:
+ * exclusive prefix of the clusters' segment counts), −1 when s lies past the batch's segments. A
+ * 32-way search, each warp alike (three rounds of loads for K ≤ 32768). */
+__device__ __forceinline__ int fkm_segment_cluster(const int *first, const int *counts, int k, int s) {
+  const int lane = threadIdx.x & 31;
+  int lo = 0, hi = k; /* first[lo] ≤ s, and first[hi] > s or hi = k */
+  while (hi - lo > 1) {
+    const int step = (hi - lo + 31) / 32, at = lo + lane * step;
+    const u32 le = __ballot_sync(0xffffffffu, at < hi && first[at] <= s);
+    lo += (31 - __clz(le)) * step;
+    hi = min(hi, lo + step);
+  }
+  return s - first[lo] < (counts[lo] + FKM_SEGMENT - 1) / FKM_SEGMENT ? lo : -1;
+}
+
+/* The block's segment sums part [FKM_GROUPS][FKM_SPAN] (columns d0 ..) met in order: the
+ * cluster's mean when it has this one segment (mean [D], shared), else row of seg_sum [.][D]. */
+__device__ __forceinline__ void fkm_segment_span(const double (*part)[FKM_SPAN], double tw, int d0,
+                                                 bool alone, float *mean, double *row) {
+  for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
+    double t = 0.0;
+    for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e];
+    if (alone) mean[d0 + e] = (float)(t / tw);
+    else row[d0 + e] = t;
+  }
+}
+
+/* Whether this block is the last of its cluster's nseg segment blocks to finish (counter
+ * arrived, left at 0 for the next iteration): its segments' rows are then all written. */
+__device__ __forceinline__ bool fkm_last_segment(int *arrived, int nseg, int *flag) {
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    *flag = atomicAdd(arrived, 1) == nseg - 1;
+    if (*flag) *arrived = 0;
+  }
+  __syncthreads();
+  __threadfence();
+  return *flag;
+}
+
+/* Block (s, b) sums segment s of batch b: members [q·FKM_SEGMENT, (q+1)·FKM_SEGMENT) ∩ [0, count)
+ * of cluster c's run sorted[start .. start+count) (s = seg_first[c] + q), the points of positive
+ * weight. Member j goes to warp j mod FKM_GROUPS, each warp adds its members in order (fp64), and
+ * the warps meet in order. A cluster of one segment takes that sum; else the segment's sum goes to
+ * seg_sum [B][S][D] and seg_w [B][S], and the cluster's last block to finish adds its segments' rows
+ * in order from +0.0. The block then writes the mean Σ w·x / Σ w (w [B][N], NULL: 1) as the
+ * centroid in c32 (unit length for cosine/dot) and raises state->shift_bits to its shift. An empty
+ * cluster keeps its centroid. Grid (S, B), S at least the segments of any batch; blocks past a
+ * batch's segments return. arrived [B][K]: zero on entry, left zero. Dynamic shared memory: D
+ * floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_reduce_finalize)(const elem_t *__restrict__ x, const float *__restrict__ w,
-                                   const int *__restrict__ sorted,
-                                   const int *__restrict__ start, const int *__restrict__ counts,
+    FKM_ENTRY(fkm_reduce_segments)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                   const int *__restrict__ sorted, const int *__restrict__ start,
+                                   const int *__restrict__ counts, const int *__restrict__ seg_first,
+                                   double *seg_sum, double *seg_w, int *__restrict__ arrived,
                                    float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
   extern __shared__ float fkm_mean[];
   __shared__ double part[FKM_GROUPS][FKM_SPAN], part_w[FKM_GROUPS];
   __shared__ float scratch[FKM_GROUPS];
-  const int b = blockIdx.y, c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
-  const int cnt = counts[(i64)b * k + c];
-  if (cnt == 0) return;
-  const int *run = sorted + (i64)b * n + start[(i64)b * k + c];
+  __shared__ int last;
+  const int b = blockIdx.y, s = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int *cb = counts + (i64)b * k, *fb = seg_first + (i64)b * k;
+  const int c = fkm_segment_cluster(fb, cb, k, s);
+  if (c < 0) return;
+  const int nseg = (cb[c] + FKM_SEGMENT - 1) / FKM_SEGMENT;
+  const int j0 = (s - fb[c]) * FKM_SEGMENT, len = min(FKM_SEGMENT, cb[c] - j0);
+  const int *run = sorted + (i64)b * n + start[(i64)b * k + c] + j0;
   const elem_t *xb = x + (i64)b * n * FKM_DP;
   const float *wb = w ? w + (i64)b * n : w;
-  double ws = 0.0; /* Σ w over this warp's share of the run (weights given) */
+  const i64 row = (i64)b * gridDim.x + s;
+  double ws = 0.0; /* Σ w over this warp's members (weights given) */
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
-    double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
-    fkm_add_members(xb, wb, run, g, cnt, d, d < FKM_DP, s, wb && d0 == 0, ws);
-    if (lane == 0 && d0 == 0) part_w[g] = wb ? ws : fkm_member_count(g, cnt);
+    double sum[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
+    fkm_add_members(xb, wb, run, g, len, d, d < FKM_DP, sum, wb && d0 == 0, ws);
+    if (lane == 0 && d0 == 0) part_w[g] = wb ? ws : fkm_member_count(g, len);
 #pragma unroll
-    for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = s[e];
+    for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = sum[e];
     __syncthreads();
-    for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
-      double t = 0.0, tw = 0.0;
-      for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e], tw += part_w[gg];
-      fkm_mean[d0 + e] = (float)(t / tw);
+    const double tw = fkm_slots_sum(part_w, 1);
+    fkm_segment_span(part, tw, d0, nseg == 1, fkm_mean, seg_sum + row * FKM_D);
+    if (nseg > 1 && threadIdx.x == 0 && d0 == 0) seg_w[row] = tw;
+    __syncthreads();
+  }
+  if (nseg > 1) {
+    if (!fkm_last_segment(arrived + (i64)b * k + c, nseg, &last)) return;
+    const i64 first = (i64)b * gridDim.x + fb[c];
+    double tw = 0.0;
+    for (int q = 0; q < nseg; ++q) tw += __ldcg(seg_w + first + q);
+    for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS) {
+      double t = 0.0;
+      for (int q = 0; q < nseg; ++q) t += __ldcg(seg_sum + (first + q) * FKM_D + e);
+      fkm_mean[e] = (float)(t / tw);
     }
     __syncthreads();
   }
@@ -141,11 +247,14 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
 
 /* Out-of-core update, step 1 of 2 (a batch's points arrive in chunks, in index order): block c adds
  * the chunk's run of cluster c (sorted: chunk-local point indices grouped by cluster, start/counts
- * [K]) to acc [K][FKM_GROUPS][DP] and accw [K][FKM_GROUPS] (fp64), seen [K] holding the members of
- * the chunks before. Member r of the batch's whole run (r = seen + its place in this chunk's run)
- * goes to warp r mod FKM_GROUPS and is added in order: once every chunk is in, acc and accw hold
- * bit for bit the partial sums fkm_reduce_finalize forms over the whole batch, whatever the
- * chunking. x [n][DP], w [n] (NULL: weights 1) are the chunk's; the rest the batch's. Grid K. */
+ * [K]) to acc [K][FKM_GROUPS + 1][DP] and accw [K][FKM_GROUPS + 1] (fp64), seen [K] holding the
+ * members of the chunks before. Member r of the batch's whole run (r = seen + its place in this
+ * chunk's run) lies in segment r / FKM_SEGMENT and goes to warp r mod FKM_GROUPS: slots
+ * 0 .. FKM_GROUPS − 1 hold the warps' sums of the open segment, each added in order; when a
+ * segment closes its slots meet in order and are added to slot FKM_GROUPS, the closed segments'
+ * total, and cleared. Once every chunk is in, fkm_finalize_acc forms bit for bit the sums of
+ * fkm_reduce_segments, whatever the chunking. x [n][DP], w [n] (NULL:
+ * weights 1) are the chunk's; the rest the batch's. Grid K. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_chunk)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const int *__restrict__ sorted, const int *__restrict__ start,
@@ -156,32 +265,24 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (cnt == 0) return;
   const int *run = sorted + start[c];
   const i64 before = seen[c];
-  const int j0 = (int)((g - before % FKM_GROUPS + FKM_GROUPS) % FKM_GROUPS);
-  double *ac = acc + ((i64)c * FKM_GROUPS + g) * FKM_DP;
-  double ws = accw[(i64)c * FKM_GROUPS + g];
-  for (int d0 = 0; d0 < FKM_DP; d0 += FKM_SPAN) {
-    const int d = d0 + lane * FKM_VEC;
-    const bool live = d < FKM_DP;
-    double s[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
-    if (live) {
-#pragma unroll
-      for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
-    }
-    fkm_add_members(x, w, run, j0, cnt, d, live, s, w && d0 == 0, ws);
-    if (live) {
-#pragma unroll
-      for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
-    }
+  double *ac = acc + (i64)c * (FKM_GROUPS + 1) * FKM_DP, *aw = accw + (i64)c * (FKM_GROUPS + 1);
+  for (int a = 0; a < cnt;) {
+    const i64 r = before + a;
+    const int e = (int)min((i64)cnt, a + FKM_SEGMENT - r % FKM_SEGMENT);
+    const int j0 = a + (int)((g - r % FKM_GROUPS + FKM_GROUPS) % FKM_GROUPS);
+    fkm_add_piece(x, w, run, j0, e, ac + g * FKM_DP, aw + g);
+    if ((before + e) % FKM_SEGMENT == 0) fkm_close_segment(ac, aw);
+    a = e;
   }
-  if (lane == 0) accw[(i64)c * FKM_GROUPS + g] = w ? ws : ws + fkm_member_count(j0, cnt);
   __syncthreads();
   if (threadIdx.x == 0) seen[c] = before + cnt;
 }
 
-/* Out-of-core update, step 2: block (c, b) forms centroid c of batch b from acc [B][K][G][DP] and
- * accw [B][K][G] as fkm_reduce_finalize does from its partial sums (groups met in order); a cluster
- * of Σw = 0 is empty and keeps its centroid, and is counted into stats[1] when stats is not NULL.
- * Dynamic shared memory: D floats. */
+/* Out-of-core update, step 2: block (c, b) forms centroid c of batch b from acc [B][K][G + 1][DP]
+ * and accw [B][K][G + 1] as fkm_reduce_segments does from the segments' sums: the closed segments'
+ * total plus the open segment's slots met in order (+0.0 when it is empty, which changes no sum
+ * begun at +0.0); a cluster of Σw = 0 is empty and keeps its centroid, and is counted into
+ * stats[1] when stats is not NULL. Dynamic shared memory: D floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_finalize_acc)(const double *__restrict__ acc, const double *__restrict__ accw,
                                 float *__restrict__ c32, struct fkm_state *state, int k,
@@ -190,18 +291,14 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   extern __shared__ float fkm_mean[];
   __shared__ float scratch[FKM_GROUPS];
   const i64 bc = (i64)blockIdx.y * k + blockIdx.x;
-  const double *ab = acc + bc * FKM_GROUPS * FKM_DP, *wb = accw + bc * FKM_GROUPS;
-  double tw = 0.0;
-  for (int gg = 0; gg < FKM_GROUPS; ++gg) tw += wb[gg];
+  const double *ab = acc + bc * (FKM_GROUPS + 1) * FKM_DP, *wb = accw + bc * (FKM_GROUPS + 1);
+  const double tw = wb[FKM_GROUPS] + fkm_slots_sum(wb, 1);
   if (tw == 0.0) {
     if (stats && threadIdx.x == 0) atomicAdd(&stats[1], 1ull);
     return;
   }
-  for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS) {
-    double t = 0.0;
-    for (int gg = 0; gg < FKM_GROUPS; ++gg) t += ab[gg * FKM_DP + e];
-    fkm_mean[e] = (float)(t / tw);
-  }
+  for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS)
+    fkm_mean[e] = (float)((ab[FKM_GROUPS * FKM_DP + e] + fkm_slots_sum(ab + e, FKM_DP)) / tw);
   __syncthreads();
   fkm_commit_mean(fkm_mean, c32 + bc * FKM_D, scratch, state);
 }

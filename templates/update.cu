@@ -110,18 +110,25 @@ extern "C" __global__ void __launch_bounds__(32 * FKM_SCAN_WARPS)
   if (g == 0) counts[(i64)b * k + c] = total;
 }
 
-/* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry. */
+/* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry:
+ * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, seg_first
+ * [B][K] = exclusive prefix of the clusters' segments (⌈count / FKM_SEGMENT⌉). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start, int k, const int *__restrict__ done) {
+    FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start,
+                          int *__restrict__ seg_first, int k, const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.x;
-  int carry = 0;
+  int carry = 0, seg_carry = 0;
   for (int c0 = 0; c0 < k; c0 += FKM_THREADS) {
     const int c = c0 + threadIdx.x, v = c < k ? counts[(i64)b * k + c] : 0;
-    int total;
+    int total, seg_total;
     const int ex = fkm_block_exclusive_scan(v, &total);
     if (c < k) start[(i64)b * k + c] = carry + ex;
     carry += total;
+    if (!seg_first) continue;
+    const int seg_ex = fkm_block_exclusive_scan((v + FKM_SEGMENT - 1) / FKM_SEGMENT, &seg_total);
+    if (c < k) seg_first[(i64)b * k + c] = seg_carry + seg_ex;
+    seg_carry += seg_total;
   }
 }
 
