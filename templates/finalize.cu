@@ -253,14 +253,14 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
  * 0 .. FKM_GROUPS − 1 hold the warps' sums of the open segment, each added in order; when a
  * segment closes its slots meet in order and are added to slot FKM_GROUPS, the closed segments'
  * total, and cleared. Once every chunk is in, fkm_finalize_acc forms bit for bit the sums of
- * fkm_reduce_segments, whatever the chunking. x [n][DP], w [n] (NULL:
- * weights 1) are the chunk's; the rest the batch's. Grid K. */
+ * fkm_reduce_segments, whatever the chunking. x [n][DP], w [n] (NULL: weights 1) are the chunk's;
+ * the rest the batch's. Grid K. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_chunk)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const int *__restrict__ sorted, const int *__restrict__ start,
                                 const int *__restrict__ counts, double *__restrict__ acc,
                                 double *__restrict__ accw, i64 *__restrict__ seen) {
-  const int c = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int c = blockIdx.x, g = threadIdx.x >> 5;
   const int cnt = counts[c];
   if (cnt == 0) return;
   const int *run = sorted + start[c];
