@@ -8,13 +8,13 @@
 #define FKM__SORT_MAX_TILE 4096   /* scatter's one-warp walk: 128 steps at most */
 #define FKM__SORT_MAX_TILES 2048  /* tiles a batch, so each warp of fkm_col_scan scans few */
 
+static int64_t tiles_of(int64_t n, int tile) { return (n + tile - 1) / tile; }
+
 /* Points per counting-sort tile (a block each; one warp walks it in scatter): halved from 1024
  * while the tiles are too few to fill the device and K stays small against the tile; doubled, up
  * to FKM__SORT_MAX_TILE, while the tiles are more than FKM__SORT_MAX_TILES a batch or the
  * [B][T][K] count matrix outgrows the labels (or 2^20 entries); then doubled while the matrix
  * exceeds its bound. */
-static int64_t tiles_of(int64_t n, int tile) { return (n + tile - 1) / tile; }
-
 static void plan_tiles(fkm__gpu_run *run) {
   int64_t b = run->b, n = run->n, k = run->k, labels = b * n > (1 << 20) ? b * n : (1 << 20);
   run->tile = 1024;
