@@ -39,6 +39,7 @@ __device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
 }
 
 #define FKM_ROWS_IN_FLIGHT 8 /* rows a lane loads before it adds them */
+#define FKM_ROWS_AHEAD 8  /* segment rows the closing block loads before it adds them */
 
 /* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
  * below cnt, in order (x [N][DP], w [N] or NULL: 1), and ws += w over the same members when
@@ -164,11 +165,25 @@ __device__ __forceinline__ int fkm_segment_cluster(const int *first, const int *
 __device__ __forceinline__ void fkm_segment_span(const double (*part)[FKM_SPAN], double tw, int d0,
                                                  bool alone, float *mean, double *row) {
   for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
-    double t = 0.0;
-    for (int gg = 0; gg < FKM_GROUPS; ++gg) t += part[gg][e];
+    const double t = fkm_slots_sum(&part[0][e], FKM_SPAN);
     if (alone) mean[d0 + e] = (float)(t / tw);
     else row[d0 + e] = t;
   }
+}
+
+/* t + rows[0] + rows[stride] + ... + rows[(n − 1)·stride], added in that order (fkm_finalize_acc's
+ * order over closed segments); FKM_ROWS_AHEAD loads in flight, the rows read past L1. */
+__device__ __forceinline__ double fkm_rows_sum(double t, const double *rows, int stride, int n) {
+  int r = 0;
+  for (; r + FKM_ROWS_AHEAD <= n; r += FKM_ROWS_AHEAD) {
+    double v[FKM_ROWS_AHEAD];
+#pragma unroll
+    for (int i = 0; i < FKM_ROWS_AHEAD; ++i) v[i] = __ldcg(rows + (i64)(r + i) * stride);
+#pragma unroll
+    for (int i = 0; i < FKM_ROWS_AHEAD; ++i) t += v[i];
+  }
+  for (; r < n; ++r) t += __ldcg(rows + (i64)r * stride);
+  return t;
 }
 
 /* Whether this block is the last of its cluster's nseg segment blocks to finish (counter
@@ -233,13 +248,9 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   if (nseg > 1) {
     if (!fkm_last_segment(arrived + (i64)b * k + c, nseg, &last)) return;
     const i64 first = (i64)b * gridDim.x + fb[c];
-    double tw = 0.0;
-    for (int q = 0; q < nseg; ++q) tw += __ldcg(seg_w + first + q);
-    for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS) {
-      double t = 0.0;
-      for (int q = 0; q < nseg; ++q) t += __ldcg(seg_sum + (first + q) * FKM_D + e);
-      fkm_mean[e] = (float)(t / tw);
-    }
+    const double tw = fkm_rows_sum(0.0, seg_w + first, 1, nseg);
+    for (int e = threadIdx.x; e < FKM_D; e += FKM_THREADS)
+      fkm_mean[e] = (float)(fkm_rows_sum(0.0, seg_sum + first * FKM_D + e, FKM_D, nseg) / tw);
     __syncthreads();
   }
   fkm_commit_mean(fkm_mean, c32 + ((i64)b * k + c) * FKM_D, scratch, state);
