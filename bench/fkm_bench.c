@@ -1,5 +1,5 @@
 /* Per-iteration timing of fkm_fit on the SPEC §8 shapes (public API only).
- * Usage: fkm_bench [--iters N] [--only NAME] [--json FILE] [--config BN,BK,BD,WARPS,STAGES]
+ * Usage: fkm_bench [--iters N] [--only NAME] [--json FILE] [--config BN,BK,BD,WARPS,STAGES[,CTAS]]
  * Each shape: a warm-up fit (compiles, 2 iterations), then a fit of N iterations with tol off;
  * ms/iter = device time of the iterations (events) / N; a third fit of 3 iterations with profiling
  * splits it into assign and update. TFLOP/s counts 2·B·N·K·D per assignment. */
@@ -93,8 +93,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     else if (!strcmp(argv[i], "--json")) json_path = argv[i + 1];
     else if (!strcmp(argv[i], "--config"))
-      sscanf(argv[i + 1], "%d,%d,%d,%d,%d", &forced.BLOCK_N, &forced.BLOCK_K, &forced.BLOCK_D,
-             &forced.num_warps, &forced.num_stages);
+      sscanf(argv[i + 1], "%d,%d,%d,%d,%d,%d", &forced.BLOCK_N, &forced.BLOCK_K, &forced.BLOCK_D,
+             &forced.num_warps, &forced.num_stages, &forced.num_ctas);
   }
   fkm_ctx *ctx;
   fkm_runtime_info info;

@@ -49,9 +49,9 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
     n += snprintf(out + n, len - (size_t)n,
                   "#define FKM_BLOCK_N %d\n#define FKM_BLOCK_K %d\n#define FKM_CHUNK %d\n"
                   "#define FKM_D_CHUNKS %d\n#define FKM_NUM_STAGES %d\n#define FKM_WARPS_M %d\n"
-                  "#define FKM_WARPS_N %d\n",
+                  "#define FKM_WARPS_N %d\n#define FKM_CTAS %d\n",
                   s->block_n, s->block_k, l->chunk, l->d_chunks, s->num_stages, l->warps_m,
-                  l->warps_n);
+                  l->warps_n, l->cluster);
   return n;
 }
 
@@ -84,15 +84,17 @@ fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source)
   }
   const char *common = template_text("00_common.cu"), *body = template_text(kind_template(s));
   const char *copies = s->kind == FKM_KIND_ASSIGN ? template_text("01_cp_async.cu") : "";
-  if (!common || !body || !copies)
+  /* a clustered assign kernel: the warpgroup kernel's helpers, then its own entry */
+  const char *entry = l.cluster > 1 ? template_text("assign_cluster.cu") : "";
+  if (!common || !body || !copies || !entry)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "kernel template %s is not embedded", kind_template(s));
   char prelude[1024], wrapper[8192] = "";
   int n = write_prelude(prelude, sizeof prelude, s, &l);
   int w = fkm__spec_uses_wgmma(s) && s->kind == FKM_KIND_ASSIGN ? write_wgmma(wrapper, sizeof wrapper, s) : 0;
-  size_t total = (size_t)n + strlen(common) + strlen(copies) + (size_t)w + strlen(body) + 1;
+  size_t total = (size_t)n + strlen(common) + strlen(copies) + (size_t)w + strlen(body) + strlen(entry) + 1;
   *source = malloc(total);
   if (!*source) return fkm__error(ctx, FKM_ERR_NOMEM, "out of memory generating a kernel");
-  snprintf(*source, total, "%s%s%s%s%s", prelude, common, copies, wrapper, body);
+  snprintf(*source, total, "%s%s%s%s%s%s", prelude, common, copies, wrapper, body, entry);
   return FKM_OK;
 }
 

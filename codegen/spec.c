@@ -91,6 +91,12 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   l->warps_m = groups, l->warps_n = 1;
   l->shared = (size_t)l->chunk * esize * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               1024; /* slack to align the tiles to the 1024-byte swizzle atom */
+  if (s->num_ctas > 1) {
+    if (s->num_ctas != 2 || l->d_chunks != 1)
+      return reject(why, len, "clusters: num_ctas must be 2, with the whole row in one D chunk");
+    l->threads += 32; /* the copy warp */
+    l->cluster = 2;   /* its stages' barriers fit in the alignment slack */
+  }
   l->regs_estimate = wg_m * s->block_k / 2 + wg_m * 4 + 40;
   return FKM_OK;
 }
@@ -103,6 +109,8 @@ static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l
   if (!is_pow2_in(s->num_warps, 1, 16)) return reject(why, len, "num_warps must be 1, 2, 4, 8 or 16");
   if (s->num_stages < 1 || s->num_stages > 6) return reject(why, len, "num_stages must be in [1, 6]");
   int dp = fkm__padded_d(s->d);
+  if (s->num_ctas > 1 && !fkm__spec_uses_wgmma(s))
+    return reject(why, len, "num_ctas > 1 needs the sm_90a warpgroup kernel");
   l->threads = 32 * s->num_warps;
   l->block_n_rows = s->block_n;
   l->chunk = s->block_d < dp ? s->block_d : dp;
@@ -129,6 +137,7 @@ fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layou
   fkm__spec_layout scratch;
   fkm__spec_layout *l = layout ? layout : &scratch;
   memset(l, 0, sizeof *l);
+  l->cluster = 1;
   if ((unsigned)s->kind >= FKM__KIND_COUNT) return reject(why, len, "unknown kernel kind");
   if ((unsigned)s->metric > FKM_METRIC_DOT) return reject(why, len, "unknown metric");
   if (s->dtype != FKM_DTYPE_FP16 && s->dtype != FKM_DTYPE_BF16 && s->dtype != FKM_DTYPE_FP32)
@@ -141,7 +150,7 @@ fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layou
   if (s->arch_specific && s->sm != 90 && s->sm != 100)
     return reject(why, len, "arch-specific targets exist for sm_90a and sm_100a only");
   if (s->kind == FKM_KIND_ASSIGN) return validate_assign(s, l, why, len);
-  if (s->block_n || s->block_k || s->block_d || s->num_warps || s->num_stages)
+  if (s->block_n || s->block_k || s->block_d || s->num_warps || s->num_stages || s->num_ctas)
     return reject(why, len, "tile parameters apply to the assign kernel only");
   l->threads = 256;
   return FKM_OK;
@@ -154,6 +163,8 @@ static size_t encode(const fkm__kernel_spec *s, char *out, size_t len) {
                    (int)s->kind, (int)s->metric, (int)s->dtype, (int)s->precision, s->d,
                    s->block_n, s->block_k, s->block_d, s->num_warps, s->num_stages, s->sm,
                    s->arch_specific);
+  if (s->num_ctas > 1 && (size_t)n < len) /* absent for 1: the keys of earlier caches hold */
+    n += snprintf(out + n, len - (size_t)n, ";ctas=%d", s->num_ctas);
   return (size_t)n < len ? (size_t)n : len - 1;
 }
 
@@ -169,9 +180,11 @@ void fkm__spec_id(const fkm__kernel_spec *s, char out[18]) {
 
 void fkm__spec_describe(const fkm__kernel_spec *s, char *out, size_t len) {
   static const char *const kinds[] = {"assign", "norms", "update", "finalize", "seed"};
+  char ctas[24] = "";
+  if (s->num_ctas > 1) snprintf(ctas, sizeof ctas, " num_ctas=%d", s->num_ctas);
   snprintf(out, len,
-           "%s %s %s D=%d BLOCK_N=%d BLOCK_K=%d BLOCK_D=%d num_warps=%d num_stages=%d sm_%d%s",
+           "%s %s %s D=%d BLOCK_N=%d BLOCK_K=%d BLOCK_D=%d num_warps=%d num_stages=%d%s sm_%d%s",
            (unsigned)s->kind < FKM__KIND_COUNT ? kinds[s->kind] : "?", fkm__metric_name(s->metric),
            fkm__dtype_name(s->dtype), s->d, s->block_n, s->block_k, s->block_d, s->num_warps,
-           s->num_stages, s->sm, s->arch_specific ? "a" : "");
+           s->num_stages, ctas, s->sm, s->arch_specific ? "a" : "");
 }

@@ -24,6 +24,7 @@ typedef struct fkm__kernel_spec {
   fkm_precision precision;
   int d;                  /* feature dimension D ≥ 1 (padded to 16 inside the kernels) */
   int block_n, block_k, block_d, num_warps, num_stages; /* assign only; 0 for the other kinds */
+  int num_ctas;           /* assign: CTAs of a cluster sharing each centroid tile (0 or 1: none) */
   int sm;                 /* target compute capability, e.g. 90 */
   int arch_specific;      /* 1: sm_XYa */
 } fkm__kernel_spec;
@@ -45,14 +46,21 @@ int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */
 typedef struct fkm__spec_layout {
-  int threads;        /* 32·num_warps */
+  int threads;        /* 32·num_warps, and one copy warp with clusters */
   int block_n_rows;   /* assign: points per block (BLOCK_N) */
+  int cluster;        /* assign: blocks of a cluster (1: none); the grid is a multiple of it */
   int warps_m, warps_n; /* assign: warp (or warpgroup) grid over the BLOCK_N × BLOCK_K tile */
   int chunk;          /* assign: D columns per pipeline step */
   int d_chunks;       /* assign: steps per centroid tile */
   size_t shared;      /* dynamic shared memory bytes */
   int regs_estimate;  /* accumulator + bookkeeping registers per thread */
 } fkm__spec_layout;
+
+/* Blocks of the assign grid over n points: whole clusters of blocks. */
+static inline unsigned fkm__assign_blocks(int64_t n, const fkm__spec_layout *l) {
+  int64_t blocks = (n + l->block_n_rows - 1) / l->block_n_rows;
+  return (unsigned)((blocks + l->cluster - 1) / l->cluster * l->cluster);
+}
 
 /* Validates spec against its target (tile bounds, shared memory, registers). On rejection returns
  * FKM_ERR_REJECTED and writes a one-line reason into why (if non-NULL). */

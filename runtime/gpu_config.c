@@ -110,18 +110,16 @@ fkm_status fkm__config_spec(const fkm__kernel_spec *base, const fkm_config *c,
   *out = *base;
   out->block_n = c->BLOCK_N, out->block_k = c->BLOCK_K, out->block_d = c->BLOCK_D;
   out->num_warps = c->num_warps, out->num_stages = c->num_stages;
-  if (c->num_ctas > 1) {
-    if (why && len) snprintf(why, len, "num_ctas > 1 is not supported");
-    return FKM_ERR_REJECTED;
-  }
+  out->num_ctas = c->num_ctas > 1 ? c->num_ctas : 0;
   if (fkm__spec_validate(out, layout, why, len) == FKM_OK) return FKM_OK;
-  if (!out->arch_specific) return FKM_ERR_REJECTED;
+  if (!out->arch_specific || out->num_ctas) return FKM_ERR_REJECTED;
   out->arch_specific = 0; /* e.g. a D chunk under the wgmma kernel's 128-byte rows: mma.sync */
   return fkm__spec_validate(out, layout, why, len);
 }
 
 fkm_config fkm__spec_config(const fkm__kernel_spec *s) {
-  return (fkm_config){s->block_n, s->block_k, s->block_d, s->num_warps, s->num_stages, 1};
+  return (fkm_config){s->block_n, s->block_k, s->block_d, s->num_warps, s->num_stages,
+                      s->num_ctas > 1 ? s->num_ctas : 1};
 }
 
 fkm_status fkm__gpu_model_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
@@ -206,6 +204,23 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
   return fkm__gpu_default_spec(ctx, g, p, o, out, layout);
 }
 
+/* For 16-bit points when K is large, 128 × 64 tiles, 4 stages, in clusters of two blocks sharing
+ * each centroid tile: the unclustered kernel loses 16 % per FLOP from K = 8192 to K = 65,536 to
+ * its tile copies (H200, ncu: MIO-throttle and barrier stalls with 98 % L2 hits). Measured at
+ * N = 1M, K = 65,536, D = 128 (bench/RESULTS.md, 2026-12-04): 35.2 ms against 38.2 for the
+ * unclustered 256 × 64 pick and 42.8 for 256 × 64 in clusters. */
+#define FKM__CLUSTER_MIN_K 32768
+
+static void share_tiles(const struct fkm__gpu *g, long long k, fkm__kernel_spec *s,
+                        fkm__spec_layout *l) {
+  fkm__kernel_spec c = *s;
+  fkm__spec_layout cl;
+  if (k < FKM__CLUSTER_MIN_K || !fkm__spec_uses_wgmma(s) || s->dtype == FKM_DTYPE_FP32) return;
+  c.block_n = 128, c.block_k = 64, c.num_warps = 4, c.num_stages = 4, c.num_ctas = 2;
+  if (fkm__spec_validate(&c, &cl, NULL, 0) == FKM_OK && cl.shared <= g->shared_optin / 2 - 1024)
+    *s = c, *l = cl;
+}
+
 fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                  const fkm_options *o, fkm__kernel_spec *out,
                                  fkm__spec_layout *layout) {
@@ -214,5 +229,6 @@ fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const f
   if (st != FKM_OK) return st;
   fkm__tune_target t = fkm__tune_target_of(g, p, o);
   fkm__tune_default(&t, &model, out, layout);
+  share_tiles(g, o->k, out, layout);
   return FKM_OK;
 }

@@ -176,9 +176,10 @@ fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
   int k = (int)run->k;
   const fkm__spec_layout *l = &run->kern.assign_layout;
+  int kpad = l->cluster > 1 ? (int)fkm__cluster_k_rows(k) : 0;
   FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
-         &done);
-  unsigned blocks = (unsigned)((run->n + l->block_n_rows - 1) / l->block_n_rows);
+         &k, &kpad, &done);
+  unsigned blocks = fkm__assign_blocks(run->n, l);
   FKM__LAUNCH(run, run->kern.assign, blocks, (unsigned)run->b, (unsigned)l->threads, l->shared, &run->x,
          &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done);
   return FKM_OK;

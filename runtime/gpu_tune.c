@@ -114,7 +114,7 @@ static fkm_status launch_assign(fkm__gpu_run *run, CUfunction f, const fkm__spec
                                 int whole) {
   int k = (int)run->k;
   CUdeviceptr done = 0;
-  unsigned blocks = (unsigned)((run->n + l->block_n_rows - 1) / l->block_n_rows);
+  unsigned blocks = fkm__assign_blocks(run->n, l);
   void *args[] = {&run->x, &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done};
   return fkm__launch(run->ctx, run->g, f, whole ? blocks : 1, whole ? (unsigned)run->b : 1,
                      (unsigned)l->threads, l->shared, run->stream, args);

@@ -18,7 +18,9 @@
 #define CH FKM_CHUNK
 #define NCH FKM_D_CHUNKS
 #define NS FKM_NUM_STAGES
-#define NWG (FKM_THREADS / 128)
+#define CTAS FKM_CTAS
+#define MMA_THREADS (FKM_THREADS - (CTAS > 1 ? 32 : 0)) /* the warpgroups; with clusters, a copy warp */
+#define NWG (MMA_THREADS / 128)
 #define WG_M (BN / 64 / NWG)
 #define XRES (NCH == 1)
 #define XBUFS (XRES ? 1 : NS)
@@ -36,8 +38,8 @@
 template <int ROWS, bool GUARD>
 __device__ __forceinline__ void fkm_copy_tile(u32 dst, const elem_t *src, int valid_rows,
                                               int col0) {
-  constexpr int rstep = FKM_THREADS / 8; /* rows one pass of the threads covers, a multiple of 8 */
-  const int t = threadIdx.x % FKM_THREADS, j = t & 7, r0 = t >> 3;
+  constexpr int rstep = MMA_THREADS / 8; /* rows one pass of the threads covers, a multiple of 8 */
+  const int t = threadIdx.x % MMA_THREADS, j = t & 7, r0 = t >> 3;
   const u32 d0 = dst + (r0 >> 3) * SW_ATOM + (r0 & 7) * 128 + ((j ^ (r0 & 7)) << 4);
   const elem_t *s0 = src + (i64)r0 * FKM_DP + col0 + j * EPC;
 #pragma unroll
@@ -217,6 +219,7 @@ __device__ __forceinline__ void fkm_store_labels(float (*best)[2], float (*bidx)
     }
 }
 
+#if CTAS == 1 /* else assign_cluster.cu follows with the entry */
 /* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][K], labels [B][N]. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
@@ -245,3 +248,4 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   fkm_assign_tiles(b, best, bidx);
   fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);
 }
+#endif

@@ -38,17 +38,31 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
 }
 
-/* ch [rows][DP] = c32 [rows][D] rounded to the compute dtype; cnorm [rows] = ‖rounded row‖². */
+/* Element offset of centroid row r (= b·k + row), column j in the clustered assign kernel's layout:
+ * per batch, DP·size / 128 blocks q of 128-byte row pieces (columns q·128/size ..), each block
+ * [kpad / 8][8][128 bytes] with the 16-byte chunks of a row XOR-ed with row mod 8 — the 128-byte
+ * swizzle of the kernel's shared tiles, so that a tile's rows of one block copy as one run. */
+__device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
+  constexpr int epb = 128 / (int)sizeof(elem_t), epc = 16 / (int)sizeof(elem_t);
+  const i64 b = r / k, row = r % k;
+  const int q = j / epb, chunk = (j % epb) / epc;
+  return ((b * (FKM_DP / epb) + q) * kpad + row) * epb + ((chunk ^ (int)(row & 7)) * epc) + j % epc;
+}
+
+/* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP] when kpad is 0, else
+ * in the clustered assign kernel's layout (fkm_swizzled_at; kpad ≥ K, a multiple of 8); cnorm
+ * [rows] = ‖rounded row‖². */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
-                                  float *__restrict__ cnorm, i64 rows, const int *__restrict__ done) {
+                                  float *__restrict__ cnorm, i64 rows, int k, int kpad,
+                                  const int *__restrict__ done) {
   if (done && *done) return;
   const int lane = threadIdx.x & 31;
   for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
     float s = 0.0f;
     for (int j = lane; j < FKM_DP; j += 32) {
       const elem_t v = fkm_from_f32(j < FKM_D ? c32[r * FKM_D + j] : 0.0f);
-      ch[r * FKM_DP + j] = v;
+      ch[kpad ? fkm_swizzled_at(r, j, k, kpad) : r * FKM_DP + j] = v;
       s = fmaf(fkm_to_f32(v), fkm_to_f32(v), s);
     }
     s = fkm_warp_sum(s);
