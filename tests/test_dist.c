@@ -24,6 +24,8 @@ START_TEST(picks_split_over_ranks) {
     }
     float *w = malloc((size_t)total * sizeof *w);
     for (int64_t i = 0; i < total; i++) w[i] = weighted ? (float)(int)fkm_test_uniform(&rng, 0, 3) : 1.0f;
+    /* one point of positive weight at least: options.c rejects K above their count */
+    w[(int64_t)fkm_test_uniform(&rng, 0, (double)total)] = 1.0f;
     for (int r = 0; r < size; r++) {
       positive[r] = 0;
       for (int64_t i = first[r]; i < first[r] + n[r]; i++) positive[r] += w[i] > 0.0f;
