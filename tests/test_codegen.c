@@ -105,6 +105,48 @@ START_TEST(spec_id_is_pinned) {
 }
 END_TEST
 
+/* Clusters (num_ctas 2) are specs of their own: sm_90a's warpgroup kernel with the whole row in one
+ * chunk only, a copy warp and clusters of two in the layout, their own id (0 and 1 keep the
+ * unclustered id, so earlier caches hold), the cluster entry in the source, and an NVRTC compile. */
+START_TEST(clusters_are_specs_of_their_own) {
+  char why[256], *a, *b;
+  fkm__spec_layout l;
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
+  s.arch_specific = 1, s.block_n = 128, s.block_k = 64, s.block_d = 128, s.num_warps = 4, s.num_stages = 4;
+  fkm__kernel_spec one = s, two = s;
+  one.num_ctas = 1, two.num_ctas = 2;
+  ck_assert_uint_eq(fkm__spec_hash(&one), fkm__spec_hash(&s));
+  ck_assert_uint_ne(fkm__spec_hash(&two), fkm__spec_hash(&s));
+  ck_assert_int_eq(fkm__spec_validate(&two, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.threads, 160);
+  ck_assert_int_eq(l.cluster, 2);
+  ck_assert_int_eq(fkm__spec_validate(&s, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.cluster, 1);
+  fkm__kernel_spec bad = two;
+  bad.arch_specific = 0;
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "sm_90a"));
+  bad = two, bad.num_ctas = 4;
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "num_ctas"));
+  bad = two, bad.d = 256; /* two 128-column chunks */
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "chunk"));
+  bad = fkm__spec_make(FKM_KIND_NORMS, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90), bad.num_ctas = 2;
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  ck_assert_int_eq(fkm__generate(ctx, &two, &a), FKM_OK);
+  ck_assert_int_eq(fkm__generate(ctx, &s, &b), FKM_OK);
+  ck_assert_ptr_nonnull(strstr(a, "#define FKM_CTAS 2\n"));
+  ck_assert_ptr_nonnull(strstr(a, "__cluster_dims__(CTAS"));
+  ck_assert_ptr_null(strstr(b, "__cluster_dims__(CTAS"));
+  free(a), free(b);
+  fkm_ctx_free(ctx);
+  if (fkm_test_nvrtc_usable()) ck_assert_uint_eq(fkm_test_compile_all(&two, 1, 1), 0);
+}
+END_TEST
+
 static size_t add_all_configs(fkm__kernel_spec *out, fkm_dtype t, int d, int sm, int a) {
   size_t n = 0;
   for (size_t c = 0; c < fkm__space_size(); c++) {
@@ -179,6 +221,7 @@ int main(void) {
   tcase_add_test(t, rejections_name_the_reason);
   tcase_add_test(t, source_is_deterministic_and_self_contained);
   tcase_add_test(t, spec_id_is_pinned);
+  tcase_add_test(t, clusters_are_specs_of_their_own);
   if (fkm_test_nvrtc_usable()) {
     if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);
     tcase_add_test(t, every_target_compiles_a_sample);
