@@ -151,9 +151,12 @@ typedef struct fkm_points {
  * flash-kmeans fits it). The table's entry is taken when the cost model rates it at most 5 %
  * costlier than the model's pick; where the model's pick was itself measured with fkm's kernels
  * (on H100: the sm_90a warpgroup-MMA tiles and the fp32 mma.sync tiles) only when rated at least
- * 5 % cheaper. Every
- * other GPU gets the model's pick. num_stages is the depth of the centroid-tile pipeline (1 =
- * none); block = 32·num_warps threads. */
+ * 5 % cheaper. Every other GPU gets the model's pick. On sm_90a, 16-bit points with K ≥ 32768
+ * then take 128×64 tiles, 4 stages, in clusters of two (num_ctas 2). num_stages is the depth of
+ * the centroid-tile pipeline (1 = none); block = 32·num_warps threads. num_ctas (0 or 1: none) is
+ * the size of the thread-block clusters whose blocks share each centroid tile: 2 runs on sm_90a's
+ * warpgroup kernel with the whole padded row in one BLOCK_D chunk (plus a copy warp a block);
+ * other values are rejected. */
 typedef struct fkm_config {
   int BLOCK_N, BLOCK_K, BLOCK_D, num_warps, num_stages, num_ctas;
 } fkm_config;
