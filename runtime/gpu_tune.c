@@ -64,6 +64,12 @@ static fkm_status rank(tune_state *ts) {
   if (st == FKM_OK) st = fkm__gpu_open(ts->ctx, ts->o.device, &ts->g);
   if (st == FKM_OK) st = fkm__gpu_model_spec(ts->ctx, ts->g, ts->p, &ts->o, &model, &l);
   if (st == FKM_OK) st = fkm__gpu_assign_spec(ts->ctx, ts->g, ts->p, &ts->o, &setup, &l);
+  if (st == FKM_OK && setup.num_ctas > 1) {
+    /* the candidates are unclustered and read the centroids as the set-up lays them out, which a
+     * clustered pick (K ≥ 32768) does for clusters: the set-up runs the model's pick instead */
+    ts->o.config = fkm__spec_config(&model);
+    st = fkm__gpu_assign_spec(ts->ctx, ts->g, ts->p, &ts->o, &setup, &l);
+  }
   if (st != FKM_OK) return st;
   size_t cap = fkm__tune_capacity();
   ts->cand = malloc(cap * sizeof *ts->cand);
