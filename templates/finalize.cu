@@ -130,8 +130,9 @@ __device__ __forceinline__ void fkm_add_piece(const elem_t *__restrict__ x, cons
   if (lane == 0) *aw = w ? ws : ws + fkm_member_count(j0, end);
 }
 
-/* The block closes a segment: its slots ac [FKM_GROUPS][DP] (aw [FKM_GROUPS]) met in order are
- * added to the total ac [FKM_GROUPS][DP] (aw [FKM_GROUPS]) and cleared. */
+/* The block closes a segment: its slots ac [0 .. FKM_GROUPS)[DP] (aw [0 .. FKM_GROUPS)) met in
+ * order are added to the closed segments' total, row FKM_GROUPS of ac (aw [FKM_GROUPS]), and
+ * cleared. */
 __device__ __forceinline__ void fkm_close_segment(double *ac, double *aw) {
   __syncthreads();
   for (int d = threadIdx.x; d < FKM_DP; d += FKM_THREADS) {
