@@ -92,10 +92,10 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   l->shared = (size_t)l->chunk * esize * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               1024; /* slack to align the tiles to the 1024-byte swizzle atom */
   if (s->num_ctas > 1) {
-    if (s->num_ctas != 2 || l->d_chunks != 1)
-      return reject(why, len, "clusters: num_ctas must be 2, with the whole row in one D chunk");
-    l->threads += 32; /* the copy warp */
-    l->cluster = 2;   /* its stages' barriers fit in the alignment slack */
+    if ((s->num_ctas != 2 && s->num_ctas != 4) || l->d_chunks != 1)
+      return reject(why, len, "clusters: num_ctas must be 2 or 4, with the whole row in one D chunk");
+    l->threads += 32;          /* the copy warp */
+    l->cluster = s->num_ctas;  /* its stages' barriers fit in the alignment slack */
   }
   l->regs_estimate = wg_m * s->block_k / 2 + wg_m * 4 + 40;
   return FKM_OK;

@@ -146,8 +146,12 @@ fkm_status fkm__gpu_supports(fkm_ctx *ctx, const fkm_points *p, const fkm_option
 /* Milliseconds from a monotonic clock. */
 double fkm__now_ms(void);
 
-/* Rows per batch of the workspace's compute-dtype centroids: K rounded up to 256 (the largest
- * BLOCK_K), so that a clustered assign kernel's tiles never leave their batch's rows. */
-static inline int64_t fkm__cluster_k_rows(int64_t k) { return (k + 255) / 256 * 256; }
+/* Rows per batch of the workspace's compute-dtype centroids: K rounded up to FKM__KPAD_ROWS (the
+ * largest BLOCK_K), so that a clustered assign kernel's tiles never leave their batch's rows. The
+ * generator hands the same constant to the kernel (FKM_KPAD_ROWS). */
+#define FKM__KPAD_ROWS 256
+static inline int64_t fkm__cluster_k_rows(int64_t k) {
+  return (k + FKM__KPAD_ROWS - 1) / FKM__KPAD_ROWS * FKM__KPAD_ROWS;
+}
 
 #endif

@@ -1,14 +1,14 @@
-/* FlashAssign on sm_90a with clusters of CTAS = 2 blocks that share every centroid tile: each
- * block copies half the rows of each 128-byte column block of a tile with a bulk copy multicast
- * to both blocks, so the tiles cross from L2 once per pair. Appended to assign_wgmma.cu (its
+/* FlashAssign on sm_90a with clusters of CTAS (2 or 4) blocks that share every centroid tile:
+ * each block copies 1/CTAS of the rows of each 128-byte column block of a tile with a bulk copy
+ * multicast to every block of the cluster, so the tiles cross from L2 once per cluster. Appended to assign_wgmma.cu (its
  * MMAs, fold and label store; one D chunk, the point tile resident). The centroids come in the
  * layout fkm_prep_centroids writes for clusters (norms.cu, fkm_swizzled_at): per batch, kpad = K
- * rounded up to 256 rows, so a tile's rows of one column block are one contiguous run already in
+ * rounded up to FKM_KPAD_ROWS rows, so a tile's rows of one column block are one contiguous run already in
  * the shared tiles' 128-byte swizzle. A copy warp (the block's last) streams the tiles through
- * NUM_STAGES slots; a slot's full barrier counts the tile's bytes from both copies, its empty
- * barrier one arrival from each MMA warp of both blocks once their MMAs have read it. Measured
+ * NUM_STAGES slots; a slot's full barrier counts the tile's bytes from the CTAS copies, its empty
+ * barrier one arrival from each MMA warp of every block once their MMAs have read it. Measured
  * against the unclustered kernel in bench/RESULTS.md (2026-12-04, N=1M, K=65,536). */
-#define KPIECE (BK * 64) /* bytes of half a column block's BK rows: one block's copy */
+#define KPIECE (BK * 128 / CTAS) /* bytes of 1/CTAS of a column block's BK rows: one block's copy */
 #define MMA_WARPS (MMA_THREADS / 32)
 
 __device__ __forceinline__ u32 fkm_cta_rank() {
@@ -17,7 +17,7 @@ __device__ __forceinline__ u32 fkm_cta_rank() {
   return r;
 }
 
-/* Every thread of both blocks; orders the shared memory writes before it for the other block. */
+/* Every thread of every block; orders the shared memory writes before it for the other blocks. */
 __device__ __forceinline__ void fkm_cluster_sync() {
   asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::
                    : "memory");
@@ -55,15 +55,15 @@ __device__ __forceinline__ void fkm_bar_arrive_at(u32 bar, u32 rank) {
                : "memory");
 }
 
-/* bytes from global src to shared dst of both blocks, each block's barrier at bar counting them. */
-__device__ __forceinline__ void fkm_bulk_to_both(u32 dst, const void *src, u32 bytes, u32 bar) {
+/* bytes from global src to shared dst of every block, each block's barrier at bar counting them. */
+__device__ __forceinline__ void fkm_bulk_to_all(u32 dst, const void *src, u32 bytes, u32 bar) {
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
                " [%0], [%1], %2, [%3], %4;" ::"r"(dst),
-               "l"(src), "r"(bytes), "r"(bar), "h"((unsigned short)3)
+               "l"(src), "r"(bytes), "r"(bar), "h"((unsigned short)((1 << CTAS) - 1))
                : "memory");
 }
 
-/* The copy warp's lane 0: step s's tile into slot s % NS once both blocks have freed it. cb is
+/* The copy warp's lane 0: step s's tile into slot s % NS once every block has freed it. cb is
  * the batch's centroids in the clustered layout, kpad rows per column block. */
 __device__ __forceinline__ void fkm_copy_tiles(const fkm_block &b, const char *cb, i64 kpad,
                                                u32 full, u32 empty, u32 rank) {
@@ -73,7 +73,7 @@ __device__ __forceinline__ void fkm_copy_tiles(const fkm_block &b, const char *c
     fkm_bar_expect(full + slot * 8, BK * CH * ES);
 #pragma unroll
     for (int q = 0; q < CH * ES / 128; ++q)
-      fkm_bulk_to_both(fkm_cstage(b, s) + q * BK * 128 + rank * KPIECE,
+      fkm_bulk_to_all(fkm_cstage(b, s) + q * BK * 128 + rank * KPIECE,
                        cb + (q * kpad + (i64)s * BK) * 128 + rank * KPIECE, KPIECE, full + slot * 8);
   }
 }
@@ -90,7 +90,9 @@ __device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32
     fkm_tile_norms(cn, b.nb, s * BK, b.k, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     fkm_fence_acc(acc);
-    if (b.lane == 0) fkm_bar_arrive_at(empty + slot * 8, 0), fkm_bar_arrive_at(empty + slot * 8, 1);
+    if (b.lane == 0)
+#pragma unroll
+      for (u32 r = 0; r < CTAS; ++r) fkm_bar_arrive_at(empty + slot * 8, r);
     __syncwarp();
 #pragma unroll
     for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, s * BK, b.lane);
@@ -103,29 +105,24 @@ extern "C" __global__ void __cluster_dims__(CTAS, 1, 1) __launch_bounds__(FKM_TH
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
                           const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
                           const int *__restrict__ done) {
-  if (done && *done) return; /* alike in both blocks */
+  if (done && *done) return; /* alike in every block */
   extern __shared__ __align__(128) unsigned char fkm_shared[];
   const int bt = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wq = warp & 3;
   const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
-  const i64 n0 = (i64)blockIdx.x * BN, kpad = ((i64)k + 255) / 256 * 256;
+  const i64 n0 = (i64)blockIdx.x * BN, kpad = ((i64)k + FKM_KPAD_ROWS - 1) / FKM_KPAD_ROWS * FKM_KPAD_ROWS;
   const u32 rank = fkm_cta_rank();
-  fkm_block b;
-  b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
-  b.xs = b.cs + NS * BK * CH * ES;
-  b.xb = x + ((i64)bt * n + n0) * FKM_DP;
-  b.nb = cnorm + (i64)bt * k, b.rows = n - n0;
-  b.k = k, b.steps = (k + BK - 1) / BK, b.wg = wg, b.lane = lane;
+  const fkm_block b = fkm_block_of(x, cnorm, n, k, bt, n0, wg, lane); /* cb unused: one D chunk */
   /* the slots' barriers, 16 bytes a slot: in the alignment gap before the tiles when it holds
    * them, else after the tiles (the gap is then short, and the layout's 1024 bytes of slack hold
    * both) */
   const u32 base = fkm_smem(fkm_shared), tiles_end = b.xs + BN * CH * ES;
   const u32 full = b.cs - base >= NS * 16 ? base : tiles_end, empty = full + NS * 8;
   if (threadIdx.x == 0)
-    for (int i = 0; i < NS; ++i) fkm_bar_init(full + i * 8, 1), fkm_bar_init(empty + i * 8, 2 * MMA_WARPS);
+    for (int i = 0; i < NS; ++i) fkm_bar_init(full + i * 8, 1), fkm_bar_init(empty + i * 8, CTAS * MMA_WARPS);
   if (warp < MMA_WARPS) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0), fkm_commit(), fkm_wait<0>();
   asm volatile("fence.mbarrier_init.release.cluster;\n\tfence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
-  fkm_cluster_sync(); /* the other block's barriers are initialised before any copy or arrival */
+  fkm_cluster_sync(); /* the other blocks' barriers are initialised before any copy or arrival */
   if (warp == MMA_WARPS) {
     if (lane == 0)
       fkm_copy_tiles(b, (const char *)(c + (i64)bt * kpad * FKM_DP), kpad, full, empty, rank);
@@ -133,8 +130,7 @@ extern "C" __global__ void __cluster_dims__(CTAS, 1, 1) __launch_bounds__(FKM_TH
   } else {
     float best[WG_M][2];
     float bidx[WG_M][2];
-#pragma unroll
-    for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0.0f;
+    fkm_no_best(best, bidx);
     fkm_assign_cluster_tiles(b, full, empty, best, bidx);
     fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);
   }

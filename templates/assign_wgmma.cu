@@ -163,6 +163,27 @@ __device__ __forceinline__ u32 fkm_xstage(const fkm_block &b, int s) {
   return b.xs + (XRES ? 0 : s % NS) * BN * CH * ES;
 }
 
+/* Block (n0 = its first point, batch bt) of the grid: its slots in dynamic shared memory (the
+ * centroid stages from the first 1024-byte boundary, then the point tiles), its points and ‖c‖²,
+ * steps = centroid tiles × D chunks. cb is the entry's: it depends on the centroid layout. */
+__device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *cnorm, i64 n,
+                                                  int k, int bt, i64 n0, int wg, int lane) {
+  extern __shared__ __align__(128) unsigned char fkm_shared[];
+  fkm_block b;
+  b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
+  b.xs = b.cs + NS * BK * CH * ES;
+  b.cb = nullptr, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
+  b.nb = cnorm + (i64)bt * k, b.rows = n - n0;
+  b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
+  return b;
+}
+
+/* The arg-min's start: +inf at index 0 (any larger start would round in the fold's col − index). */
+__device__ __forceinline__ void fkm_no_best(float (*best)[2], float (*bidx)[2]) {
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0.0f;
+}
+
 /* Starts the copies of step s's tiles into their stage slots (none past the last step). */
 __device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
   if (s >= b.steps) return;
@@ -226,24 +247,16 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
                           const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
                           const int *__restrict__ done) {
   if (done && *done) return;
-  extern __shared__ __align__(128) unsigned char fkm_shared[];
   const int bt = blockIdx.y, lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
   /* broadcast so that the compiler knows it is warp-uniform: the MMAs' descriptors then stay in
    * uniform registers */
   const int wg = NWG == 1 ? 0 : __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
   const i64 n0 = (i64)blockIdx.x * BN;
-  fkm_block b;
-  b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
-  b.xs = b.cs + NS * BK * CH * ES;
-  b.cb = c + (i64)bt * k * FKM_DP, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
-  b.nb = cnorm + (i64)bt * k, b.rows = n - n0;
-  b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
-
+  fkm_block b = fkm_block_of(x, cnorm, n, k, bt, n0, wg, lane);
+  b.cb = c + (i64)bt * k * FKM_DP;
   float best[WG_M][2];
   float bidx[WG_M][2];
-#pragma unroll
-  /* index 0 until a column wins: any larger start would round in the fold's col − index */
-  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0.0f;
+  fkm_no_best(best, bidx);
   if (XRES) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copy group */
   fkm_assign_tiles(b, best, bidx);
   fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);

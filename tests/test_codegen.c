@@ -105,28 +105,32 @@ START_TEST(spec_id_is_pinned) {
 }
 END_TEST
 
-/* Clusters (num_ctas 2) are specs of their own: sm_90a's warpgroup kernel with the whole row in one
- * chunk only, a copy warp and clusters of two in the layout, their own id (0 and 1 keep the
- * unclustered id, so earlier caches hold), the cluster entry in the source, and an NVRTC compile. */
+/* Clusters (num_ctas 2 or 4) are specs of their own: sm_90a's warpgroup kernel with the whole row
+ * in one chunk only, a copy warp and the cluster size in the layout, their own id (0 and 1 keep the
+ * unclustered id, so earlier caches hold), the cluster entry and its K padding in the source, and
+ * NVRTC compiles. */
 START_TEST(clusters_are_specs_of_their_own) {
   char why[256], *a, *b;
   fkm__spec_layout l;
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
   s.arch_specific = 1, s.block_n = 128, s.block_k = 64, s.block_d = 128, s.num_warps = 4, s.num_stages = 4;
-  fkm__kernel_spec one = s, two = s;
-  one.num_ctas = 1, two.num_ctas = 2;
+  fkm__kernel_spec one = s, two = s, four = s;
+  one.num_ctas = 1, two.num_ctas = 2, four.num_ctas = 4;
   ck_assert_uint_eq(fkm__spec_hash(&one), fkm__spec_hash(&s));
   ck_assert_uint_ne(fkm__spec_hash(&two), fkm__spec_hash(&s));
   ck_assert_int_eq(fkm__spec_validate(&two, &l, why, sizeof why), FKM_OK);
   ck_assert_int_eq(l.threads, 160);
   ck_assert_int_eq(l.cluster, 2);
+  ck_assert_int_eq(fkm__spec_validate(&four, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.cluster, 4);
+  ck_assert_uint_ne(fkm__spec_hash(&four), fkm__spec_hash(&two));
   ck_assert_int_eq(fkm__spec_validate(&s, &l, why, sizeof why), FKM_OK);
   ck_assert_int_eq(l.cluster, 1);
   fkm__kernel_spec bad = two;
   bad.arch_specific = 0;
   ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
   ck_assert_ptr_nonnull(strstr(why, "sm_90a"));
-  bad = two, bad.num_ctas = 4;
+  bad = two, bad.num_ctas = 3;
   ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
   ck_assert_ptr_nonnull(strstr(why, "num_ctas"));
   bad = two, bad.d = 256; /* two 128-column chunks */
@@ -139,11 +143,16 @@ START_TEST(clusters_are_specs_of_their_own) {
   ck_assert_int_eq(fkm__generate(ctx, &two, &a), FKM_OK);
   ck_assert_int_eq(fkm__generate(ctx, &s, &b), FKM_OK);
   ck_assert_ptr_nonnull(strstr(a, "#define FKM_CTAS 2\n"));
+  ck_assert_ptr_nonnull(strstr(a, "#define FKM_KPAD_ROWS 256\n"));
+  ck_assert_int_eq(fkm__cluster_k_rows(1000), 1024);
   ck_assert_ptr_nonnull(strstr(a, "__cluster_dims__(CTAS"));
   ck_assert_ptr_null(strstr(b, "__cluster_dims__(CTAS"));
   free(a), free(b);
   fkm_ctx_free(ctx);
-  if (fkm_test_nvrtc_usable()) ck_assert_uint_eq(fkm_test_compile_all(&two, 1, 1), 0);
+  if (fkm_test_nvrtc_usable()) {
+    ck_assert_uint_eq(fkm_test_compile_all(&two, 1, 1), 0);
+    ck_assert_uint_eq(fkm_test_compile_all(&four, 1, 1), 0);
+  }
 }
 END_TEST
 

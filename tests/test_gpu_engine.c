@@ -21,9 +21,9 @@ typedef struct gcase {
 /* Every D, K, N, B and dtype of the issue, with the awkward corners: K = N, N = 1, N not a multiple
  * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. The forced
  * configurations cover other tiles of the wgmma kernel on sm_90 (two warpgroups, 128 × 64 and
- * 64 × 128 tiles, 4 stages, TF32 with 128 points a block) and its clusters of two blocks sharing
- * the centroid tiles (an odd count of point tiles, K short of the last centroid tile, one and four
- * 128-byte column blocks, two warpgroups). */
+ * 64 × 128 tiles, 4 stages, TF32 with 128 points a block) and its clusters of two and four blocks
+ * sharing the centroid tiles (a count of point tiles that is no multiple of the cluster, K short of
+ * the last centroid tile, one and four 128-byte column blocks, two warpgroups). */
 static const gcase cases[] = {
     {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
@@ -52,6 +52,8 @@ static const gcase cases[] = {
     {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {256, 64, 128, 4, 3, 2}},
     {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 4, 4, 2}},
     {2, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_TF32, {128, 64, 128, 8, 2, 2}},
+    {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {128, 64, 128, 4, 4, 4}},
+    {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {256, 64, 64, 8, 3, 4}},
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}}, /* sort counters in global memory */
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},

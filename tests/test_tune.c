@@ -506,7 +506,7 @@ END_TEST
 static const fkm_config invalid_configs[] = {
     {512, 64, 128, 8, 2, 1}, /* BLOCK_N above the bound */
     {256, 64, 128, 8, 9, 1}, /* too many stages */
-    {256, 64, 128, 8, 2, 4}, /* clusters of four */
+    {256, 64, 128, 8, 2, 3}, /* clusters of three */
     {256, 256, 128, 8, 4, 1} /* more shared memory than the device has */
 };
 
