@@ -128,6 +128,9 @@ fkm_status fkm__run_assign_final(fkm__gpu_run *run);
 /* inertia [B] = Σ w·‖x − c32[label]‖² over the run's points in fixed spans of FKM__SPAN_ROWS,
  * added to inertia's value when accumulate is set (a batch's chunks in order), else from 0. */
 fkm_status fkm__run_inertia(fkm__gpu_run *run, int accumulate);
+/* ch, cnorm from c32 in the centroid layout the assign kernel of layout l reads (clustered when
+ * l->cluster > 1); done as fkm__run_assign's. */
+fkm_status fkm__run_prep_centroids(fkm__gpu_run *run, const fkm__spec_layout *l, CUdeviceptr done);
 /* ch, cnorm from c32, then labels of x; done = the state's flag, or 0 for an unconditional pass. */
 fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done);
 /* Counting sort of labels into sorted runs per cluster (tiles, counts, start). The per-tile

@@ -172,13 +172,19 @@ fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_
   return take_centroids(run, c, device_points, run->o->metric == FKM_METRIC_COSINE);
 }
 
-fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done) {
+fkm_status fkm__run_prep_centroids(fkm__gpu_run *run, const fkm__spec_layout *l, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
-  int k = (int)run->k;
-  const fkm__spec_layout *l = &run->kern.assign_layout;
-  int kpad = l->cluster > 1 ? (int)fkm__cluster_k_rows(k) : 0;
+  int k = (int)run->k, kpad = l->cluster > 1 ? (int)fkm__cluster_k_rows(k) : 0;
   FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
          &k, &kpad, &done);
+  return FKM_OK;
+}
+
+fkm_status fkm__run_assign(fkm__gpu_run *run, CUdeviceptr done) {
+  int k = (int)run->k;
+  const fkm__spec_layout *l = &run->kern.assign_layout;
+  fkm_status st = fkm__run_prep_centroids(run, l, done);
+  if (st != FKM_OK) return st;
   unsigned blocks = fkm__assign_blocks(run->n, l);
   FKM__LAUNCH(run, run->kern.assign, blocks, (unsigned)run->b, (unsigned)l->threads, l->shared, &run->x,
          &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done);

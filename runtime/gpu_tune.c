@@ -56,7 +56,8 @@ static fkm_options tuning_options(const fkm_options *opts) {
 
 static int probe_cache(const fkm__kernel_spec *s, void *ctx) { return fkm__kernel_cached(ctx, s); }
 
-/* Opens the device, ranks the candidates and marks the one the set-up loads. */
+/* Opens the device, ranks the candidates, adds the set-up's pick when the ranking left it out (it
+ * may be clustered, which the space does not span) and marks it: the set-up loads it. */
 static fkm_status rank(tune_state *ts) {
   fkm__kernel_spec model, setup;
   fkm__spec_layout l;
@@ -64,12 +65,6 @@ static fkm_status rank(tune_state *ts) {
   if (st == FKM_OK) st = fkm__gpu_open(ts->ctx, ts->o.device, &ts->g);
   if (st == FKM_OK) st = fkm__gpu_model_spec(ts->ctx, ts->g, ts->p, &ts->o, &model, &l);
   if (st == FKM_OK) st = fkm__gpu_assign_spec(ts->ctx, ts->g, ts->p, &ts->o, &setup, &l);
-  if (st == FKM_OK && setup.num_ctas > 1) {
-    /* the candidates are unclustered and read the centroids as the set-up lays them out, which a
-     * clustered pick (K ≥ 32768) does for clusters: the set-up runs the model's pick instead */
-    ts->o.config = fkm__spec_config(&model);
-    st = fkm__gpu_assign_spec(ts->ctx, ts->g, ts->p, &ts->o, &setup, &l);
-  }
   if (st != FKM_OK) return st;
   size_t cap = fkm__tune_capacity();
   ts->cand = malloc(cap * sizeof *ts->cand);
@@ -80,6 +75,7 @@ static fkm_status rank(tune_state *ts) {
   fkm__tune_target t = fkm__tune_target_of(ts->g, ts->p, &ts->o);
   ts->count = fkm__tune_candidates(&t, &model, ts->o.tune == 2, probe_cache, ts->ctx, ts->cand,
                                    &ts->space);
+  ts->count = fkm__tune_add_pick(&t, &setup, ts->cand, ts->count);
   for (size_t i = 0; i < ts->count; i++)
     ts->skip[i] = fkm__spec_hash(&ts->cand[i].spec) == fkm__spec_hash(&setup);
   ts->setup_cached = fkm__kernel_cached(ts->ctx, &setup);
@@ -113,24 +109,27 @@ static fkm_status set_up(tune_state *ts) {
   return FKM_OK;
 }
 
-/* One unconditional pass of assign kernel f (layout l) over the run's points and prepared
- * centroids (whole: every block; else the first block only, a warm-up that loads the kernel): the
- * argument list of gpu_steps.c's assign(), done = 0. Stream-ordered. */
+/* One unconditional pass of assign kernel f (layout l) over the run's points and centroids
+ * prepared for l (whole: every block; else the first cluster of blocks only, a warm-up that
+ * loads the kernel): the argument list of fkm__run_assign's, done = 0. Stream-ordered. */
 static fkm_status launch_assign(fkm__gpu_run *run, CUfunction f, const fkm__spec_layout *l,
                                 int whole) {
   int k = (int)run->k;
   CUdeviceptr done = 0;
-  unsigned blocks = fkm__assign_blocks(run->n, l);
+  unsigned blocks = whole ? fkm__assign_blocks(run->n, l) : (unsigned)l->cluster;
   void *args[] = {&run->x, &run->ch, &run->cnorm, &run->labels, &run->n, &k, &done};
-  return fkm__launch(run->ctx, run->g, f, whole ? blocks : 1, whole ? (unsigned)run->b : 1,
+  return fkm__launch(run->ctx, run->g, f, blocks, whole ? (unsigned)run->b : 1,
                      (unsigned)l->threads, l->shared, run->stream, args);
 }
 
 /* Times of `count` back-to-back passes into t[0..count) (count ≤ FKM__TUNE_REPS), an event
- * between each two. */
+ * between each two, after the centroids are laid out for l (untimed: a clustered kernel reads
+ * them in another layout than an unclustered one). */
 static fkm_status passes(tune_state *ts, CUfunction f, const fkm__spec_layout *l, int count,
                          double *t) {
   const fkm__cuda_api *cu = ts->run.cu;
+  fkm_status prep = fkm__run_prep_centroids(&ts->run, l, 0);
+  if (prep != FKM_OK) return prep;
   for (int i = 0; i < count; i++) {
     FKM_CU_TRY(ts->ctx, cu, cuEventRecord(ts->ev[i], ts->run.stream));
     fkm_status st = launch_assign(&ts->run, f, l, 1);

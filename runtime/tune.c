@@ -123,7 +123,7 @@ int fkm__tune_default(const fkm__tune_target *t, const fkm__kernel_spec *model,
 
 /* ---- the candidates ------------------------------------------------------------------------ */
 
-size_t fkm__tune_capacity(void) { return fkm__space_size() + 2; }
+size_t fkm__tune_capacity(void) { return fkm__space_size() + 3; }
 
 /* The candidate for spec when it is valid on the target; 0 otherwise. */
 static int make_candidate(const fkm__tune_target *t, const fkm__kernel_spec *s, size_t index,
@@ -199,7 +199,7 @@ static int same_kernel(const fkm__tune_candidate *a, const fkm__tune_candidate *
   return a->spec.block_n == b->spec.block_n && a->spec.block_k == b->spec.block_k &&
          a->spec.num_warps == b->spec.num_warps && a->spec.num_stages == b->spec.num_stages &&
          a->spec.arch_specific == b->spec.arch_specific && a->layout.chunk == b->layout.chunk &&
-         a->layout.d_chunks == b->layout.d_chunks;
+         a->layout.d_chunks == b->layout.d_chunks && a->layout.cluster == b->layout.cluster;
 }
 
 static int same_tile(const fkm__tune_candidate *a, const fkm__tune_candidate *b) {
@@ -257,4 +257,12 @@ size_t fkm__tune_candidates(const fkm__tune_target *t, const fkm__kernel_spec *m
   if (exhaustive) return count;
   prefer_cached(out, count, 2 * FKM__TUNE_KEEP, cached, user);
   return prune(out, count);
+}
+
+size_t fkm__tune_add_pick(const fkm__tune_target *t, const fkm__kernel_spec *s,
+                          fkm__tune_candidate *out, size_t count) {
+  uint64_t hash = fkm__spec_hash(s);
+  for (size_t i = 0; i < count; i++)
+    if (fkm__spec_hash(&out[i].spec) == hash) return count;
+  return count + (size_t)make_candidate(t, s, fkm__space_size() + 2, &out[count]);
 }

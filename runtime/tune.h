@@ -31,7 +31,7 @@ typedef struct fkm__tune_candidate {
   double cost;    /* the model's estimate of one assign pass, in SM clock cycles */
   double score;   /* what ranks (lower first): cost, 5 % less for a cached cubin */
   size_t index;   /* configuration index in the space; outside it fkm__space_size() for the
-                     model's pick, fkm__space_size() + 1 for the table's */
+                     model's pick, + 1 for the table's, + 2 for the run's own (fkm__tune_add_pick) */
   int cached;     /* its cubin was in a cache layer when ranked (pruned runs probe a shortlist) */
   int model_pick; /* the model's pick for the target */
   int table_pick; /* the flash-kmeans table's configuration for the target (fkm__table_spec) */
@@ -67,7 +67,7 @@ int fkm__tune_default(const fkm__tune_target *t, const fkm__kernel_spec *model,
                       fkm__kernel_spec *out, fkm__spec_layout *layout);
 
 /* Entries out must hold: every configuration of the space plus the model's and the table's picks
- * outside it. */
+ * outside it, and the run's own pick (fkm__tune_add_pick). */
 size_t fkm__tune_capacity(void);
 
 /* The candidates of a tuning run into out[0..count) (fkm__tune_capacity() entries), best score
@@ -81,6 +81,12 @@ size_t fkm__tune_capacity(void);
 size_t fkm__tune_candidates(const fkm__tune_target *t, const fkm__kernel_spec *model,
                             int exhaustive, fkm__tune_cached_fn cached, void *user,
                             fkm__tune_candidate *out, size_t *space);
+
+/* Appends s — the pick a fit would run: a record's, or the default with its clusters (sm_90a, K ≥
+ * 32768), which the space does not span — to the candidates out[0..count) when it is valid on the
+ * target and none of them is the same spec. Returns the new count. */
+size_t fkm__tune_add_pick(const fkm__tune_target *t, const fkm__kernel_spec *s,
+                          fkm__tune_candidate *out, size_t count);
 
 /* Cubins of kernel specs built on parallel threads (tune_compile.c), each thread on a context of
  * its own (NVRTC is thread-safe, a context is not), through the kernel cache: a spec is looked up

@@ -1,7 +1,8 @@
 /* Tuning on the GPU: fkm_tune returns a valid configuration, reports its candidates and stores
  * the shapes' record; a following fit loads the recorded configuration, and in a fresh context with
  * the warm cache makes no NVRTC call; fit with opts.tune tunes a shape without a record once, and
- * not again. Label "gpu": exits 77 where no GPU engine can run. Runs without fork. */
+ * not again; at K ≥ 32768 on sm_90a the clustered default pick is a candidate, timed on centroids
+ * in its own layout beside unclustered ones, every candidate's labels matching. Label "gpu": exits 77 where no GPU engine can run. Runs without fork. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,32 @@ START_TEST(fit_tunes_a_new_bucket_once) {
 }
 END_TEST
 
+/* K = 32768 on sm_90a: the default pick runs in clusters, the space's candidates do not; every
+ * candidate, in either centroid layout, must run and match the set-up's labels. */
+START_TEST(large_k_times_clusters_beside_plain_blocks) {
+  enum { BIG_N = 33000, BIG_K = 32768 };
+  uint64_t rng = fkm_test_seed() ^ 0x3c6ef372fe94f82bull;
+  float *big = fkm_test_random(&rng, (size_t)BIG_N * D);
+  fkm_points p = {big, FKM_DTYPE_FP32, 1, BIG_N, D};
+  fkm_options o = options(BIG_K);
+  fkm_tune_timing timings[CAPACITY];
+  fkm_tune_report r = {.timings = timings, .capacity = CAPACITY};
+  fkm_config best;
+  fkm_ctx *ctx;
+  ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  ck_assert_msg(fkm_tune_detailed(ctx, &p, &o, &best, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  int clustered = 0, plain = 0;
+  for (size_t i = 0; i < r.count; i++) {
+    ck_assert_msg(r.timings[i].ms > 0, "candidate %zu did not run or its labels differ", i);
+    clustered += r.timings[i].config.num_ctas > 1, plain += r.timings[i].config.num_ctas <= 1;
+  }
+  ck_assert_int_ge(plain, 1);
+  if (ctx->gpu->sm == 90) ck_assert_int_ge(clustered, 1);
+  fkm_ctx_free(ctx);
+  free(big);
+}
+END_TEST
+
 int main(void) {
   if (!fkm_test_gpu_usable()) return 77;
   snprintf(dir, sizeof dir, "/tmp/fkm-gpu-tune-XXXXXX");
@@ -173,6 +200,7 @@ int main(void) {
   tcase_set_timeout(t, 600);
   tcase_add_test(t, tune_then_fit_from_the_record);
   tcase_add_test(t, fit_tunes_a_new_bucket_once);
+  tcase_add_test(t, large_k_times_clusters_beside_plain_blocks);
   suite_add_tcase(s, t);
   int rc = fkm_test_run(s, 1);
   fkm__remove_tree(dir);
