@@ -219,7 +219,7 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
               32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
   FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start,
-              &run->seg_first, &k, &done);
+              &run->seg_first, &run->seg_cluster, &run->segs, &k, &done);
   FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
          &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
@@ -278,7 +278,7 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
   FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->segs, (unsigned)run->b, 256, (size_t)run->d * 4,
-              &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first,
+              &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first, &run->seg_cluster,
               &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
   FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
   return fkm__run_mark(run, marks, 2);

@@ -60,6 +60,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->seg_arrived, segs ? B * K * 4 : 0};
   c[n++] = (carve){&run->seg_sum, segs ? B * S * D * 8 : 0};
   c[n++] = (carve){&run->seg_w, segs ? B * S * 8 : 0};
+  c[n++] = (carve){&run->seg_cluster, segs ? B * S * 4 : 0};
   c[n++] = (carve){&run->idx, run->fit ? B * K * 8 : 0};
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};

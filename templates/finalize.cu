@@ -39,6 +39,21 @@ __device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
 }
 
 #define FKM_ROWS_IN_FLIGHT 8 /* rows a lane loads before it adds them */
+#define FKM_SPAN_LINES (FKM_SPAN * (int)sizeof(elem_t) / 128) /* 128-byte lines of a row's span */
+
+/* Lane l asks L2 for line l % FKM_SPAN_LINES of the span at column d0 of the row of member
+ * q0 + l / FKM_SPAN_LINES (members' rows: lane q holds member q's in `mine`), for the next
+ * FKM_ROWS_IN_FLIGHT members from q0 below `members`: they are then on their way from DRAM while
+ * this batch of rows is added, without registers to hold them (the reduce is bound by the latency
+ * of its row loads). */
+__device__ __forceinline__ void fkm_prefetch_rows(const elem_t *x, int mine, int q0, int members,
+                                                  int d0) {
+  const int lane = threadIdx.x & 31, q = q0 + lane / FKM_SPAN_LINES;
+  const int col = d0 + (lane % FKM_SPAN_LINES) * (128 / (int)sizeof(elem_t));
+  const i64 r = __shfl_sync(0xffffffffu, mine, q & 31);
+  if (lane < FKM_ROWS_IN_FLIGHT * FKM_SPAN_LINES && q < members && col < FKM_DP)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(x + r * FKM_DP + col));
+}
 #define FKM_ROWS_AHEAD 8  /* segment rows the closing block loads before it adds them */
 
 /* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
@@ -57,6 +72,7 @@ __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
     const float w_mine = w && at < cnt ? w[mine] : 1.0f;
     const int members = min(32, (cnt - j + FKM_GROUPS - 1) / FKM_GROUPS);
     for (int q0 = 0; q0 < members; q0 += FKM_ROWS_IN_FLIGHT) {
+      fkm_prefetch_rows(x, mine, q0 + FKM_ROWS_IN_FLIGHT, members, d - lane * FKM_VEC);
       fkm_raw4 raw[FKM_ROWS_IN_FLIGHT];
 #pragma unroll
       for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
@@ -146,21 +162,6 @@ __device__ __forceinline__ void fkm_close_segment(double *ac, double *aw) {
   __syncthreads();
 }
 
-/* The cluster whose segments hold segment s of a batch: the last c with first[c] ≤ s (first [K]:
- * exclusive prefix of the clusters' segment counts), −1 when s lies past the batch's segments. A
- * 32-way search, each warp alike (three rounds of loads for K ≤ 32768). */
-__device__ __forceinline__ int fkm_segment_cluster(const int *first, const int *counts, int k, int s) {
-  const int lane = threadIdx.x & 31;
-  int lo = 0, hi = k; /* first[lo] ≤ s, and first[hi] > s or hi = k */
-  while (hi - lo > 1) {
-    const int step = (hi - lo + 31) / 32, at = lo + lane * step;
-    const u32 le = __ballot_sync(0xffffffffu, at < hi && first[at] <= s);
-    lo += (31 - __clz(le)) * step;
-    hi = min(hi, lo + step);
-  }
-  return s - first[lo] < (counts[lo] + FKM_SEGMENT - 1) / FKM_SEGMENT ? lo : -1;
-}
-
 /* The block's segment sums part [FKM_GROUPS][FKM_SPAN] (columns d0 ..) met in order: the
  * cluster's mean when it has this one segment (mean [D], shared), else row of seg_sum [.][D]. */
 __device__ __forceinline__ void fkm_segment_span(const double (*part)[FKM_SPAN], double tw, int d0,
@@ -208,13 +209,15 @@ __device__ __forceinline__ bool fkm_last_segment(int *arrived, int nseg, int *fl
  * seg_sum [B][S][D] and seg_w [B][S], and the cluster's last block to finish adds its segments' rows
  * in order from +0.0. The block then writes the mean Σ w·x / Σ w (w [B][N], NULL: 1) as the
  * centroid in c32 (unit length for cosine/dot) and raises state->shift_bits to its shift. An empty
- * cluster keeps its centroid. Grid (S, B), S at least the segments of any batch; blocks past a
- * batch's segments return. arrived [B][K]: zero on entry, left zero. Dynamic shared memory: D
+ * cluster keeps its centroid. Grid (S, B), S at least the segments of any batch; seg_cluster
+ * [B][S] (fkm_k_scan) names segment s's cluster, −1 past a batch's segments, whose blocks return.
+ * arrived [B][K]: zero on entry, left zero. Dynamic shared memory: D
  * floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_segments)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                    const int *__restrict__ sorted, const int *__restrict__ start,
                                    const int *__restrict__ counts, const int *__restrict__ seg_first,
+                                   const int *__restrict__ seg_cluster,
                                    double *seg_sum, double *seg_w, int *__restrict__ arrived,
                                    float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
@@ -224,7 +227,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   __shared__ int last;
   const int b = blockIdx.y, s = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
   const int *cb = counts + (i64)b * k, *fb = seg_first + (i64)b * k;
-  const int c = fkm_segment_cluster(fb, cb, k, s);
+  const int c = seg_cluster[(i64)b * gridDim.x + s];
   if (c < 0) return;
   const int nseg = (cb[c] + FKM_SEGMENT - 1) / FKM_SEGMENT;
   const int j0 = (s - fb[c]) * FKM_SEGMENT, len = min(FKM_SEGMENT, cb[c] - j0);

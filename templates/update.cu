@@ -4,7 +4,7 @@
  *               points of zero weight (w [B][N], NULL: none) are left out of every pass;
  *   col_scan:   tiles → exclusive prefix over t per k (a warp per segment of tiles, a lane per
  *               cluster), counts [B][K] = totals;
- *   k_scan:     start [B][K] = exclusive prefix of counts over k;
+ *   k_scan:     start [B][K] = exclusive prefix of counts over k (and the update's segments);
  *   scatter:    sorted [B][N] = point indices grouped by cluster, ascending within a cluster.
  * A tile's row of K counts is contiguous, so the block reads and writes it whole. Counts are
  * integer sums, and the one order-dependent pass (scatter) walks its tile in a single warp, so
@@ -111,13 +111,17 @@ extern "C" __global__ void __launch_bounds__(32 * FKM_SCAN_WARPS)
 }
 
 /* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry:
- * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, seg_first
- * [B][K] = exclusive prefix of the clusters' segments (⌈count / FKM_SEGMENT⌉). */
+ * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, the update's
+ * segments (FKM_SEGMENT members of a cluster's run each): seg_first [B][K] = exclusive prefix of
+ * the clusters' segment counts (⌈count / FKM_SEGMENT⌉), seg_cluster [B][segs] = the cluster of
+ * each segment, −1 past the batch's last (segs ≥ the segments of any batch). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start,
-                          int *__restrict__ seg_first, int k, const int *__restrict__ done) {
+                          int *__restrict__ seg_first, int *__restrict__ seg_cluster, int segs,
+                          int k, const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.x;
+  int *sc = seg_cluster + (i64)b * segs;
   int carry = 0, seg_carry = 0;
   for (int c0 = 0; c0 < k; c0 += FKM_THREADS) {
     const int c = c0 + threadIdx.x, v = c < k ? counts[(i64)b * k + c] : 0;
@@ -126,10 +130,14 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     if (c < k) start[(i64)b * k + c] = carry + ex;
     carry += total;
     if (!seg_first) continue;
-    const int seg_ex = fkm_block_exclusive_scan((v + FKM_SEGMENT - 1) / FKM_SEGMENT, &seg_total);
+    const int nseg = (v + FKM_SEGMENT - 1) / FKM_SEGMENT;
+    const int seg_ex = fkm_block_exclusive_scan(nseg, &seg_total);
     if (c < k) seg_first[(i64)b * k + c] = seg_carry + seg_ex;
+    for (int q = 0; q < nseg; ++q) sc[seg_carry + seg_ex + q] = c;
     seg_carry += seg_total;
   }
+  if (seg_first)
+    for (int s = seg_carry + threadIdx.x; s < segs; s += FKM_THREADS) sc[s] = -1;
 }
 
 /* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: the block sets the counters to each
