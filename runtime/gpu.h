@@ -37,8 +37,9 @@ fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel
 fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                 const fkm_options *o, fkm__kernel_spec *out,
                                 fkm__spec_layout *layout);
-/* Largest K the warpgroup-MMA assign kernel takes: it carries the arg-min index as a float. */
-#define FKM__WGMMA_MAX_K (1 << 24)
+/* Largest K the warpgroup-MMA assign kernel takes: it carries the arg-min index as a float,
+ * relative to a tile's columns, which must stay below 2^24 in magnitude to be exact. */
+#define FKM__WGMMA_MAX_K ((1 << 24) - FKM__KPAD_ROWS)
 /* The assign spec of these shapes with its tile fields zero: compute dtype and precision resolved,
  * target g->sm, sm_90a (warpgroup MMA) for fp16/bf16 and TF32 on sm_90 when
  * K ≤ FKM__WGMMA_MAX_K. */

@@ -53,8 +53,8 @@ static void carve_fixed(fkm__gpu_run *run, CUdeviceptr *at) {
   size_t B = (size_t)run->b, K = (size_t)run->k, D = (size_t)run->d, DP = (size_t)run->dp;
   size_t G = FKM__ACC_SLOTS;
   run->c32 = take(at, B * K * D * 4);
-  run->ch = take(at, B * (size_t)fkm__cluster_k_rows(run->k) * DP * run->esize);
-  run->cnorm = take(at, B * K * 4);
+  run->ch = take(at, fkm__ch_bytes(run->b, run->k, run->dp, run->esize));
+  run->cnorm = take(at, fkm__cnorm_bytes(run->b, run->k));
   run->inertia = take(at, B * 8);
   run->state = take(at, 16);
   run->stats = take(at, 16);

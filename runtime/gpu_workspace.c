@@ -48,8 +48,8 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->x, direct && device_points ? 0 : B * N * run->dp * run->esize};
   c[n++] = (carve){&run->raw, direct || device_points ? 0 : B * N * D * fkm__dtype_size(run->p->dtype)};
   c[n++] = (carve){&run->c32, B * K * D * 4};
-  c[n++] = (carve){&run->ch, B * (size_t)fkm__cluster_k_rows(run->k) * run->dp * run->esize};
-  c[n++] = (carve){&run->cnorm, B * K * 4};
+  c[n++] = (carve){&run->ch, fkm__ch_bytes(run->b, run->k, run->dp, run->esize)};
+  c[n++] = (carve){&run->cnorm, fkm__cnorm_bytes(run->b, run->k)};
   c[n++] = (carve){&run->labels, B * N * 4};
   c[n++] = (carve){&run->sorted, run->fit ? B * N * 4 : 0};
   c[n++] = (carve){&run->tiles, run->fit ? B * (size_t)run->ntiles * K * 4 : 0};

@@ -13,8 +13,9 @@ static int chunk_tile(int64_t k) {
 static size_t fixed_bytes(const fkm__ooc_shape *s) {
   size_t B = (size_t)s->b, K = (size_t)s->k, D = (size_t)s->d, DP = (size_t)s->dp;
   size_t G = FKM__ACC_SLOTS;
-  size_t t = fkm__device_aligned(B * K * D * 4) + fkm__device_aligned(B * (size_t)fkm__cluster_k_rows(s->k) * DP * s->compute) +
-             fkm__device_aligned(B * K * 4) + fkm__device_aligned(B * 8) +
+  size_t t = fkm__device_aligned(B * K * D * 4) +
+             fkm__device_aligned(fkm__ch_bytes(s->b, s->k, s->dp, s->compute)) +
+             fkm__device_aligned(fkm__cnorm_bytes(s->b, s->k)) + fkm__device_aligned(B * 8) +
              2 * fkm__device_aligned(16);
   if (s->fit)
     t += fkm__device_aligned(B * K * G * DP * 8) + fkm__device_aligned(B * K * G * 8) +

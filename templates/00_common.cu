@@ -1,6 +1,6 @@
 /* Common definitions of every generated kernel. The generator prepends #defines for the spec:
  * FKM_SPEC_ID, FKM_METRIC (0 l2, 1 cosine, 2 dot), FKM_DTYPE (1 fp16, 2 bf16, 3 fp32), FKM_D,
- * FKM_DP (D padded to 16), FKM_THREADS and the assign tile constants. Self-contained: no headers;
+ * FKM_DP (D padded to 16), FKM_THREADS, FKM_KPAD_ROWS and the assign tile constants. Self-contained: no headers;
  * conversions and tensor-core instructions come from inline PTX, no header is included. */
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -15,6 +15,12 @@ typedef long long i64;
 /* Members of a cluster's sorted run summed as one unit by the update (a multiple of the reduce's
  * 8 warps): FKM__SEGMENT of runtime/gpu_run.h. */
 #define FKM_SEGMENT 512
+
+/* Rows per batch of the padded centroid layouts (the distance offsets cnorm, and ch for clustered
+ * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__cluster_k_rows. */
+__device__ __forceinline__ i64 fkm_kpad(i64 k) {
+  return (k + FKM_KPAD_ROWS - 1) / FKM_KPAD_ROWS * FKM_KPAD_ROWS;
+}
 
 #if FKM_DTYPE == 3
 typedef float elem_t;

@@ -87,15 +87,16 @@ __device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32
     fkm_bar_wait(full + slot * 8, (s / NS) & 1);
     fkm_issue(acc, b.xs, fkm_cstage(b, s), b.wg, true);
     float cn[BK / 8][2];
-    fkm_tile_norms(cn, b.nb, s * BK, b.k, b.lane);
+    fkm_tile_norms(cn, b.nb, s * BK, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     fkm_fence_acc(acc);
     if (b.lane == 0)
 #pragma unroll
       for (u32 r = 0; r < CTAS; ++r) fkm_bar_arrive_at(empty + slot * 8, r);
     __syncwarp();
+    fkm_next_tile(bidx);
 #pragma unroll
-    for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, s * BK, b.lane);
+    for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn);
   }
 }
 
@@ -109,7 +110,7 @@ extern "C" __global__ void __cluster_dims__(CTAS, 1, 1) __launch_bounds__(FKM_TH
   extern __shared__ __align__(128) unsigned char fkm_shared[];
   const int bt = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wq = warp & 3;
   const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
-  const i64 n0 = (i64)blockIdx.x * BN, kpad = ((i64)k + FKM_KPAD_ROWS - 1) / FKM_KPAD_ROWS * FKM_KPAD_ROWS;
+  const i64 n0 = (i64)blockIdx.x * BN, kpad = fkm_kpad(k);
   const u32 rank = fkm_cta_rank();
   const fkm_block b = fkm_block_of(x, cnorm, n, k, bt, n0, wg, lane); /* cb unused: one D chunk */
   /* the slots' barriers, 16 bytes a slot: in the alignment gap before the tiles when it holds
@@ -130,9 +131,9 @@ extern "C" __global__ void __cluster_dims__(CTAS, 1, 1) __launch_bounds__(FKM_TH
   } else {
     float best[WG_M][2];
     float bidx[WG_M][2];
-    fkm_no_best(best, bidx);
+    fkm_no_best(best, bidx, lane);
     fkm_assign_cluster_tiles(b, full, empty, best, bidx);
-    fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);
+    fkm_store_labels(best, bidx, labels, n, n0, k, bt, wg, wq, lane);
   }
   fkm_cluster_sync(); /* no copy or arrival still aimed at a block that has left */
 }

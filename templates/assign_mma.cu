@@ -119,17 +119,16 @@ __device__ __forceinline__ void fkm_mma_chunk(float (*acc)[NF][4], const elem_t 
   }
 }
 
-/* ‖c‖² of the columns this thread folds in centroid tile k0 (l2 only; +inf past K so padded
- * columns never win). Loaded before the tile's last MMAs, to hide the latency. */
-__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
-                                               int wn, int lane) {
+/* The distance offsets of the columns this thread folds in centroid tile k0 (norms.cu,
+ * fkm_prep_centroids: ‖c‖² for l2, 0 for cosine and dot, +inf on the padding past K, so padded
+ * columns never win; FKM_KPAD_ROWS-padded per batch, so a tile reads them with no bounds test).
+ * Loaded before the tile's last MMAs, to hide the latency. */
+__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int wn,
+                                               int lane) {
 #pragma unroll
   for (int nf = 0; nf < NF; ++nf)
 #pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int col = k0 + wn * WTN + nf * 8 + (lane & 3) * 2 + j;
-      cn[nf][j] = col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
-    }
+    for (int j = 0; j < 2; ++j) cn[nf][j] = cnorm[k0 + wn * WTN + nf * 8 + (lane & 3) * 2 + j];
 }
 
 /* Folds one finished BLOCK_N × BLOCK_K tile of dot products into the running arg-min. Columns a
@@ -152,7 +151,8 @@ __device__ __forceinline__ void fkm_fold(float (*acc)[NF][4], float (*best)[2], 
     }
 }
 
-/* x [B][N][DP], c [B][K][DP] compute dtype; cnorm [B][K] fp32 (‖c‖² of the rounded centroids);
+/* x [B][N][DP], c [B][K][DP] compute dtype; cnorm [B][kpad] fp32 (the distance offsets: ‖c‖² of
+ * the rounded centroids for l2, fkm_tile_norms);
  * labels [B][N]. Grid (ceil(N / BLOCK_N), B). done: skip when non-NULL and set. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
@@ -169,7 +169,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const i64 n0 = (i64)blockIdx.x * BN;
   const elem_t *xb = x + ((i64)b * n + n0) * FKM_DP;
   const elem_t *cb = c + (i64)b * k * FKM_DP;
-  const float *nb = cnorm + (i64)b * k;
+  const float *nb = cnorm + (i64)b * fkm_kpad(k);
   const int steps = (k + BK - 1) / BK * NCH;
 
   float best[MF][2], acc[MF][NF][4];
@@ -208,7 +208,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
         for (int nf = 0; nf < NF; ++nf) acc[mf][nf][0] = acc[mf][nf][1] = acc[mf][nf][2] = acc[mf][nf][3] = 0.0f;
     }
     float cn[NF][2];
-    if (s % NCH == NCH - 1) fkm_tile_norms(cn, nb, (s / NCH) * BK, k, wn, lane);
+    if (s % NCH == NCH - 1) fkm_tile_norms(cn, nb, (s / NCH) * BK, wn, lane);
     fkm_mma_chunk(acc, xs + (XRES ? 0 : s % NS) * BN * SROW, cs + (s % NS) * BK * SROW, wm, wn, lane);
     if (s % NCH == NCH - 1) fkm_fold(acc, best, bidx, cn, (s / NCH) * BK, wn, lane);
     if (NS == 1) __syncthreads();

@@ -80,34 +80,33 @@ __device__ constexpr int fkm_operand_off(int rows, int r0, int kk) {
   return (kk >> 2) * rows * 128 + (r0 >> 3) * SW_ATOM + (kk & 3) * 32;
 }
 
-/* ‖c‖² of the columns this thread folds in centroid tile k0 (0 for cosine and dot; +inf past K,
- * so padded columns never win). Loaded before the tile's MMAs are waited for, to hide the
- * latency; only the last tile needs the bounds test. */
-__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int k,
-                                               int lane) {
-  const int c0 = k0 + (lane & 3) * 2;
-  const bool whole = k0 + BK <= k;
+/* The distance offsets of the columns this thread folds in centroid tile k0: cn[j][e] of column
+ * k0 + j·8 + (lane & 3)·2 + e. The offsets (norms.cu, fkm_prep_centroids: ‖c‖² for l2, 0 for
+ * cosine and dot, +inf on the padding past K) are laid out FKM_KPAD_ROWS-padded per batch, so
+ * every tile reads them whole, two adjacent columns a load, with no bounds test. Loaded before the
+ * tile's MMAs are waited for, to hide the latency. */
+__device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int lane) {
+  const float *at = cnorm + k0 + (lane & 3) * 2;
 #pragma unroll
-  for (int j = 0; j < BK / 8; ++j)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int col = c0 + j * 8 + e;
-      cn[j][e] = whole || col < k ? (FKM_METRIC == 0 ? cnorm[col] : 0.0f) : FKM_INF;
-    }
+  for (int j = 0; j < BK / 8; ++j) {
+    const float2 v = *(const float2 *)(at + j * 8);
+    cn[j][0] = v.x, cn[j][1] = v.y;
+  }
 }
 
 /* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
  * Columns visited increase, so strict '<' keeps the lowest index among equal distances. The index
- * is carried as a float (exact: the host keeps K ≤ 2^24 on this kernel) so that its select runs
- * on the FMA pipe: FFMA, FSET, FMNMX, FADD, FFMA an element, two of them on the integer/logic
- * pipe that paces the kernel, against three for compare-and-select. */
+ * is carried as a float, relative to this thread's first column of the tile ((lane & 3)·2 past
+ * k0; exact: the host keeps K < 2^24 − 256 on this kernel), so that its select runs on the FMA
+ * pipe with the column an immediate: FFMA, FSET, FMNMX, FADD, FFMA an element, two of them on the
+ * integer/logic pipe that paces the kernel, against three for compare-and-select. fkm_next_tile
+ * moves the relative index from one tile to the next. */
 __device__ __forceinline__ void fkm_fold(const float *acc, float *best, float *bidx,
-                                         const float (*cn)[2], int k0, int lane) {
+                                         const float (*cn)[2]) {
 #pragma unroll
   for (int j = 0; j < BK / 8; ++j)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int col = k0 + j * 8 + (lane & 3) * 2 + e;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float s = acc[j * 4 + h * 2 + e];
@@ -116,9 +115,15 @@ __device__ __forceinline__ void fkm_fold(const float *acc, float *best, float *b
         float lt; /* 1 where dist < best, else 0 (PTX set, so that it is not a predicate) */
         asm("set.lt.f32.f32 %0, %1, %2;" : "=f"(lt) : "f"(dist), "f"(best[h]));
         best[h] = fminf(best[h], dist);
-        bidx[h] = fmaf(lt, (float)col - bidx[h], bidx[h]);
+        bidx[h] = fmaf(lt, (float)(j * 8 + e) - bidx[h], bidx[h]);
       }
     }
+}
+
+/* The relative indices of the running arg-min, moved from one centroid tile to the next. */
+__device__ __forceinline__ void fkm_next_tile(float (*bidx)[2]) {
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m) bidx[m][0] -= (float)BK, bidx[m][1] -= (float)BK;
 }
 
 /* Keeps the compiler from touching accumulator registers across the asm that hands them to the
@@ -151,7 +156,7 @@ __device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], u32 xbase, u32 c
 struct fkm_block {
   u32 cs, xs;           /* shared addresses of the centroid stages and the point tiles */
   const elem_t *cb, *xb; /* this batch's centroids [K][DP] and this block's points [BN][DP] */
-  const float *nb;      /* this batch's ‖c‖² [K] */
+  const float *nb;      /* this batch's distance offsets [kpad] (fkm_tile_norms) */
   i64 rows;             /* valid points of the block (n - n0) */
   int k, steps, wg, lane;
 };
@@ -173,15 +178,17 @@ __device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *
   b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
   b.xs = b.cs + NS * BK * CH * ES;
   b.cb = nullptr, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
-  b.nb = cnorm + (i64)bt * k, b.rows = n - n0;
+  b.nb = cnorm + (i64)bt * fkm_kpad(k), b.rows = n - n0;
   b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
   return b;
 }
 
-/* The arg-min's start: +inf at index 0 (any larger start would round in the fold's col − index). */
-__device__ __forceinline__ void fkm_no_best(float (*best)[2], float (*bidx)[2]) {
+/* The arg-min's start: +inf at index 0, relative to the first tile once fkm_next_tile has run
+ * before its fold. */
+__device__ __forceinline__ void fkm_no_best(float (*best)[2], float (*bidx)[2], int lane) {
+  const float r = (float)(BK - (lane & 3) * 2);
 #pragma unroll
-  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = 0.0f;
+  for (int m = 0; m < WG_M; ++m) best[m][0] = best[m][1] = FKM_INF, bidx[m][0] = bidx[m][1] = r;
 }
 
 /* Starts the copies of step s's tiles into their stage slots (none past the last step). */
@@ -213,25 +220,30 @@ __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*bes
     if (NS == 1) fkm_stage_ready<0>();
     fkm_issue(acc, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
     float cn[BK / 8][2];
-    if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.k, b.lane);
+    if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     fkm_fence_acc(acc);
-    if (s % NCH == NCH - 1)
+    if (s % NCH == NCH - 1) {
+      fkm_next_tile(bidx);
 #pragma unroll
-      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn, (s / NCH) * BK, b.lane);
+      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn);
+    }
     if (NS == 1) __syncthreads();
   }
 }
 
-/* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]. */
+/* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]; the
+ * relative indices are those of the last of the k columns' tiles. */
 __device__ __forceinline__ void fkm_store_labels(float (*best)[2], float (*bidx)[2], int *labels,
-                                                 i64 n, i64 n0, int b, int wg, int wq, int lane) {
+                                                 i64 n, i64 n0, int k, int b, int wg, int wq,
+                                                 int lane) {
+  const int last = (k - 1) / BK * BK + (lane & 3) * 2;
 #pragma unroll
   for (int m = 0; m < WG_M; ++m)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float v = best[m][h];
-      int i = (int)bidx[m][h];
+      int i = (int)bidx[m][h] + last;
 #pragma unroll
       for (int off = 1; off < 4; off <<= 1)
         fkm_better(v, i, __shfl_xor_sync(0xffffffffu, v, off), __shfl_xor_sync(0xffffffffu, i, off));
@@ -241,7 +253,7 @@ __device__ __forceinline__ void fkm_store_labels(float (*best)[2], float (*bidx)
 }
 
 #if CTAS == 1 /* else assign_cluster.cu follows with the entry */
-/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][K], labels [B][N]. */
+/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][kpad], labels [B][N]. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
                           const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
@@ -256,9 +268,9 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   b.cb = c + (i64)bt * k * FKM_DP;
   float best[WG_M][2];
   float bidx[WG_M][2];
-  fkm_no_best(best, bidx);
+  fkm_no_best(best, bidx, lane);
   if (XRES) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copy group */
   fkm_assign_tiles(b, best, bidx);
-  fkm_store_labels(best, bidx, labels, n, n0, bt, wg, wq, lane);
+  fkm_store_labels(best, bidx, labels, n, n0, k, bt, wg, wq, lane);
 }
 #endif

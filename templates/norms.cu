@@ -50,14 +50,16 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
 }
 
 /* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP] when kpad is 0, else
- * in the clustered assign kernel's layout (fkm_swizzled_at; kpad ≥ K, a multiple of 8); cnorm
- * [rows] = ‖rounded row‖². */
+ * in the clustered assign kernel's layout (fkm_swizzled_at; kpad = fkm_kpad(K)); cnorm [B][fkm_kpad(K)]
+ * = the assign kernels' distance offsets: ‖rounded row‖² for l2, 0 for cosine and dot, +inf on
+ * each batch's padding rows (so that no padded column wins, and a tile reads its offsets whole). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
                                   float *__restrict__ cnorm, i64 rows, int k, int kpad,
                                   const int *__restrict__ done) {
   if (done && *done) return;
   const int lane = threadIdx.x & 31;
+  const i64 kp = fkm_kpad(k), pad = kp - k;
   for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
     float s = 0.0f;
     for (int j = lane; j < FKM_DP; j += 32) {
@@ -66,8 +68,10 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       s = fmaf(fkm_to_f32(v), fkm_to_f32(v), s);
     }
     s = fkm_warp_sum(s);
-    if (lane == 0) cnorm[r] = s;
+    if (lane == 0) cnorm[r / k * kp + r % k] = FKM_METRIC == 0 ? s : 0.0f;
   }
+  const i64 t0 = (i64)blockIdx.x * blockDim.x + threadIdx.x, step = (i64)gridDim.x * blockDim.x;
+  for (i64 p = t0; pad && p < rows / k * pad; p += step) cnorm[p / pad * kp + k + p % pad] = FKM_INF;
 }
 
 /* c32 [B][K][D] = rows idx [B][K] (point indices within each batch) of x [B][N][DP]; unit length
