@@ -204,23 +204,10 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
   return fkm__gpu_default_spec(ctx, g, p, o, out, layout);
 }
 
-/* For 16-bit points when K is large, 128 × 64 tiles, 4 stages, in clusters of two blocks sharing
- * each centroid tile: the unclustered kernel loses 16 % per FLOP from K = 8192 to K = 65,536 to
- * its tile copies (H200, ncu: MIO-throttle and barrier stalls with 98 % L2 hits). Measured at
- * N = 1M, K = 65,536, D = 128 (bench/RESULTS.md, 2026-12-04): 35.2 ms against 38.2 for the
- * unclustered 256 × 64 pick and 42.8 for 256 × 64 in clusters. */
-#define FKM__CLUSTER_MIN_K 32768
-
-static void share_tiles(const struct fkm__gpu *g, long long k, fkm__kernel_spec *s,
-                        fkm__spec_layout *l) {
-  fkm__kernel_spec c = *s;
-  fkm__spec_layout cl;
-  if (k < FKM__CLUSTER_MIN_K || !fkm__spec_uses_wgmma(s) || s->dtype == FKM_DTYPE_FP32) return;
-  c.block_n = 128, c.block_k = 64, c.num_warps = 4, c.num_stages = 4, c.num_ctas = 2;
-  if (fkm__spec_validate(&c, &cl, NULL, 0) == FKM_OK && cl.shared <= g->shared_optin / 2 - 1024)
-    *s = c, *l = cl;
-}
-
+/* The default pick: the model's, or the flash-kmeans table's (fkm__tune_default). Clusters
+ * (num_ctas 2 or 4) are never the default: with the distance offsets read whole, the unclustered
+ * 256 × 64 pick ran N = 1M, K = 65,536 in 34.4 ms against 38.0 for 128 × 64 in clusters of two
+ * (H200, bench/RESULTS.md, 2026-12-04, session 21). */
 fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                                  const fkm_options *o, fkm__kernel_spec *out,
                                  fkm__spec_layout *layout) {
@@ -229,6 +216,5 @@ fkm_status fkm__gpu_default_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const f
   if (st != FKM_OK) return st;
   fkm__tune_target t = fkm__tune_target_of(g, p, o);
   fkm__tune_default(&t, &model, out, layout);
-  share_tiles(g, o->k, out, layout);
   return FKM_OK;
 }

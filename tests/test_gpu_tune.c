@@ -1,8 +1,9 @@
 /* Tuning on the GPU: fkm_tune returns a valid configuration, reports its candidates and stores
  * the shapes' record; a following fit loads the recorded configuration, and in a fresh context with
  * the warm cache makes no NVRTC call; fit with opts.tune tunes a shape without a record once, and
- * not again; at K ≥ 32768 on sm_90a the clustered default pick is a candidate, timed on centroids
- * in its own layout beside unclustered ones, every candidate's labels matching. Label "gpu": exits 77 where no GPU engine can run. Runs without fork. */
+ * not again; on sm_90a a record's clustered pick joins the candidates when it sets the run up, and
+ * is timed on centroids in its own layout beside unclustered ones, every candidate's labels
+ * matching. Label "gpu": exits 77 where no GPU engine can run. Runs without fork. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +160,9 @@ START_TEST(fit_tunes_a_new_bucket_once) {
 }
 END_TEST
 
-/* K = 32768 on sm_90a: the default pick runs in clusters, the space's candidates do not; every
- * candidate, in either centroid layout, must run and match the set-up's labels. */
-START_TEST(large_k_times_clusters_beside_plain_blocks) {
+/* A record's clustered pick (sm_90a) sets the tuning run up; the space's candidates are not
+ * clustered. Every candidate, in either centroid layout, must run and match the set-up's labels. */
+START_TEST(a_clustered_record_is_timed_beside_plain_blocks) {
   enum { BIG_N = 33000, BIG_K = 32768 };
   uint64_t rng = fkm_test_seed() ^ 0x3c6ef372fe94f82bull;
   float *big = fkm_test_random(&rng, (size_t)BIG_N * D);
@@ -172,6 +173,14 @@ START_TEST(large_k_times_clusters_beside_plain_blocks) {
   fkm_config best;
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
+  fkm_runtime_info info;
+  ck_assert_int_eq(fkm_runtime_query(ctx, &info), FKM_OK);
+  const fkm_config pair = {128, 64, D, 4, 4, 2};
+  if (info.sm == 90) {
+    struct fkm__gpu *g;
+    ck_assert_int_eq(fkm__gpu_open(ctx, o.device, &g), FKM_OK);
+    ck_assert_int_eq(fkm__gpu_record_store(ctx, g, &p, &o, &pair, 1.0), FKM_OK);
+  }
   ck_assert_msg(fkm_tune_detailed(ctx, &p, &o, &best, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
   int clustered = 0, plain = 0;
   for (size_t i = 0; i < r.count; i++) {
@@ -200,7 +209,7 @@ int main(void) {
   tcase_set_timeout(t, 600);
   tcase_add_test(t, tune_then_fit_from_the_record);
   tcase_add_test(t, fit_tunes_a_new_bucket_once);
-  tcase_add_test(t, large_k_times_clusters_beside_plain_blocks);
+  tcase_add_test(t, a_clustered_record_is_timed_beside_plain_blocks);
   suite_add_tcase(s, t);
   int rc = fkm_test_run(s, 1);
   fkm__remove_tree(dir);
