@@ -151,12 +151,13 @@ typedef struct fkm_points {
  * flash-kmeans fits it). The table's entry is taken when the cost model rates it at most 5 %
  * costlier than the model's pick; where the model's pick was itself measured with fkm's kernels
  * (on H100: the sm_90a warpgroup-MMA tiles and the fp32 mma.sync tiles) only when rated at least
- * 5 % cheaper. Every other GPU gets the model's pick. On sm_90a, 16-bit points with K ≥ 32768
- * then take 128×64 tiles, 4 stages, in clusters of two (num_ctas 2). num_stages is the depth of
- * the centroid-tile pipeline (1 = none); block = 32·num_warps threads. num_ctas (0 or 1: none) is
- * the size of the thread-block clusters whose blocks share each centroid tile: 2 runs on sm_90a's
- * warpgroup kernel with the whole padded row in one BLOCK_D chunk (plus a copy warp a block);
- * other values are rejected. */
+ * 5 % cheaper. Every other GPU gets the model's pick; no default pick is clustered. num_stages is
+ * the depth of the centroid-tile pipeline (1 = none); block = 32·num_warps threads. num_ctas (0 or
+ * 1: none) is the size of the thread-block clusters whose blocks share each centroid tile: 2 and 4
+ * run on sm_90a's warpgroup kernel with the whole padded row in one BLOCK_D chunk (plus a copy
+ * warp a block); other values are rejected. Measured on an H200 at N = 1M, K = 65,536, D = 128
+ * (bench/RESULTS.md, 2026-12-04): 128×64 in clusters of two 38.0 ms, of four 43.1, against 34.4
+ * for the unclustered default. */
 typedef struct fkm_config {
   int BLOCK_N, BLOCK_K, BLOCK_D, num_warps, num_stages, num_ctas;
 } fkm_config;
@@ -305,9 +306,9 @@ FKM_API fkm_status fkm_workspace_size(fkm_ctx *ctx, const fkm_points *points,
  * those within 4 % of the fastest are then timed again, interleaved (so that clock drift reaches
  * them alike), and the fastest of them wins. Synchronises the device; allocates a fit's
  * workspace. A cache that cannot take the record is one warning (the winner is still returned).
- * The engine must not be CPU. The candidates are unclustered (num_ctas 1): where the default pick
- * is clustered (sm_90a, 16-bit, K ≥ 32768) a record replaces it with the fastest unclustered
- * configuration, which measured slower there (H200, N = 1M, K = 65,536: 38.2 against 35.2 ms). */
+ * The engine must not be CPU. The space's candidates are unclustered (num_ctas 1); the pick the run
+ * would use without tuning (an existing record's, which may be clustered) is always among them,
+ * each candidate timed on centroids laid out for its own kernel. */
 FKM_API fkm_status fkm_tune(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                             fkm_config *best);
 
