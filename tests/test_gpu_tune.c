@@ -108,18 +108,31 @@ static fkm_config runner_up(const fkm_tune_report *r) {
   return r->timings[0].config;
 }
 
+/* A tuning run's report and winner. */
+typedef struct tuned {
+  fkm_tune_timing timings[CAPACITY];
+  fkm_tune_report r;
+  fkm_config best;
+} tuned;
+
+/* Tunes p's shapes under o on ctx into *t; the run must succeed. */
+static void tune_into(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, tuned *t) {
+  t->r = (fkm_tune_report){.timings = t->timings, .capacity = CAPACITY};
+  ck_assert_msg(fkm_tune_detailed(ctx, p, o, &t->best, &t->r) == FKM_OK, "%s",
+                fkm_ctx_last_error(ctx));
+}
+
 START_TEST(tune_then_fit_from_the_record) {
   fkm_points p = {x, FKM_DTYPE_FP32, 1, N, D};
   fkm_options o = options(K);
-  fkm_tune_timing timings[CAPACITY];
-  fkm_tune_report r = {.timings = timings, .capacity = CAPACITY};
-  fkm_config best;
+  tuned t;
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
-  ck_assert_msg(fkm_tune_detailed(ctx, &p, &o, &best, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  tune_into(ctx, &p, &o, &t);
+  fkm_config best = t.best;
   fkm__kernel_spec winner = spec_of(ctx, &p, &o, &best);
-  check_report(ctx, &r, &best, &p);
-  fkm_config other = runner_up(&r);
+  check_report(ctx, &t.r, &best, &p);
+  fkm_config other = runner_up(&t.r);
   fkm__kernel_spec second = spec_of(ctx, &p, &o, &other);
   ck_assert_int_eq(fkm__gpu_record_store(ctx, ctx->gpu, &p, &o, &other, 1.0), FKM_OK);
   size_t compiles, calls;
@@ -168,9 +181,7 @@ START_TEST(a_clustered_record_is_timed_beside_plain_blocks) {
   float *big = fkm_test_random(&rng, (size_t)BIG_N * D);
   fkm_points p = {big, FKM_DTYPE_FP32, 1, BIG_N, D};
   fkm_options o = options(BIG_K);
-  fkm_tune_timing timings[CAPACITY];
-  fkm_tune_report r = {.timings = timings, .capacity = CAPACITY};
-  fkm_config best;
+  tuned t;
   fkm_ctx *ctx;
   ck_assert_int_eq(fkm_ctx_create(&ctx), FKM_OK);
   fkm_runtime_info info;
@@ -181,11 +192,11 @@ START_TEST(a_clustered_record_is_timed_beside_plain_blocks) {
     ck_assert_int_eq(fkm__gpu_open(ctx, o.device, &g), FKM_OK);
     ck_assert_int_eq(fkm__gpu_record_store(ctx, g, &p, &o, &pair, 1.0), FKM_OK);
   }
-  ck_assert_msg(fkm_tune_detailed(ctx, &p, &o, &best, &r) == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+  tune_into(ctx, &p, &o, &t);
   int clustered = 0, plain = 0;
-  for (size_t i = 0; i < r.count; i++) {
-    ck_assert_msg(r.timings[i].ms > 0, "candidate %zu did not run or its labels differ", i);
-    clustered += r.timings[i].config.num_ctas > 1, plain += r.timings[i].config.num_ctas <= 1;
+  for (size_t i = 0; i < t.r.count; i++) {
+    ck_assert_msg(t.r.timings[i].ms > 0, "candidate %zu did not run or its labels differ", i);
+    clustered += t.r.timings[i].config.num_ctas > 1, plain += t.r.timings[i].config.num_ctas <= 1;
   }
   ck_assert_int_ge(plain, 1);
   if (ctx->gpu->sm == 90) ck_assert_int_ge(clustered, 1);
