@@ -1,5 +1,8 @@
-/* The NaN/Inf check of host inputs: exponent bits tested on the raw words (no conversion), on
- * several threads for large arrays, so checking gigabytes costs a fraction of a pass over them. */
+/* The NaN/Inf check of host inputs, and of values that the compute dtype would round to Inf: the
+ * raw words' absolute-value bits compared with a limit (no conversion), on several threads for
+ * large arrays, so checking gigabytes costs a fraction of a pass over them. */
+
+#include <math.h>
 
 #include "internal.h"
 
@@ -9,31 +12,50 @@
 typedef struct finite_job {
   const void *data;
   fkm_dtype t;
+  uint64_t limit;    /* absolute-value bits from which an element is bad (limit_bits) */
   size_t first, end; /* element range [first, end) */
-  size_t bad;        /* the first non-finite index in the range, or end */
+  size_t bad;        /* the first bad index in the range, or end */
 } finite_job;
 
-/* First index in [i, end) whose exponent bits are all ones under mask, for words of type T. */
-#define FKM__FIRST_BAD(T, mask)                              \
-  do {                                                       \
-    const T *v = (const T *)j->data;                         \
-    for (size_t b = i; b < j->end; b += 4096) {              \
-      size_t e = b + 4096 < j->end ? b + 4096 : j->end;      \
-      int any = 0;                                           \
-      for (size_t k = b; k < e; k++) any |= (v[k] & (mask)) == (mask); \
-      if (!any) continue;                                    \
-      for (size_t k = b; k < e; k++)                         \
-        if ((v[k] & (mask)) == (mask)) return k;             \
-    }                                                        \
+/* Absolute-value bits of a type-t element from which it is NaN or Inf, or — when the compute dtype
+ * `to` holds a smaller range — from which it rounds (to nearest even) to Inf in `to`: 65520 for
+ * fp16, halfway past the largest bf16 (0x7f7f8000 as fp32) for bf16, halfway past FLT_MAX for fp32.
+ * AUTO: no compute dtype, NaN and Inf only. */
+static uint64_t limit_bits(fkm_dtype t, fkm_dtype to) {
+  switch (t) {
+  case FKM_DTYPE_FP16: return 0x7c00u;
+  case FKM_DTYPE_BF16: return to == FKM_DTYPE_FP16 ? 0x4780u /* 65536 */ : 0x7f80u;
+  case FKM_DTYPE_FP64:
+    return to == FKM_DTYPE_FP16   ? 0x40effe0000000000ull
+           : to == FKM_DTYPE_BF16 ? 0x47eff00000000000ull
+           : to == FKM_DTYPE_FP32 ? 0x47effffff0000000ull
+                                  : 0x7ff0000000000000ull;
+  default:
+    return to == FKM_DTYPE_FP16 ? 0x477ff000u : to == FKM_DTYPE_BF16 ? 0x7f7f8000u : 0x7f800000u;
+  }
+}
+
+/* First index in [i, end) whose word of type T, sign cleared, is at least the job's limit. */
+#define FKM__FIRST_BAD(T)                                                  \
+  do {                                                                     \
+    const T *v = (const T *)j->data, lim = (T)j->limit, abs = (T) ~(T)0 >> 1; \
+    for (size_t b = i; b < j->end; b += 4096) {                            \
+      size_t e = b + 4096 < j->end ? b + 4096 : j->end;                    \
+      int any = 0;                                                         \
+      for (size_t k = b; k < e; k++) any |= (T)(v[k] & abs) >= lim;        \
+      if (!any) continue;                                                  \
+      for (size_t k = b; k < e; k++)                                       \
+        if ((T)(v[k] & abs) >= lim) return k;                              \
+    }                                                                      \
   } while (0)
 
 static size_t first_bad(const finite_job *j) {
   size_t i = j->first;
   switch (j->t) {
-  case FKM_DTYPE_FP16: FKM__FIRST_BAD(uint16_t, 0x7c00u); break;
-  case FKM_DTYPE_BF16: FKM__FIRST_BAD(uint16_t, 0x7f80u); break;
-  case FKM_DTYPE_FP64: FKM__FIRST_BAD(uint64_t, 0x7ff0000000000000ull); break;
-  default: FKM__FIRST_BAD(uint32_t, 0x7f800000u); break;
+  case FKM_DTYPE_FP16:
+  case FKM_DTYPE_BF16: FKM__FIRST_BAD(uint16_t); break;
+  case FKM_DTYPE_FP64: FKM__FIRST_BAD(uint64_t); break;
+  default: FKM__FIRST_BAD(uint32_t); break;
   }
   return j->end;
 }
@@ -45,12 +67,12 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
-/* The lowest non-finite index of data [count], or count. */
-static size_t lowest_bad(const void *data, fkm_dtype t, size_t count) {
+/* The lowest index of data [count] at or past limit (limit_bits), or count. */
+static size_t lowest_bad(const void *data, fkm_dtype t, uint64_t limit, size_t count) {
   finite_job jobs[FKM__FINITE_THREADS];
   size_t threads = fkm__parallel_threads(count, FKM__FINITE_PER_THREAD, FKM__FINITE_THREADS);
   for (size_t i = 0; i < threads; i++)
-    jobs[i] = (finite_job){data, t, count * i / threads, count * (i + 1) / threads, 0};
+    jobs[i] = (finite_job){data, t, limit, count * i / threads, count * (i + 1) / threads, 0};
   fkm__parallel_for(run_job, jobs, sizeof jobs[0], threads);
   for (size_t i = 0; i < threads; i++)
     if (jobs[i].bad < jobs[i].end) return jobs[i].bad;
@@ -58,8 +80,15 @@ static size_t lowest_bad(const void *data, fkm_dtype t, size_t count) {
 }
 
 fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,
-                             const char *what) {
-  size_t bad = lowest_bad(data, t, count);
-  if (bad < count) return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, bad);
-  return FKM_OK;
+                             fkm_dtype compute, const char *what) {
+  size_t bad = lowest_bad(data, t, limit_bits(t, compute), count);
+  if (bad == count) return FKM_OK;
+  double v = fkm__load_element(data, t, bad);
+  if (!isfinite(v)) return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, bad);
+  return fkm__error(ctx, FKM_ERR_NONFINITE,
+                    "%s: element %zu (%g) rounds to Inf in the %s compute dtype; compute in %s",
+                    what, bad, v, fkm__dtype_name(compute),
+                    compute == FKM_DTYPE_FP16   ? "bf16 or fp32"
+                    : compute == FKM_DTYPE_BF16 ? "fp32"
+                                                : "fp64 on the CPU engine");
 }

@@ -110,8 +110,9 @@ static fkm_status set_up(tune_state *ts) {
 }
 
 /* One unconditional pass of assign kernel f (layout l) over the run's points and centroids
- * prepared for l (whole: every block; else the first cluster of blocks only, a warm-up that
- * loads the kernel): the argument list of fkm__run_assign's, done = 0. Stream-ordered. */
+ * (whole: every block, on centroids prepared for l by passes(); else the first cluster of blocks
+ * only, a warm-up that loads the kernel and whose labels the passes overwrite): the argument list
+ * of fkm__run_assign's, done = 0. Stream-ordered. */
 static fkm_status launch_assign(fkm__gpu_run *run, CUfunction f, const fkm__spec_layout *l,
                                 int whole) {
   int k = (int)run->k;
@@ -192,7 +193,8 @@ static int pass_count(double first_ms) {
 }
 
 /* Times candidate i: a one-block warm-up (lazy loading), one timed pass that ends a clearly slower
- * candidate, then more up to the time budget, their median, and the labels check. */
+ * candidate, then more up to the time budget, their median; the labels of its last pass are
+ * checked either way. */
 static fkm_status measure_one(tune_state *ts, size_t i, double *ms) {
   const fkm__spec_layout *l = &ts->cand[i].layout;
   CUfunction f;
@@ -202,7 +204,7 @@ static fkm_status measure_one(tune_state *ts, size_t i, double *ms) {
   if (st == FKM_OK) st = passes(ts, f, l, 1, t);
   if (st != FKM_OK) return st;
   *ms = t[0];
-  if (ts->best_ms > 0 && t[0] > FKM__TUNE_CUTOFF * ts->best_ms) return FKM_OK;
+  if (ts->best_ms > 0 && t[0] > FKM__TUNE_CUTOFF * ts->best_ms) return check_labels(ts);
   int count = pass_count(t[0]);
   st = passes(ts, f, l, count - 1, t + 1);
   if (st != FKM_OK) return st;

@@ -140,6 +140,28 @@ static size_t centroid_count(const fkm_points *p, const fkm_options *o) {
   return (size_t)p->batches * (size_t)o->k * (size_t)p->d;
 }
 
+/* The dtype that host values of these shapes are rounded to, for the range check: the compute
+ * dtype, fp64 taken as fp32 unless the engine is the CPU's (the GPU computes fp64 input in fp32);
+ * AUTO (NaN and Inf only) under cosine, whose rows are scaled to unit length first. */
+static fkm_dtype rounded_to(const fkm_points *p, const fkm_options *o) {
+  if (o->metric == FKM_METRIC_COSINE) return FKM_DTYPE_AUTO;
+  return fkm__compute_dtype(p, o, o->engine != FKM_ENGINE_CPU);
+}
+
+/* The host points hold no NaN or Inf, and nothing the compute dtype rounds to Inf. */
+static fkm_status check_point_values(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+  return fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d),
+                           rounded_to(p, o), "points");
+}
+
+/* Host centroids c [B][K][D] (fp32) as check_point_values checks points; unit: the engines scale
+ * their rows to unit length before rounding them (NaN and Inf only then); `what` names them. */
+static fkm_status check_centroid_values(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                                        const float *c, int unit, const char *what) {
+  return fkm__check_finite(ctx, c, FKM_DTYPE_FP32, centroid_count(p, o),
+                           unit ? FKM_DTYPE_AUTO : rounded_to(p, o), what);
+}
+
 fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
   fkm_status s = check_points(ctx, p);
   return s == FKM_OK ? check_options(ctx, p, o) : s;
@@ -157,11 +179,10 @@ fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG,
                    "options: n_init = %d with init = given would repeat one fit; use n_init = 1",
                    o->n_init);
-  if (s == FKM_OK && host)
-    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+  if (s == FKM_OK && host) s = check_point_values(ctx, p, o);
   if (s == FKM_OK && host && o->init == FKM_INIT_GIVEN)
-    s = fkm__check_finite(ctx, o->init_centroids, FKM_DTYPE_FP32, centroid_count(p, o),
-                          "init_centroids");
+    s = check_centroid_values(ctx, p, o, o->init_centroids, o->metric != FKM_METRIC_L2,
+                              "init_centroids");
   if (s == FKM_OK && host && o->sample_weight) s = check_weights(ctx, p, o);
   return s;
 }
@@ -172,8 +193,7 @@ fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options 
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "tune: tuning measures GPU kernels (engine is cpu)");
   if (s == FKM_OK && o->dtype == FKM_DTYPE_FP64)
     s = fkm__error(ctx, FKM_ERR_UNSUPPORTED, "tune: the GPU engine does not compute in fp64");
-  if (s == FKM_OK)
-    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
+  if (s == FKM_OK) s = check_point_values(ctx, p, o);
   return s;
 }
 
@@ -182,10 +202,9 @@ fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *ce
   fkm_status s = fkm__check_shapes(ctx, p, o);
   if (s == FKM_OK && (!centroids || !labels))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "predict: centroids and labels must not be NULL");
+  if (s == FKM_OK && host) s = check_point_values(ctx, p, o);
   if (s == FKM_OK && host)
-    s = fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d), "points");
-  if (s == FKM_OK && host)
-    s = fkm__check_finite(ctx, centroids, FKM_DTYPE_FP32, centroid_count(p, o), "centroids");
+    s = check_centroid_values(ctx, p, o, centroids, o->metric == FKM_METRIC_COSINE, "centroids");
   return s;
 }
 

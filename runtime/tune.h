@@ -82,9 +82,9 @@ size_t fkm__tune_candidates(const fkm__tune_target *t, const fkm__kernel_spec *m
                             int exhaustive, fkm__tune_cached_fn cached, void *user,
                             fkm__tune_candidate *out, size_t *space);
 
-/* Appends s — the pick a fit would run: a record's, or the default with its clusters (sm_90a, K ≥
- * 32768), which the space does not span — to the candidates out[0..count) when it is valid on the
- * target and none of them is the same spec. Returns the new count. */
+/* Appends s — the pick a fit would run: the default, or a record's, which may be clustered and so
+ * outside the space — to the candidates out[0..count) when it is valid on the target and none of
+ * them is the same spec. Returns the new count. */
 size_t fkm__tune_add_pick(const fkm__tune_target *t, const fkm__kernel_spec *s,
                           fkm__tune_candidate *out, size_t count);
 

@@ -97,7 +97,7 @@ __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnor
 /* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
  * Columns visited increase, so strict '<' keeps the lowest index among equal distances. The index
  * is carried as a float, relative to this thread's first column of the tile ((lane & 3)·2 past
- * k0; exact: the host keeps K < 2^24 − 256 on this kernel), so that its select runs on the FMA
+ * k0; exact: the host keeps K ≤ 2^24 − 256 on this kernel), so that its select runs on the FMA
  * pipe with the column an immediate: FFMA, FSET, FMNMX, FADD, FFMA an element, two of them on the
  * integer/logic pipe that paces the kernel, against three for compare-and-select. fkm_next_tile
  * moves the relative index from one tile to the next. */
@@ -169,7 +169,8 @@ __device__ __forceinline__ u32 fkm_xstage(const fkm_block &b, int s) {
 }
 
 /* Block (n0 = its first point, batch bt) of the grid: its slots in dynamic shared memory (the
- * centroid stages from the first 1024-byte boundary, then the point tiles), its points and ‖c‖²,
+ * centroid stages from the first 1024-byte boundary, then the point tiles), its points and the
+ * distance offsets,
  * steps = centroid tiles × D chunks. cb is the entry's: it depends on the centroid layout. */
 __device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *cnorm, i64 n,
                                                   int k, int bt, i64 n0, int wg, int lane) {

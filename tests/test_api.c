@@ -285,19 +285,58 @@ START_TEST(nonfinite_found_in_large_arrays) {
   unsigned char *x = calloc(count, size);
   uint64_t state = fkm_test_seed() + (uint64_t)_i;
   ck_assert_ptr_nonnull(x);
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_OK);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_OK);
   size_t hi = (size_t)fkm_test_uniform(&state, (double)count / 2, (double)count);
   size_t lo = (size_t)fkm_test_uniform(&state, 0, (double)count / 4);
   uint64_t nan_bits = inf_bits[_i] | 1; /* a NaN: exponent all ones, mantissa not zero */
   memcpy(x + hi * size, &nan_bits, size);
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_ERR_NONFINITE);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_ERR_NONFINITE);
   memcpy(x + lo * size, &inf_bits[_i], size);
   fkm__clear_error(fx->ctx); /* the context keeps the first failure's detail */
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, "points"), FKM_ERR_NONFINITE);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_ERR_NONFINITE);
   char want[64];
   snprintf(want, sizeof want, "points: element %zu is", lo);
   assert_detail(fx->ctx, want);
   free(x);
+}
+END_TEST
+
+/* A fit of the fixture's arguments that must succeed (outputs written, no error detail). */
+static void expect_fit_ok(void) {
+  ck_assert_msg(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r) == FKM_OK, "%s",
+                fkm_ctx_last_error(fx->ctx));
+  ck_assert_str_eq(fkm_ctx_last_error(fx->ctx), "");
+  poison(fx);
+}
+
+/* Finite values that the compute dtype rounds to Inf are refused like NaN and Inf, naming the
+ * element, its value and the dtype: fp32 points and given centroids at 65520 under fp16 (65519
+ * rounds to 65504 and fits), bf16 points at 65536 (the next bf16 below is 65280); the same
+ * values fit when computed in bf16 or fp32, and under cosine, whose rows are scaled first. */
+START_TEST(values_past_the_compute_range) {
+  fx->o.dtype = FKM_DTYPE_FP16;
+  fx->x[5] = -65520.0f;
+  expect_fit(FKM_ERR_NONFINITE, "points: element 5 (-65520) rounds to Inf in the fp16");
+  expect_predict(FKM_ERR_NONFINITE, "points: element 5", fx->init);
+  fx->x[5] = 65519.0f;
+  expect_fit_ok();
+  fx->x[5] = 1e30f;
+  fx->o.dtype = FKM_DTYPE_BF16;
+  expect_fit_ok();
+  fx->o.dtype = FKM_DTYPE_FP16, fx->o.metric = FKM_METRIC_COSINE;
+  expect_fit_ok();
+  fx->x[5] = 1.0f, fx->o.metric = FKM_METRIC_L2;
+  fx->o.init = FKM_INIT_GIVEN, fx->o.init_centroids = fx->init;
+  fx->init[2] = 7e4f;
+  expect_fit(FKM_ERR_NONFINITE, "init_centroids: element 2");
+  expect_predict(FKM_ERR_NONFINITE, "centroids: element 2", fx->init);
+  fx->init[2] = 1.0f, fx->o.init = FKM_INIT_RANDOM;
+  fx->p = (fkm_points){fx->x16, FKM_DTYPE_BF16, B, N, D};
+  for (int i = 0; i < B * N * D; i++) fx->x16[i] = (uint16_t)(0x3f80u + (unsigned)i % 64); /* 1 .. 1.5 */
+  fx->x16[9] = 0x477f; /* 65280 */
+  expect_fit_ok();
+  fx->x16[9] = 0xc780; /* −65536 */
+  expect_fit(FKM_ERR_NONFINITE, "points: element 9 (-65536)");
 }
 END_TEST
 
@@ -517,6 +556,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, given_init_without_centroids);
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
+  tcase_add_test(tc, values_past_the_compute_range);
   tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
   tcase_add_test(tc, tune_option_values);
   tcase_add_test(tc, complete_features_on_every_engine);
