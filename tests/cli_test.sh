@@ -62,6 +62,8 @@ make_fixtures() {
   { npy_header '<f4' '(2, 12)' True; f32 "${POINTS32[@]}"; } >fortran.npy
   { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:5}" 7fc00000 "${POINTS32[@]:6}"; } >nan.npy
   { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:17}" 7f800000 "${POINTS32[@]:18}"; } >inf.npy
+  # element 11 is 70000: finite in fp32, Inf in fp16
+  { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:11}" 4788b800 "${POINTS32[@]:12}"; } >big.npy
   { npy_header '<f4' '(3, 2)'; f32 $Z $Z $T 7fc00000 $W $W; } >init_nan.npy
   { npy_header '<f4' '(3, 3)'; f32 $Z $Z $Z $T $T $T $W $W $W; } >init_d3.npy
   : >empty.npy
@@ -408,6 +410,8 @@ case_bad_inputs() {
   expect_error run nan.npy -k 3 $o
   grep -q 'NaN or Inf' "$ERR" || fail "NaN not named"
   expect_error run inf.npy -k 3 $o
+  expect_error run big.npy -k 3 --dtype fp16 $o
+  grep -q 'element 11 (70000) rounds to Inf in the fp16 compute dtype' "$ERR" || fail "range not named"
   expect_error run points.npy --init-centroids init_nan.npy $o
   expect_error run points.npy --init-centroids init_d3.npy $o
   expect_error run points.npy -k 2 --init-centroids init.npy $o
