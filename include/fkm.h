@@ -281,7 +281,9 @@ FKM_API fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const flo
 /* Device entry points: points, init_centroids, sample_weight and result buffers are device pointers
  * (CUdeviceptr values cast to pointers) on opts->device; stream is a CUstream (NULL = the legacy
  * default stream). Work is stream-ordered; fit synchronises the stream every check_every iterations
- * to read the convergence flag, and once at the end to fill result->iterations. */
+ * to read the convergence flag, and once at the end to fill result->iterations. Device inputs are
+ * not scanned for NaN, Inf or values the compute dtype rounds to Inf (the host entry points'
+ * FKM_ERR_NONFINITE check): the caller owns their range. */
 FKM_API fkm_status fkm_fit_device(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                                   fkm_result *result, void *stream);
 FKM_API fkm_status fkm_predict_device(fkm_ctx *ctx, const fkm_points *points,
