@@ -53,7 +53,7 @@ typedef struct fkm__gpu_run {
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for unclustered kernels, the clustered
-   * layout of norms.cu otherwise), cnorm [B][kp] f32 (kp = fkm__cluster_k_rows(K)),
+   * layout of norms.cu otherwise), cnorm [B][kp] f32 (kp = fkm__kpad_rows(K)),
    * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start/seg_first/seg_arrived [B][K] i32,
  * seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32

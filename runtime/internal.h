@@ -151,16 +151,16 @@ double fkm__now_ms(void);
  * rounded up to FKM__KPAD_ROWS (the largest BLOCK_K), so that an assign kernel's tiles never leave
  * their batch's rows. The generator hands the same constant to the kernels (FKM_KPAD_ROWS). */
 #define FKM__KPAD_ROWS 256
-static inline int64_t fkm__cluster_k_rows(int64_t k) {
+static inline int64_t fkm__kpad_rows(int64_t k) {
   return (k + FKM__KPAD_ROWS - 1) / FKM__KPAD_ROWS * FKM__KPAD_ROWS;
 }
-/* Bytes of ch [B][fkm__cluster_k_rows(K)][DP] (esize bytes an element) for B batches of k. */
+/* Bytes of ch [B][fkm__kpad_rows(K)][DP] (esize bytes an element) for B batches of k. */
 static inline size_t fkm__ch_bytes(int64_t b, int64_t k, int64_t dp, size_t esize) {
-  return (size_t)b * (size_t)fkm__cluster_k_rows(k) * (size_t)dp * esize;
+  return (size_t)b * (size_t)fkm__kpad_rows(k) * (size_t)dp * esize;
 }
-/* Bytes of cnorm [B][fkm__cluster_k_rows(K)] f32. */
+/* Bytes of cnorm [B][fkm__kpad_rows(K)] f32. */
 static inline size_t fkm__cnorm_bytes(int64_t b, int64_t k) {
-  return (size_t)b * (size_t)fkm__cluster_k_rows(k) * 4;
+  return (size_t)b * (size_t)fkm__kpad_rows(k) * 4;
 }
 
 #endif

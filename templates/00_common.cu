@@ -17,7 +17,7 @@ typedef long long i64;
 #define FKM_SEGMENT 512
 
 /* Rows per batch of the padded centroid layouts (the distance offsets cnorm, and ch for clustered
- * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__cluster_k_rows. */
+ * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__kpad_rows. */
 __device__ __forceinline__ i64 fkm_kpad(i64 k) {
   return (k + FKM_KPAD_ROWS - 1) / FKM_KPAD_ROWS * FKM_KPAD_ROWS;
 }

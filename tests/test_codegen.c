@@ -144,7 +144,7 @@ START_TEST(clusters_are_specs_of_their_own) {
   ck_assert_int_eq(fkm__generate(ctx, &s, &b), FKM_OK);
   ck_assert_ptr_nonnull(strstr(a, "#define FKM_CTAS 2\n"));
   ck_assert_ptr_nonnull(strstr(a, "#define FKM_KPAD_ROWS 256\n"));
-  ck_assert_int_eq(fkm__cluster_k_rows(1000), 1024);
+  ck_assert_int_eq(fkm__kpad_rows(1000), 1024);
   ck_assert_ptr_nonnull(strstr(a, "__cluster_dims__(CTAS"));
   ck_assert_ptr_null(strstr(b, "__cluster_dims__(CTAS"));
   free(a), free(b);
