@@ -109,10 +109,11 @@ static fkm_status set_up(tune_state *ts) {
   return FKM_OK;
 }
 
-/* One unconditional pass of assign kernel f (layout l) over the run's points and centroids
- * (whole: every block, on centroids prepared for l by passes(); else the first cluster of blocks
- * only, a warm-up that loads the kernel and whose labels the passes overwrite): the argument list
- * of fkm__run_assign's, done = 0. Stream-ordered. */
+/* One unconditional pass of assign kernel f (layout l) over the run's points and the centroids as
+ * fkm__run_prep_centroids laid them out for l (whole: every block; else the first cluster of
+ * blocks only, a warm-up that loads the kernel): the argument list of fkm__run_assign's, done = 0.
+ * Stream-ordered. A clustered kernel reads the centroids in another layout than an unclustered
+ * one, so each candidate's passes follow a preparation for its own layout (untimed). */
 static fkm_status launch_assign(fkm__gpu_run *run, CUfunction f, const fkm__spec_layout *l,
                                 int whole) {
   int k = (int)run->k;
@@ -124,13 +125,10 @@ static fkm_status launch_assign(fkm__gpu_run *run, CUfunction f, const fkm__spec
 }
 
 /* Times of `count` back-to-back passes into t[0..count) (count ≤ FKM__TUNE_REPS), an event
- * between each two, after the centroids are laid out for l (untimed: a clustered kernel reads
- * them in another layout than an unclustered one). */
+ * between each two. */
 static fkm_status passes(tune_state *ts, CUfunction f, const fkm__spec_layout *l, int count,
                          double *t) {
   const fkm__cuda_api *cu = ts->run.cu;
-  fkm_status prep = fkm__run_prep_centroids(&ts->run, l, 0);
-  if (prep != FKM_OK) return prep;
   for (int i = 0; i < count; i++) {
     FKM_CU_TRY(ts->ctx, cu, cuEventRecord(ts->ev[i], ts->run.stream));
     fkm_status st = launch_assign(&ts->run, f, l, 1);
@@ -192,14 +190,15 @@ static int pass_count(double first_ms) {
                                    : (int)want;
 }
 
-/* Times candidate i: a one-block warm-up (lazy loading), one timed pass that ends a clearly slower
- * candidate, then more up to the time budget, their median; the labels of its last pass are
+/* Times candidate i: the centroids laid out for its kernel, a warm-up of one cluster of blocks
+ * (lazy loading), one timed pass that ends a clearly slower candidate, then more up to the time budget, their median; the labels of its last pass are
  * checked either way. */
 static fkm_status measure_one(tune_state *ts, size_t i, double *ms) {
   const fkm__spec_layout *l = &ts->cand[i].layout;
   CUfunction f;
   double t[FKM__TUNE_REPS];
   fkm_status st = candidate_function(ts, i, &f);
+  if (st == FKM_OK) st = fkm__run_prep_centroids(&ts->run, l, 0);
   if (st == FKM_OK) st = launch_assign(&ts->run, f, l, 0);
   if (st == FKM_OK) st = passes(ts, f, l, 1, t);
   if (st != FKM_OK) return st;
@@ -258,14 +257,16 @@ static fkm_status finalist_functions(tune_state *ts, finalist *fin, size_t count
 /* Round r visits every finalist once, each visit `visit` passes back to back: pair q = r / 2 in
  * the order q, q + 1, … (mod count), forward in its first round and backward in its second, so
  * that a linear drift adds the same to every finalist over a pair, and no finalist always runs
- * right after the same other one. */
+ * right after the same other one. Each visit first lays the centroids out for its kernel. */
 static fkm_status time_rounds(tune_state *ts, finalist *fin, size_t count, int rounds, int visit) {
   double t[FKM__TUNE_REPS];
   for (int r = 0; r < rounds; r++)
     for (size_t j = 0; j < count; j++) {
       size_t at = r % 2 ? count - 1 - j : j;
       finalist *x = &fin[((size_t)r / 2 + at) % count];
-      fkm_status st = passes(ts, x->f, &ts->cand[x->i].layout, visit, t);
+      const fkm__spec_layout *l = &ts->cand[x->i].layout;
+      fkm_status st = fkm__run_prep_centroids(&ts->run, l, 0);
+      if (st == FKM_OK) st = passes(ts, x->f, l, visit, t);
       if (st != FKM_OK) return st;
       x->visit_ms[r] = median(t, visit);
     }
