@@ -52,10 +52,10 @@ typedef struct fkm__gpu_run {
   fkm__gpu_kernels kern;
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
-   * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for unclustered kernels, the clustered
-   * layout of norms.cu otherwise), cnorm [B][kp] f32 (kp = fkm__kpad_rows(K)),
-   * labels/sorted [B][N] i32, tiles [B][T][K] i32, counts/start/seg_first/seg_arrived [B][K] i32,
- * seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32, idx [B][K] i64,
+   * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for
+   * unclustered kernels, the clustered layout of norms.cu otherwise), cnorm [B][kp] f32 (kp =
+   * fkm__kpad_rows(K)), labels/sorted [B][N] i32, tiles [B][T][K] i32,
+   * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32, idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
@@ -65,8 +65,8 @@ typedef struct fkm__gpu_run {
    * centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32, best_labels
    * [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or multi-GPU:
    * fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw [B][K][G + 1] f64, seen [B][K] i64. */
-  CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived, seg_sum, seg_w,
-      seg_cluster, idx, partial, inertia,
+  CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived,
+      seg_sum, seg_w, seg_cluster, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,
       pp_xside, pp_near, pp_near_t, best_c32, best_labels, best_inertia, acc, accw, seen;
 } fkm__gpu_run;

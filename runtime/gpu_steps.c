@@ -175,8 +175,8 @@ fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_
 fkm_status fkm__run_prep_centroids(fkm__gpu_run *run, const fkm__spec_layout *l, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
   int k = (int)run->k, kpad = l->cluster > 1 ? (int)fkm__kpad_rows(k) : 0;
-  FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch, &run->cnorm, &rows,
-         &k, &kpad, &done);
+  FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch,
+              &run->cnorm, &rows, &k, &kpad, &done);
   return FKM_OK;
 }
 
@@ -278,8 +278,8 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
   FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->segs, (unsigned)run->b, 256, (size_t)run->d * 4,
-              &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first, &run->seg_cluster,
-              &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
+              &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first,
+              &run->seg_cluster, &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
   FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
   return fkm__run_mark(run, marks, 2);
 }

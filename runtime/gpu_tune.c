@@ -191,8 +191,8 @@ static int pass_count(double first_ms) {
 }
 
 /* Times candidate i: the centroids laid out for its kernel, a warm-up of one cluster of blocks
- * (lazy loading), one timed pass that ends a clearly slower candidate, then more up to the time budget, their median; the labels of its last pass are
- * checked either way. */
+ * (lazy loading), one timed pass that ends a clearly slower candidate, then more up to the time
+ * budget, their median; the labels of its last pass are checked either way. */
 static fkm_status measure_one(tune_state *ts, size_t i, double *ms) {
   const fkm__spec_layout *l = &ts->cand[i].layout;
   CUfunction f;

@@ -1,7 +1,8 @@
 /* Common definitions of every generated kernel. The generator prepends #defines for the spec:
  * FKM_SPEC_ID, FKM_METRIC (0 l2, 1 cosine, 2 dot), FKM_DTYPE (1 fp16, 2 bf16, 3 fp32), FKM_D,
- * FKM_DP (D padded to 16), FKM_THREADS, FKM_KPAD_ROWS and the assign tile constants. Self-contained: no headers;
- * conversions and tensor-core instructions come from inline PTX, no header is included. */
+ * FKM_DP (D padded to 16), FKM_THREADS, FKM_KPAD_ROWS and the assign tile constants.
+ * Self-contained: no headers; conversions and tensor-core instructions come from inline PTX, no
+ * header is included. */
 typedef unsigned short u16;
 typedef unsigned int u32;
 typedef long long i64;

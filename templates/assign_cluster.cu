@@ -1,10 +1,10 @@
 /* FlashAssign on sm_90a with clusters of CTAS (2 or 4) blocks that share every centroid tile:
  * each block copies 1/CTAS of the rows of each 128-byte column block of a tile with a bulk copy
- * multicast to every block of the cluster, so the tiles cross from L2 once per cluster. Appended to assign_wgmma.cu (its
- * MMAs, fold and label store; one D chunk, the point tile resident). The centroids come in the
- * layout fkm_prep_centroids writes for clusters (norms.cu, fkm_swizzled_at): per batch, kpad = K
- * rounded up to FKM_KPAD_ROWS rows, so a tile's rows of one column block are one contiguous run already in
- * the shared tiles' 128-byte swizzle. A copy warp (the block's last) streams the tiles through
+ * multicast to every block of the cluster, so the tiles cross from L2 once per cluster. Appended
+ * to assign_wgmma.cu (its MMAs, fold and label store; one D chunk, the point tile resident). The
+ * centroids come in the layout fkm_prep_centroids writes for clusters (norms.cu,
+ * fkm_swizzled_at): per batch, kpad = K rounded up to FKM_KPAD_ROWS rows, so a tile's rows of one
+ * column block are one contiguous run already in the shared tiles' 128-byte swizzle. A copy warp (the block's last) streams the tiles through
  * NUM_STAGES slots; a slot's full barrier counts the tile's bytes from the CTAS copies, its empty
  * barrier one arrival from each MMA warp of every block once their MMAs have read it. Measured
  * against the unclustered kernel in bench/RESULTS.md (2026-12-04, N=1M, K=65,536). */
@@ -119,7 +119,8 @@ extern "C" __global__ void __cluster_dims__(CTAS, 1, 1) __launch_bounds__(FKM_TH
   const u32 base = fkm_smem(fkm_shared), tiles_end = b.xs + BN * CH * ES;
   const u32 full = b.cs - base >= NS * 16 ? base : tiles_end, empty = full + NS * 8;
   if (threadIdx.x == 0)
-    for (int i = 0; i < NS; ++i) fkm_bar_init(full + i * 8, 1), fkm_bar_init(empty + i * 8, CTAS * MMA_WARPS);
+    for (int i = 0; i < NS; ++i)
+      fkm_bar_init(full + i * 8, 1), fkm_bar_init(empty + i * 8, CTAS * MMA_WARPS);
   if (warp < MMA_WARPS) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0), fkm_commit(), fkm_wait<0>();
   asm volatile("fence.mbarrier_init.release.cluster;\n\tfence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
