@@ -175,7 +175,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   float best[MF][2], acc[MF][NF][4];
   int bidx[MF][2];
 #pragma unroll
-  for (int mf = 0; mf < MF; ++mf) best[mf][0] = best[mf][1] = FKM_INF, bidx[mf][0] = bidx[mf][1] = 0x7fffffff;
+  for (int mf = 0; mf < MF; ++mf) best[mf][0] = best[mf][1] = FKM_INF, bidx[mf][0] = bidx[mf][1] = 0;
 
   if (XRES) fkm_load_tile<BN>(xs, xb, n - n0, 0);
 #pragma unroll
