@@ -22,7 +22,8 @@ static const entry_slot update_slots[] = {SLOT("fkm_tile_hist", tile_hist),
                                           SLOT("fkm_col_scan", col_scan),
                                           SLOT("fkm_k_scan", k_scan), SLOT("fkm_scatter", scatter)};
 static const entry_slot finalize_slots[] = {
-    SLOT("fkm_reduce_segments", reduce), SLOT("fkm_check", check),
+    SLOT("fkm_reduce_segments", reduce), SLOT("fkm_reduce_small_runs", reduce_small),
+    SLOT("fkm_check", check),
     SLOT("fkm_point_inertia", point_inertia), SLOT("fkm_sum_partials", sum_partials),
     SLOT("fkm_relocate", relocate), SLOT("fkm_iter_stats", iter_stats),
     SLOT("fkm_reduce_chunk", reduce_chunk), SLOT("fkm_finalize_acc", finalize_acc)};

@@ -14,11 +14,14 @@
 #define FKM__PP_POTENTIAL_BLOCKS 4
 #define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
 #define FKM__SEGMENT 512   /* members of an update segment: FKM_SEGMENT of 00_common.cu */
+#define FKM__SMALL_RUN 128  /* most members of a cluster summed in one warp: FKM_SMALL_RUN */
+#define FKM__SMALL_MAX_D 256 /* widest rows summed so (a warp walks a row's spans one by one) */
+#define FKM__REDUCE_WARPS 8   /* warps of a reduce block: FKM_GROUPS of finalize.cu */
 
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
   CUfunction tile_hist, col_scan, k_scan, scatter;    /* update module */
-  CUfunction reduce, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
+  CUfunction reduce, reduce_small, check, point_inertia, sum_partials, relocate, iter_stats; /* finalize */
   CUfunction reduce_chunk, finalize_acc; /* finalize: the out-of-core update */
   CUfunction pp_add_centre, pp_chunk_sums, pp_pick, pp_gaps, pp_potential, pp_choose; /* seed (k-means++) */
   CUfunction assign;
@@ -40,6 +43,7 @@ typedef struct fkm__gpu_run {
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
   int parts;              /* inertia partial sums per batch: spans of FKM__SPAN_ROWS points */
   int segs;               /* update segments a batch can have: ⌈N / FKM__SEGMENT⌉ + K */
+  int small_max;          /* clusters of at most this many members are summed in one warp */
   int trials;             /* k-means++ trials per step (fkm__kmeanspp_trials(K)) */
   int64_t pp_chunks;      /* k-means++ chunks of points per batch */
   int device_points;      /* 1: the caller's buffers are device memory */
@@ -55,7 +59,8 @@ typedef struct fkm__gpu_run {
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for
    * unclustered kernels, the clustered layout of norms.cu otherwise), cnorm [B][kp] f32 (kp =
    * fkm__kpad_rows(K)), labels/sorted [B][N] i32, tiles [B][T][K] i32,
-   * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32, idx [B][K] i64,
+   * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32,
+   * seg_small [B][K] i32 (the small clusters, fkm_reduce_small_runs), idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
@@ -66,7 +71,7 @@ typedef struct fkm__gpu_run {
    * [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or multi-GPU:
    * fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw [B][K][G + 1] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived,
-      seg_sum, seg_w, seg_cluster, idx, partial, inertia,
+      seg_sum, seg_w, seg_cluster, seg_small, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,
       pp_xside, pp_near, pp_near_t, best_c32, best_labels, best_inertia, acc, accw, seen;
 } fkm__gpu_run;

@@ -219,7 +219,8 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
               32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
   FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start,
-              &run->seg_first, &run->seg_cluster, &run->segs, &k, &done);
+              &run->seg_first, &run->seg_cluster, &run->seg_small, &run->small_max, &run->segs, &k,
+              &done);
   FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
          &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
@@ -279,7 +280,13 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st != FKM_OK) return st;
   FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->segs, (unsigned)run->b, 256, (size_t)run->d * 4,
               &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first,
-              &run->seg_cluster, &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
+              &run->seg_cluster, &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32,
+              &run->state, &run->n, &k);
+  if (run->small_max)
+    FKM__LAUNCH(run, run->kern.reduce_small, (unsigned)((run->k + FKM__REDUCE_WARPS - 1) / FKM__REDUCE_WARPS),
+                (unsigned)run->b, 32 * FKM__REDUCE_WARPS, FKM__REDUCE_WARPS * (size_t)run->d * 4, &run->x,
+                &run->w, &run->sorted, &run->start, &run->counts, &run->seg_small, &run->c32,
+                &run->state, &run->n, &k);
   FKM__LAUNCH(run, run->kern.check, 1, 1, 1, 0, &run->state, &tol);
   return fkm__run_mark(run, marks, 2);
 }

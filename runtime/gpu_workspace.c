@@ -27,6 +27,9 @@ static void plan_tiles(fkm__gpu_run *run) {
   run->ntiles = (int)tiles_of(run->n, run->tile);
   run->parts = (int)((run->n + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);
   run->segs = (int)((run->n + FKM__SEGMENT - 1) / FKM__SEGMENT + run->k);
+  /* Warps for the clusters of at most FKM__SMALL_RUN members when clusters average under 32 (many
+   * small clusters, each too short for a block), rows up to FKM__SMALL_MAX_D wide. */
+  run->small_max = run->d <= FKM__SMALL_MAX_D && n < 32 * k ? FKM__SMALL_RUN : 0;
   run->trials = fkm__kmeanspp_trials(run->k);
   run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;
 }
@@ -61,6 +64,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->seg_sum, segs ? B * S * D * 8 : 0};
   c[n++] = (carve){&run->seg_w, segs ? B * S * 8 : 0};
   c[n++] = (carve){&run->seg_cluster, segs ? B * S * 4 : 0};
+  c[n++] = (carve){&run->seg_small, segs && run->small_max ? B * K * 4 : 0};
   c[n++] = (carve){&run->idx, run->fit ? B * K * 8 : 0};
   c[n++] = (carve){&run->partial, B * (size_t)run->parts * 8};
   c[n++] = (carve){&run->inertia, B * 8};

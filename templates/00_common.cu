@@ -16,6 +16,9 @@ typedef long long i64;
 /* Members of a cluster's sorted run summed as one unit by the update (a multiple of the reduce's
  * 8 warps): FKM__SEGMENT of runtime/gpu_run.h. */
 #define FKM_SEGMENT 512
+/* Most members of a cluster that the reduce sums in one warp (fkm_reduce_small_runs; the host
+ * picks the bound, up to this): FKM__SMALL_RUN of runtime/gpu_run.h. */
+#define FKM_SMALL_RUN 128
 
 /* Rows per batch of the padded centroid layouts (the distance offsets cnorm, and ch for clustered
  * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__kpad_rows. */

@@ -94,25 +94,56 @@ __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
   }
 }
 
-/* The block writes mean [D] (shared) as centroid cb [D] (unit length for cosine/dot) and raises
- * state->shift_bits to its shift. scratch: FKM_GROUPS floats of shared memory. */
+/* Thread t's part of a block sum over a centroid's columns d = t, t + FKM_THREADS, ... (fmaf
+ * chains in that order): of mean² (its squared norm), and of (mean·scale − cb)² (its shift). */
+__device__ __forceinline__ float fkm_norm_part(const float *mean, int t) {
+  float s = 0.0f;
+  for (int d = t; d < FKM_D; d += FKM_THREADS) s = fmaf(mean[d], mean[d], s);
+  return s;
+}
+__device__ __forceinline__ float fkm_shift_part(const float *mean, float scale, const float *cb, int t) {
+  float s = 0.0f;
+  for (int d = t; d < FKM_D; d += FKM_THREADS) {
+    const float diff = __fmul_rn(mean[d], scale) - cb[d];
+    s = fmaf(diff, diff, s);
+  }
+  return s;
+}
+
+/* fkm_block_sum of the FKM_THREADS values part(t), formed by one warp bit for bit: lane l takes
+ * threads l, l + 32, ..., each 32 summed in fkm_warp_sum's tree, their sums in the second tree
+ * (lanes past FKM_GROUPS adding 0). */
+template <typename Part>
+__device__ __forceinline__ float fkm_warp_block_sum(Part part) {
+  const int lane = threadIdx.x & 31;
+  float mine = 0.0f;
+#pragma unroll
+  for (int g = 0; g < FKM_GROUPS; ++g) {
+    const float s = fkm_warp_sum(part(lane + 32 * g));
+    if (lane == g) mine = s;
+  }
+  return fkm_warp_sum(mine);
+}
+
+/* Writes mean [D] (shared) as centroid cb [D] (unit length for cosine/dot) and raises
+ * state->shift_bits to its shift; whole block (scratch: FKM_GROUPS floats of shared memory), or
+ * one warp (scratch NULL) with the same bits. */
 __device__ __forceinline__ void fkm_commit_mean(const float *mean, float *cb, float *scratch,
                                                 struct fkm_state *state) {
+  const bool warp = scratch == NULL;
+  const int first = warp ? threadIdx.x & 31 : threadIdx.x, step = warp ? 32 : FKM_THREADS;
   float scale = 1.0f;
   if (FKM_UNIT_CENTROIDS) {
-    float s = 0.0f;
-    for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) s = fmaf(mean[d], mean[d], s);
-    const float n2 = fkm_block_sum(s, scratch);
+    const float n2 = warp ? fkm_warp_block_sum([&](int t) { return fkm_norm_part(mean, t); })
+                          : fkm_block_sum(fkm_norm_part(mean, threadIdx.x), scratch);
     scale = n2 > 0.0f ? rsqrtf(n2) : 0.0f;
   }
-  float s2 = 0.0f;
-  for (int d = threadIdx.x; d < FKM_D; d += FKM_THREADS) {
-    const float v = mean[d] * scale, diff = v - cb[d];
-    s2 = fmaf(diff, diff, s2);
-    cb[d] = v;
-  }
-  s2 = fkm_block_sum(s2, scratch);
-  if (threadIdx.x == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
+  const float s2 =
+      warp ? fkm_warp_block_sum([&](int t) { return fkm_shift_part(mean, scale, cb, t); })
+           : fkm_block_sum(fkm_shift_part(mean, scale, cb, threadIdx.x), scratch);
+  if (warp) __syncwarp();
+  for (int d = first; d < FKM_D; d += step) cb[d] = __fmul_rn(mean[d], scale);
+  if (first == 0) atomicMax(&state->shift_bits, __float_as_uint(sqrtf(s2)));
 }
 
 /* Σ slot[g·stride] over the FKM_GROUPS warp slots, in order from +0.0. */
@@ -202,6 +233,91 @@ __device__ __forceinline__ bool fkm_last_segment(int *arrived, int nseg, int *fl
   return *flag;
 }
 
+#define FKM_SMALL_HELD (FKM_SMALL_RUN / 32) /* a lane's entries of a small run */
+
+/* held[j / 32] of lane j mod 32: member j's entry of a run whose entries the lanes hold 32 apart
+ * (j warp-uniform). */
+template <typename T>
+__device__ __forceinline__ T fkm_member(const T *held, int j) {
+  T v = held[0];
+#pragma unroll
+  for (int r = 1; r < FKM_SMALL_HELD; ++r)
+    if (j >> 5 == r) v = held[r];
+  return __shfl_sync(0xffffffffu, v, j & 31);
+}
+
+/* Member j of flat place f when a run of cnt = 8q + rem members is walked slot by slot (slot g
+ * holds members g, g + 8, ...: q + 1 of them for g < rem, q after). */
+__device__ __forceinline__ int fkm_slot_member(int f, int q, int rem) {
+  const int g = f < rem * (q + 1) ? f / (q + 1) : rem + (f - rem * (q + 1)) / q;
+  const int i = f < rem * (q + 1) ? f % (q + 1) : (f - rem * (q + 1)) % q;
+  return g + FKM_GROUPS * i;
+}
+
+/* One warp sums a small cluster of cnt ≤ FKM_SMALL_RUN members: member j goes to slot
+ * j mod FKM_GROUPS, each slot adds its members in order from +0.0 (fp64), and the slots meet in
+ * order, as a segment block of fkm_reduce_segments adds them (its empty slots add +0.0, which
+ * changes no sum begun at +0.0); then the mean goes to mean [D] (shared) and on through
+ * fkm_commit_mean. The members are walked slot by slot in batches of FKM_ROWS_IN_FLIGHT rows that
+ * may span slots, so a run costs ⌈cnt / FKM_ROWS_IN_FLIGHT⌉ waits a span. x [N][DP], w [N] or
+ * NULL, run: the cluster's sorted members. */
+__device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
+                                                 const float *__restrict__ w,
+                                                 const int *__restrict__ run, int cnt, float *mean,
+                                                 float *cb, struct fkm_state *state) {
+  const int lane = threadIdx.x & 31, q = cnt / FKM_GROUPS, rem = cnt % FKM_GROUPS;
+  int idx[FKM_SMALL_HELD];
+  float wj[FKM_SMALL_HELD];
+#pragma unroll
+  for (int r = 0; r < FKM_SMALL_HELD; ++r) {
+    idx[r] = lane + 32 * r < cnt ? run[lane + 32 * r] : 0;
+    wj[r] = w && lane + 32 * r < cnt ? w[idx[r]] : 1.0f;
+  }
+#pragma unroll
+  for (int r = 0; r < FKM_SMALL_HELD; ++r) /* its members' rows on their way to L2 at once */
+    if (lane + 32 * r < cnt)
+      for (int l = 0; l < FKM_DP; l += 128 / (int)sizeof(elem_t))
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(x + (i64)idx[r] * FKM_DP + l));
+  double tw = 0.0;
+  for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
+    const int d = d0 + lane * FKM_VEC;
+    const bool live = d < FKM_DP;
+    double tot[FKM_VEC] = {0.0, 0.0, 0.0, 0.0}, sum[FKM_VEC] = {0.0, 0.0, 0.0, 0.0}, ws = 0.0;
+    for (int f = 0; f < cnt; f += FKM_ROWS_IN_FLIGHT) {
+      int j[FKM_ROWS_IN_FLIGHT];
+      fkm_raw4 raw[FKM_ROWS_IN_FLIGHT];
+#pragma unroll
+      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+        j[u] = f + u < cnt ? fkm_slot_member(f + u, q, rem) : 0;
+        const i64 r = fkm_member(idx, j[u]);
+        if (live && f + u < cnt) raw[u] = fkm_load_raw4(x + r * FKM_DP + d);
+      }
+#pragma unroll
+      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+        const double wm = fkm_member(wj, j[u]);
+        if (f + u >= cnt) break;
+        ws += wm;
+        if (live) {
+          float v[FKM_VEC];
+          fkm_widen4(raw[u], v);
+#pragma unroll
+          for (int e = 0; e < FKM_VEC; ++e) sum[e] += wm * v[e];
+        }
+        if (j[u] + FKM_GROUPS < cnt) continue; /* the slot's last member: it meets the others */
+#pragma unroll
+        for (int e = 0; e < FKM_VEC; ++e) tot[e] += sum[e], sum[e] = 0.0;
+        if (d0 == 0) tw += w ? ws : fkm_member_count(j[u] % FKM_GROUPS, cnt);
+        ws = 0.0;
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < FKM_VEC; ++e)
+      if (d + e < FKM_D) mean[d + e] = (float)(tot[e] / tw);
+  }
+  __syncwarp();
+  fkm_commit_mean(mean, cb, NULL, state);
+}
+
 /* Block (s, b) sums segment s of batch b: members [q·FKM_SEGMENT, (q+1)·FKM_SEGMENT) ∩ [0, count)
  * of cluster c's run sorted[start .. start+count) (s = seg_first[c] + q), the points of positive
  * weight. Member j goes to warp j mod FKM_GROUPS, each warp adds its members in order (fp64), and
@@ -210,9 +326,9 @@ __device__ __forceinline__ bool fkm_last_segment(int *arrived, int nseg, int *fl
  * in order from +0.0. The block then writes the mean Σ w·x / Σ w (w [B][N], NULL: 1) as the
  * centroid in c32 (unit length for cosine/dot) and raises state->shift_bits to its shift. An empty
  * cluster keeps its centroid. Grid (S, B), S at least the segments of any batch; seg_cluster
- * [B][S] (fkm_k_scan) names segment s's cluster, −1 past a batch's segments, whose blocks return.
- * arrived [B][K]: zero on entry, left zero. Dynamic shared memory: D
- * floats. */
+ * [B][S] (fkm_k_scan) names segment s's cluster, −1 past a batch's segments, whose blocks return
+ * (small clusters have none: fkm_reduce_small_runs sums them). arrived [B][K]: zero on entry, left
+ * zero. Dynamic shared memory: D floats. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_segments)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                    const int *__restrict__ sorted, const int *__restrict__ start,
@@ -258,6 +374,29 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     __syncthreads();
   }
   fkm_commit_mean(fkm_mean, c32 + ((i64)b * k + c) * FKM_D, scratch, state);
+}
+
+/* Blocks an SM of fkm_reduce_small_runs that its registers allow: it waits on loads, so it wants
+ * warps; 16-bit rows fit 3 (a few spills), fp32 rows stay at 2 (3 spilled 80 words). */
+#define FKM_SMALL_BLOCKS (FKM_DTYPE == 3 ? 2 : 3)
+
+/* Block (q, b): warp g sums small cluster small[b][q·FKM_GROUPS + g] of batch b (fkm_k_scan's
+ * list, −1 past its last: the warp returns) by fkm_reduce_small, whose sums, mean and shift are
+ * bit for bit those of a one-segment block of fkm_reduce_segments. Grid (⌈K / FKM_GROUPS⌉, B).
+ * Dynamic shared memory: FKM_GROUPS · D floats. */
+extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_SMALL_BLOCKS)
+    FKM_ENTRY(fkm_reduce_small_runs)(const elem_t *__restrict__ x, const float *__restrict__ w,
+                                     const int *__restrict__ sorted, const int *__restrict__ start,
+                                     const int *__restrict__ counts, const int *__restrict__ small,
+                                     float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
+  if (state->done) return;
+  extern __shared__ float fkm_means[];
+  const int b = blockIdx.y, g = threadIdx.x >> 5, r = blockIdx.x * FKM_GROUPS + g;
+  const int c = r < k ? small[(i64)b * k + r] : -1;
+  if (c < 0) return;
+  fkm_reduce_small(x + (i64)b * n * FKM_DP, w ? w + (i64)b * n : w,
+                   sorted + (i64)b * n + start[(i64)b * k + c], counts[(i64)b * k + c],
+                   fkm_means + g * FKM_D, c32 + ((i64)b * k + c) * FKM_D, state);
 }
 
 /* Out-of-core update, step 1 of 2 (a batch's points arrive in chunks, in index order): block c adds

@@ -110,34 +110,69 @@ extern "C" __global__ void __launch_bounds__(32 * FKM_SCAN_WARPS)
   if (g == 0) counts[(i64)b * k + c] = total;
 }
 
-/* One block of FKM_THREADS per batch; chunks of FKM_THREADS clusters with a running carry:
- * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, the update's
- * segments (FKM_SEGMENT members of a cluster's run each): seg_first [B][K] = exclusive prefix of
- * the clusters' segment counts (⌈count / FKM_SEGMENT⌉), seg_cluster [B][segs] = the cluster of
- * each segment, −1 past the batch's last (segs ≥ the segments of any batch). */
+#define FKM_SCAN_PER 16 /* consecutive clusters a fkm_k_scan thread owns in each pass */
+
+/* Whether a cluster of `count` members is small: summed in one warp (fkm_reduce_small_runs), not in
+ * segment blocks; small_max 0: none is. */
+__device__ __forceinline__ bool fkm_small_run(int count, int small_max) {
+  return count > 0 && count <= small_max;
+}
+
+/* Segments of a cluster's run in the reduce's blocks: ⌈count / FKM_SEGMENT⌉, none when small. */
+__device__ __forceinline__ int fkm_run_segments(int count, int small_max) {
+  return fkm_small_run(count, small_max) ? 0 : (count + FKM_SEGMENT - 1) / FKM_SEGMENT;
+}
+
+/* One block of FKM_THREADS per batch, passes over FKM_THREADS · FKM_SCAN_PER clusters (each thread
+ * FKM_SCAN_PER consecutive ones, loaded at once) with running carries:
+ * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, the reduce's
+ * work: seg_first [B][K] = the first segment of each cluster summed in blocks (fkm_run_segments:
+ * FKM_SEGMENT members each), seg_cluster [B][segs] = the cluster of each such segment, −1 past the
+ * batch's last (segs ≥ the segments of any batch); small [B][K] = the small clusters
+ * (fkm_small_run: at most small_max members) in index order, −1 after the last (small_max 0:
+ * none, and small may be NULL). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start,
-                          int *__restrict__ seg_first, int *__restrict__ seg_cluster, int segs,
-                          int k, const int *__restrict__ done) {
+                          int *__restrict__ seg_first, int *__restrict__ seg_cluster,
+                          int *__restrict__ small, int small_max, int segs, int k,
+                          const int *__restrict__ done) {
   if (*done) return;
   const int b = blockIdx.x;
-  int *sc = seg_cluster + (i64)b * segs;
-  int carry = 0, seg_carry = 0;
-  for (int c0 = 0; c0 < k; c0 += FKM_THREADS) {
-    const int c = c0 + threadIdx.x, v = c < k ? counts[(i64)b * k + c] : 0;
-    int total, seg_total;
-    const int ex = fkm_block_exclusive_scan(v, &total);
-    if (c < k) start[(i64)b * k + c] = carry + ex;
-    carry += total;
-    if (!seg_first) continue;
-    const int nseg = (v + FKM_SEGMENT - 1) / FKM_SEGMENT;
-    const int seg_ex = fkm_block_exclusive_scan(nseg, &seg_total);
-    if (c < k) seg_first[(i64)b * k + c] = seg_carry + seg_ex;
-    for (int q = 0; q < nseg; ++q) sc[seg_carry + seg_ex + q] = c;
-    seg_carry += seg_total;
+  const int *cb = counts + (i64)b * k;
+  int *sb = start + (i64)b * k, *fb = seg_first + (i64)b * k, *sc = seg_cluster + (i64)b * segs;
+  int *sm = small + (i64)b * k;
+  int carry = 0, seg_carry = 0, small_carry = 0;
+  for (int c0 = 0; c0 < k; c0 += FKM_THREADS * FKM_SCAN_PER) {
+    const int first = c0 + threadIdx.x * FKM_SCAN_PER;
+    int v[FKM_SCAN_PER], sum = 0, nseg = 0, nsmall = 0;
+#pragma unroll
+    for (int u = 0; u < FKM_SCAN_PER; ++u) {
+      v[u] = first + u < k ? cb[first + u] : 0;
+      sum += v[u], nseg += fkm_run_segments(v[u], small_max);
+      nsmall += fkm_small_run(v[u], small_max);
+    }
+    int total, seg_total, small_total;
+    int at = carry + fkm_block_exclusive_scan(sum, &total);
+    int seg_at = seg_carry + fkm_block_exclusive_scan(nseg, &seg_total);
+    int small_at = small_carry + fkm_block_exclusive_scan(nsmall, &small_total);
+    carry += total, seg_carry += seg_total, small_carry += small_total;
+#pragma unroll
+    for (int u = 0; u < FKM_SCAN_PER; ++u) {
+      const int c = first + u;
+      if (c >= k) break;
+      sb[c] = at, at += v[u];
+      if (!seg_first) continue;
+      const int ns = fkm_run_segments(v[u], small_max);
+      fb[c] = seg_at;
+      for (int q = 0; q < ns; ++q) sc[seg_at + q] = c;
+      seg_at += ns;
+      if (fkm_small_run(v[u], small_max)) sm[small_at++] = c;
+    }
   }
-  if (seg_first)
-    for (int s = seg_carry + threadIdx.x; s < segs; s += FKM_THREADS) sc[s] = -1;
+  if (!seg_first) return;
+  for (int s = seg_carry + threadIdx.x; s < segs; s += FKM_THREADS) sc[s] = -1;
+  if (small_max)
+    for (int r = small_carry + threadIdx.x; r < k; r += FKM_THREADS) sm[r] = -1;
 }
 
 /* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: the block sets the counters to each
