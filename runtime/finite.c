@@ -1,8 +1,11 @@
-/* The NaN/Inf check of host inputs, and of values that the compute dtype would round to Inf: the
- * raw words' absolute-value bits compared with a limit (no conversion), on several threads for
- * large arrays, so checking gigabytes costs a fraction of a pass over them. */
+/* The NaN/Inf check of host inputs, of values that the compute dtype would round to Inf, and of
+ * values whose squares could overflow the GPU's fp32 distances: the raw words' absolute-value bits
+ * compared with a limit (no conversion), on several threads for large arrays, so checking
+ * gigabytes costs a fraction of a pass over them. */
 
+#include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -32,6 +35,27 @@ static uint64_t limit_bits(fkm_dtype t, fkm_dtype to) {
                                   : 0x7ff0000000000000ull;
   default:
     return to == FKM_DTYPE_FP16 ? 0x477ff000u : to == FKM_DTYPE_BF16 ? 0x7f7f8000u : 0x7f800000u;
+  }
+}
+
+/* The cap on |x| that keeps the GPU's fp32 distances over d columns finite: with every |x| and
+ * |c| below m, ‖c‖² − 2·x·c stays within 3·d·m², so m = sqrt(FLT_MAX / (3·d)). */
+static double square_cap(int64_t d) { return sqrt((double)FLT_MAX / (3.0 * (double)d)); }
+
+/* Absolute-value bits of cap rounded toward zero in type t (fp16 holds nothing near a cap: its
+ * largest value is 65504, so its Inf bits). */
+static uint64_t cap_bits(fkm_dtype t, double cap) {
+  float f = (float)cap;
+  if ((double)f > cap) f = nextafterf(f, 0.0f);
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  uint64_t u64;
+  memcpy(&u64, &cap, sizeof u64);
+  switch (t) {
+  case FKM_DTYPE_FP16: return 0x7c00u;
+  case FKM_DTYPE_BF16: return u >> 16;
+  case FKM_DTYPE_FP64: return u64;
+  default: return u;
   }
 }
 
@@ -80,11 +104,20 @@ static size_t lowest_bad(const void *data, fkm_dtype t, uint64_t limit, size_t c
 }
 
 fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,
-                             fkm_dtype compute, const char *what) {
-  size_t bad = lowest_bad(data, t, limit_bits(t, compute), count);
+                             fkm_dtype compute, int64_t square_d, const char *what) {
+  uint64_t limit = limit_bits(t, compute);
+  double cap = square_d > 0 ? square_cap(square_d) : INFINITY;
+  int capped = square_d > 0 && cap_bits(t, cap) < limit;
+  if (capped) limit = cap_bits(t, cap);
+  size_t bad = lowest_bad(data, t, limit, count);
   if (bad == count) return FKM_OK;
   double v = fkm__load_element(data, t, bad);
   if (!isfinite(v)) return fkm__error(ctx, FKM_ERR_NONFINITE, "%s: element %zu is NaN or Inf", what, bad);
+  if (capped)
+    return fkm__error(ctx, FKM_ERR_NONFINITE,
+                      "%s: element %zu (%g) is too large for the GPU's fp32 distances over D = %lld "
+                      "columns (|x| must stay below %.4g); scale the data or use the CPU engine",
+                      what, bad, v, (long long)square_d, cap);
   return fkm__error(ctx, FKM_ERR_NONFINITE,
                     "%s: element %zu (%g) rounds to Inf in the %s compute dtype; compute in %s",
                     what, bad, v, fkm__dtype_name(compute),

@@ -285,15 +285,15 @@ START_TEST(nonfinite_found_in_large_arrays) {
   unsigned char *x = calloc(count, size);
   uint64_t state = fkm_test_seed() + (uint64_t)_i;
   ck_assert_ptr_nonnull(x);
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_OK);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, 0, "points"), FKM_OK);
   size_t hi = (size_t)fkm_test_uniform(&state, (double)count / 2, (double)count);
   size_t lo = (size_t)fkm_test_uniform(&state, 0, (double)count / 4);
   uint64_t nan_bits = inf_bits[_i] | 1; /* a NaN: exponent all ones, mantissa not zero */
   memcpy(x + hi * size, &nan_bits, size);
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_ERR_NONFINITE);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, 0, "points"), FKM_ERR_NONFINITE);
   memcpy(x + lo * size, &inf_bits[_i], size);
   fkm__clear_error(fx->ctx); /* the context keeps the first failure's detail */
-  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, "points"), FKM_ERR_NONFINITE);
+  ck_assert_int_eq(fkm__check_finite(fx->ctx, x, t, count, FKM_DTYPE_AUTO, 0, "points"), FKM_ERR_NONFINITE);
   char want[64];
   snprintf(want, sizeof want, "points: element %zu is", lo);
   assert_detail(fx->ctx, want);
@@ -337,6 +337,48 @@ START_TEST(values_past_the_compute_range) {
   expect_fit_ok();
   fx->x16[9] = 0xc780; /* −65536 */
   expect_fit(FKM_ERR_NONFINITE, "points: element 9 (-65536)");
+}
+END_TEST
+
+/* The GPU computes l2 and dot distances of fp32 and bf16 rows in fp32: |x| from
+ * sqrt(FLT_MAX / (3·D)) on (6.149e18 at D = 3) could overflow them and is refused before any device
+ * work, naming the element and the bound, for points and given centroids (fp32, bf16 and fp64
+ * rows, fit and predict); a value below passes the check, and the CPU engine (fp64) and cosine
+ * (unit rows) take the large value. */
+START_TEST(values_whose_squares_overflow_the_gpu) {
+  const float big = 6.2e18f, below = 6.1e18f;
+  fx->o.engine = FKM_ENGINE_GPU;
+  fx->x[4] = -big;
+  expect_fit(FKM_ERR_NONFINITE, "points: element 4 (-6.2e+18) is too large for the GPU's fp32");
+  assert_detail(fx->ctx, "below 6.149e+18");
+  expect_predict(FKM_ERR_NONFINITE, "points: element 4", fx->init);
+  fx->o.metric = FKM_METRIC_DOT;
+  expect_fit(FKM_ERR_NONFINITE, "points: element 4");
+  fx->o.metric = FKM_METRIC_L2, fx->x[4] = below;
+  ck_assert_int_ne(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_ERR_NONFINITE);
+  poison(fx);
+  fx->o.engine = FKM_ENGINE_CPU, fx->x[4] = -big;
+  expect_fit_ok();
+  fx->o.engine = FKM_ENGINE_GPU, fx->o.metric = FKM_METRIC_COSINE;
+  ck_assert_int_ne(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_ERR_NONFINITE);
+  poison(fx);
+  fx->o.metric = FKM_METRIC_L2, fx->x[4] = 1.0f;
+  fx->o.init = FKM_INIT_GIVEN, fx->o.init_centroids = fx->init;
+  fx->init[7] = big;
+  expect_fit(FKM_ERR_NONFINITE, "init_centroids: element 7");
+  expect_predict(FKM_ERR_NONFINITE, "centroids: element 7", fx->init);
+  fx->init[7] = 1.0f, fx->o.init = FKM_INIT_RANDOM;
+  fx->p = (fkm_points){fx->x16, FKM_DTYPE_BF16, B, N, D};
+  fx->x16[11] = 0x5eac; /* 6.196e18 in bf16 */
+  expect_fit(FKM_ERR_NONFINITE, "points: element 11");
+  fx->o.dtype = FKM_DTYPE_FP16; /* rounds to Inf first */
+  expect_fit(FKM_ERR_NONFINITE, "rounds to Inf in the fp16");
+  fx->o.dtype = FKM_DTYPE_AUTO;
+  double x64[B * N * D];
+  for (int i = 0; i < B * N * D; i++) x64[i] = fx->x[i];
+  x64[13] = -6.15e18;
+  fx->p = (fkm_points){x64, FKM_DTYPE_FP64, B, N, D};
+  expect_fit(FKM_ERR_NONFINITE, "points: element 13");
 }
 END_TEST
 
@@ -560,6 +602,7 @@ static Suite *api_suite(void) {
   tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
   tcase_add_test(tc, tune_option_values);
   tcase_add_test(tc, complete_features_on_every_engine);
+  tcase_add_test(tc, values_whose_squares_overflow_the_gpu);
   tcase_add_test(tc, bad_sample_weights);
   tcase_add_test(tc, restarts_with_given_init);
   tcase_add_test(tc, predict_ignores_fit_options);
