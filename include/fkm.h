@@ -255,9 +255,10 @@ typedef struct fkm_result {
  * driver and NVRTC exist, else the CPU with one log line saying why). Bad input returns
  * FKM_ERR_INVALID_ARG (or FKM_ERR_NONFINITE: a NaN or Inf, or a finite value that the compute
  * dtype rounds to Inf — |x| ≥ 65520 for fp16 — in the points or given centroids, unless their
- * rows are scaled to unit length first, as under cosine; on any engine but the CPU's, also
- * |x| ≥ sqrt(FLT_MAX / (3·D)) in fp32 or bf16 rows, where the GPU's fp32 l2 or dot distances could
- * overflow) and writes nothing.
+ * rows are scaled to unit length first, as under cosine; on any engine but the CPU's — AUTO
+ * included, as for fp64 — also |x| ≥ sqrt(FLT_MAX / (5·D)), where the GPU's fp32 distances, norms
+ * or shifts could overflow, in points other than cosine's and in given centroids) and writes
+ * nothing.
  * Out-of-core: on the GPU, points whose in-memory workspace exceeds opts->device_memory_budget (or
  * the free device memory) stream through the device every iteration in chunks of whole 512-point
  * spans — copied straight from page-locked memory, through pinned staging buffers from pageable

@@ -38,9 +38,10 @@ static uint64_t limit_bits(fkm_dtype t, fkm_dtype to) {
   }
 }
 
-/* The cap on |x| that keeps the GPU's fp32 distances over d columns finite: with every |x| and
- * |c| below m, ‖c‖² − 2·x·c stays within 3·d·m², so m = sqrt(FLT_MAX / (3·d)). */
-static double square_cap(int64_t d) { return sqrt((double)FLT_MAX / (3.0 * (double)d)); }
+/* The cap on |x| that keeps the GPU's fp32 sums over d columns finite: with every |x| and |c|
+ * below m, ‖c‖² − 2·x·c stays within 3·d·m² and a centroid's squared shift within 4·d·m²; the
+ * bound 5·d·m² ≤ FLT_MAX leaves room for rounding the values (bf16 up by 2^-8 of m) and the sums. */
+static double square_cap(int64_t d) { return sqrt((double)FLT_MAX / (5.0 * (double)d)); }
 
 /* Absolute-value bits of cap rounded toward zero in type t (fp16 holds nothing near a cap: its
  * largest value is 65504, so its Inf bits). */

@@ -148,28 +148,28 @@ static fkm_dtype rounded_to(const fkm_points *p, const fkm_options *o) {
   return fkm__compute_dtype(p, o, o->engine != FKM_ENGINE_CPU);
 }
 
-/* D when the GPU may compute l2 or dot distances of these values in fp32 from fp32 or bf16 rows
- * (whose range reaches past fp32's squares: 4·D·x² must stay finite), else 0; as rounded_to,
- * every engine but the CPU's counts as the GPU. */
+/* D when the GPU may run these values through fp32 sums over D columns (distances, norms, shifts:
+ * 5·D·x² must stay finite), else 0: every engine but the CPU's counts as the GPU, as in
+ * rounded_to (fp16 rows never come near the bound). */
 static int64_t squared_columns(const fkm_points *p, const fkm_options *o) {
-  fkm_dtype t = rounded_to(p, o);
-  return o->engine != FKM_ENGINE_CPU && (t == FKM_DTYPE_FP32 || t == FKM_DTYPE_BF16) ? p->d : 0;
+  return o->engine != FKM_ENGINE_CPU ? p->d : 0;
 }
 
 /* The host points hold no NaN or Inf, nothing the compute dtype rounds to Inf, and nothing whose
- * squares overflow the GPU's fp32 distances. */
+ * squares overflow the GPU's fp32 sums (cosine rows are scaled to unit length in fp64 first). */
 static fkm_status check_point_values(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
   return fkm__check_finite(ctx, p->data, p->dtype, (size_t)(p->batches * p->n * p->d),
-                           rounded_to(p, o), squared_columns(p, o), "points");
+                           rounded_to(p, o),
+                           o->metric == FKM_METRIC_COSINE ? 0 : squared_columns(p, o), "points");
 }
 
 /* Host centroids c [B][K][D] (fp32) as check_point_values checks points; unit: the engines scale
- * their rows to unit length before rounding them (NaN and Inf only then); `what` names them. */
+ * their rows to unit length before rounding them (no rounding limit then, but the GPU scales them
+ * with fp32 norms, so the squares' bound stays); `what` names them. */
 static fkm_status check_centroid_values(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
                                         const float *c, int unit, const char *what) {
   return fkm__check_finite(ctx, c, FKM_DTYPE_FP32, centroid_count(p, o),
-                           unit ? FKM_DTYPE_AUTO : rounded_to(p, o),
-                           unit ? 0 : squared_columns(p, o), what);
+                           unit ? FKM_DTYPE_AUTO : rounded_to(p, o), squared_columns(p, o), what);
 }
 
 fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {

@@ -340,17 +340,17 @@ START_TEST(values_past_the_compute_range) {
 }
 END_TEST
 
-/* The GPU computes l2 and dot distances of fp32 and bf16 rows in fp32: |x| from
- * sqrt(FLT_MAX / (3·D)) on (6.149e18 at D = 3) could overflow them and is refused before any device
- * work, naming the element and the bound, for points and given centroids (fp32, bf16 and fp64
- * rows, fit and predict); a value below passes the check, and the CPU engine (fp64) and cosine
- * (unit rows) take the large value. */
+/* The GPU sums squares of fp32, bf16 and fp64 rows in fp32: |x| from sqrt(FLT_MAX / (5·D))
+ * (4.763e18 at D = 3) on could overflow them and is refused before any device work, naming the
+ * element and the bound, for points (l2, dot) and given centroids (also under cosine, whose
+ * centroids the GPU scales with fp32 norms), fit and predict, every row dtype; a value below passes
+ * the check, and the CPU engine (fp64) and cosine points (scaled in fp64) take the large value. */
 START_TEST(values_whose_squares_overflow_the_gpu) {
-  const float big = 6.2e18f, below = 6.1e18f;
+  const float big = 4.8e18f, below = 4.7e18f;
   fx->o.engine = FKM_ENGINE_GPU;
   fx->x[4] = -big;
-  expect_fit(FKM_ERR_NONFINITE, "points: element 4 (-6.2e+18) is too large for the GPU's fp32");
-  assert_detail(fx->ctx, "below 6.149e+18");
+  expect_fit(FKM_ERR_NONFINITE, "points: element 4 (-4.8e+18) is too large for the GPU's fp32");
+  assert_detail(fx->ctx, "below 4.763e+18");
   expect_predict(FKM_ERR_NONFINITE, "points: element 4", fx->init);
   fx->o.metric = FKM_METRIC_DOT;
   expect_fit(FKM_ERR_NONFINITE, "points: element 4");
@@ -367,16 +367,18 @@ START_TEST(values_whose_squares_overflow_the_gpu) {
   fx->init[7] = big;
   expect_fit(FKM_ERR_NONFINITE, "init_centroids: element 7");
   expect_predict(FKM_ERR_NONFINITE, "centroids: element 7", fx->init);
-  fx->init[7] = 1.0f, fx->o.init = FKM_INIT_RANDOM;
+  fx->o.metric = FKM_METRIC_COSINE;
+  expect_fit(FKM_ERR_NONFINITE, "init_centroids: element 7");
+  fx->init[7] = 1.0f, fx->o.init = FKM_INIT_RANDOM, fx->o.metric = FKM_METRIC_L2;
   fx->p = (fkm_points){fx->x16, FKM_DTYPE_BF16, B, N, D};
-  fx->x16[11] = 0x5eac; /* 6.196e18 in bf16 */
+  fx->x16[11] = 0x5e85; /* 4.792e18 in bf16 */
   expect_fit(FKM_ERR_NONFINITE, "points: element 11");
   fx->o.dtype = FKM_DTYPE_FP16; /* rounds to Inf first */
   expect_fit(FKM_ERR_NONFINITE, "rounds to Inf in the fp16");
   fx->o.dtype = FKM_DTYPE_AUTO;
   double x64[B * N * D];
   for (int i = 0; i < B * N * D; i++) x64[i] = fx->x[i];
-  x64[13] = -6.15e18;
+  x64[13] = -4.77e18;
   fx->p = (fkm_points){x64, FKM_DTYPE_FP64, B, N, D};
   expect_fit(FKM_ERR_NONFINITE, "points: element 13");
 }
