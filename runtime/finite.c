@@ -108,8 +108,9 @@ fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t
                              fkm_dtype compute, int64_t square_d, const char *what) {
   uint64_t limit = limit_bits(t, compute);
   double cap = square_d > 0 ? square_cap(square_d) : INFINITY;
-  int capped = square_d > 0 && cap_bits(t, cap) < limit;
-  if (capped) limit = cap_bits(t, cap);
+  uint64_t capped_limit = square_d > 0 ? cap_bits(t, cap) : limit;
+  int capped = capped_limit < limit;
+  if (capped) limit = capped_limit;
   size_t bad = lowest_bad(data, t, limit, count);
   if (bad == count) return FKM_OK;
   double v = fkm__load_element(data, t, bad);

@@ -56,6 +56,15 @@ __device__ __forceinline__ void fkm_prefetch_rows(const elem_t *x, int mine, int
 }
 #define FKM_ROWS_AHEAD 8  /* segment rows the closing block loads before it adds them */
 
+/* s[0..FKM_VEC) += w·(the row's FKM_VEC elements in raw, widened): the one fp64 accumulation of
+ * a member's columns in every reduce, so that their sums agree bit for bit. */
+__device__ __forceinline__ void fkm_add_row(double *s, double w, fkm_raw4 raw) {
+  float v[FKM_VEC];
+  fkm_widen4(raw, v);
+#pragma unroll
+  for (int e = 0; e < FKM_VEC; ++e) s[e] += w * v[e];
+}
+
 /* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
  * below cnt, in order (x [N][DP], w [N] or NULL: 1), and ws += w over the same members when
  * add_w is set. The one accumulation of the in-memory and the streamed reduce, so their sums agree
@@ -84,11 +93,7 @@ __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
         const double wj = __shfl_sync(0xffffffffu, w_mine, q0 + u);
         if (q0 + u >= members) break;
         if (add_w) ws += wj;
-        if (!live) continue;
-        float v[FKM_VEC];
-        fkm_widen4(raw[u], v);
-#pragma unroll
-        for (int e = 0; e < FKM_VEC; ++e) s[e] += wj * v[e];
+        if (live) fkm_add_row(s, wj, raw[u]);
       }
     }
   }
@@ -297,12 +302,7 @@ __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
         const double wm = fkm_member(wj, j[u]);
         if (f + u >= cnt) break;
         ws += wm;
-        if (live) {
-          float v[FKM_VEC];
-          fkm_widen4(raw[u], v);
-#pragma unroll
-          for (int e = 0; e < FKM_VEC; ++e) sum[e] += wm * v[e];
-        }
+        if (live) fkm_add_row(sum, wm, raw[u]);
         if (j[u] + FKM_GROUPS < cnt) continue; /* the slot's last member: it meets the others */
 #pragma unroll
         for (int e = 0; e < FKM_VEC; ++e) tot[e] += sum[e], sum[e] = 0.0;
