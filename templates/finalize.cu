@@ -318,6 +318,16 @@ __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
   fkm_commit_mean(mean, cb, NULL, state);
 }
 
+/* fkm_reduce_segments waits on row loads, so it wants warps. With 16-bit rows wider than 128
+ * columns the compiler took 79 registers (3 blocks an SM); bounded to 4 blocks, 64 hold them without
+ * spills. Elsewhere its own choice is spill-free at 4 (16-bit) or 3 (fp32) blocks, and any bound,
+ * even of one block, changes it. */
+#if FKM_DTYPE != 3 && FKM_D > 128
+#define FKM_SEGMENT_BOUNDS __launch_bounds__(FKM_THREADS, 4)
+#else
+#define FKM_SEGMENT_BOUNDS __launch_bounds__(FKM_THREADS)
+#endif
+
 /* Block (s, b) sums segment s of batch b: members [q·FKM_SEGMENT, (q+1)·FKM_SEGMENT) ∩ [0, count)
  * of cluster c's run sorted[start .. start+count) (s = seg_first[c] + q), the points of positive
  * weight. Member j goes to warp j mod FKM_GROUPS, each warp adds its members in order (fp64), and
@@ -329,7 +339,7 @@ __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
  * [B][S] (fkm_k_scan) names segment s's cluster, −1 past a batch's segments, whose blocks return
  * (small clusters have none: fkm_reduce_small_runs sums them). arrived [B][K]: zero on entry, left
  * zero. Dynamic shared memory: D floats. */
-extern "C" __global__ void __launch_bounds__(FKM_THREADS)
+extern "C" __global__ void FKM_SEGMENT_BOUNDS
     FKM_ENTRY(fkm_reduce_segments)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                    const int *__restrict__ sorted, const int *__restrict__ start,
                                    const int *__restrict__ counts, const int *__restrict__ seg_first,

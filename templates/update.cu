@@ -123,8 +123,23 @@ __device__ __forceinline__ int fkm_run_segments(int count, int small_max) {
   return fkm_small_run(count, small_max) ? 0 : (count + FKM_SEGMENT - 1) / FKM_SEGMENT;
 }
 
-/* One block of FKM_THREADS per batch, passes over FKM_THREADS · FKM_SCAN_PER clusters (each thread
- * FKM_SCAN_PER consecutive ones, loaded at once) with running carries:
+#define FKM_SCAN_PASS (FKM_THREADS * FKM_SCAN_PER) /* clusters of one fkm_k_scan pass */
+
+/* Slot of entry i of a pass in fkm_k_scan's staging buffer: a word of padding after every
+ * FKM_SCAN_PER, so that the threads' runs of FKM_SCAN_PER fall in different banks. */
+__device__ __forceinline__ int fkm_scan_slot(int i) { return i + i / FKM_SCAN_PER; }
+
+/* Block-wide copy of n ≤ FKM_SCAN_PASS staged entries to dst[0 .. n), coalesced; barriers before
+ * (the entries written) and after (the buffer free again). */
+__device__ __forceinline__ void fkm_scan_store(int *dst, const int *stage, int n) {
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += FKM_THREADS) dst[i] = stage[fkm_scan_slot(i)];
+  __syncthreads();
+}
+
+/* One block of FKM_THREADS per batch, passes over FKM_SCAN_PASS clusters with running carries;
+ * each pass is staged through shared memory, so that global loads and stores are coalesced, and
+ * thread t takes the FKM_SCAN_PER consecutive clusters from t · FKM_SCAN_PER:
  * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, the reduce's
  * work: seg_first [B][K] = the first segment of each cluster summed in blocks (fkm_run_segments:
  * FKM_SEGMENT members each), seg_cluster [B][segs] = the cluster of each such segment, −1 past the
@@ -137,42 +152,54 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
                           int *__restrict__ small, int small_max, int segs, int k,
                           const int *__restrict__ done) {
   if (*done) return;
-  const int b = blockIdx.x;
+  __shared__ int stage[FKM_SCAN_PASS + FKM_THREADS];
+  const int b = blockIdx.x, mine = threadIdx.x * FKM_SCAN_PER;
   const int *cb = counts + (i64)b * k;
-  int *sb = start + (i64)b * k, *fb = seg_first + (i64)b * k, *sc = seg_cluster + (i64)b * segs;
-  int *sm = small + (i64)b * k;
   int carry = 0, seg_carry = 0, small_carry = 0;
-  for (int c0 = 0; c0 < k; c0 += FKM_THREADS * FKM_SCAN_PER) {
-    const int first = c0 + threadIdx.x * FKM_SCAN_PER;
+  for (int c0 = 0; c0 < k; c0 += FKM_SCAN_PASS) {
+    const int n = min(FKM_SCAN_PASS, k - c0);
+    for (int i = threadIdx.x; i < FKM_SCAN_PASS; i += FKM_THREADS)
+      stage[fkm_scan_slot(i)] = i < n ? cb[c0 + i] : 0;
+    __syncthreads();
     int v[FKM_SCAN_PER], sum = 0, nseg = 0, nsmall = 0;
 #pragma unroll
     for (int u = 0; u < FKM_SCAN_PER; ++u) {
-      v[u] = first + u < k ? cb[first + u] : 0;
+      v[u] = stage[fkm_scan_slot(mine + u)];
       sum += v[u], nseg += fkm_run_segments(v[u], small_max);
       nsmall += fkm_small_run(v[u], small_max);
     }
-    int total, seg_total, small_total;
+    int total, seg_total, small_total; /* the scans' barriers also end the reads of stage */
     int at = carry + fkm_block_exclusive_scan(sum, &total);
     int seg_at = seg_carry + fkm_block_exclusive_scan(nseg, &seg_total);
-    int small_at = small_carry + fkm_block_exclusive_scan(nsmall, &small_total);
-    carry += total, seg_carry += seg_total, small_carry += small_total;
+    const int small_at = fkm_block_exclusive_scan(nsmall, &small_total);
 #pragma unroll
-    for (int u = 0; u < FKM_SCAN_PER; ++u) {
-      const int c = first + u;
-      if (c >= k) break;
-      sb[c] = at, at += v[u];
-      if (!seg_first) continue;
-      const int ns = fkm_run_segments(v[u], small_max);
-      fb[c] = seg_at;
-      for (int q = 0; q < ns; ++q) sc[seg_at + q] = c;
-      seg_at += ns;
-      if (fkm_small_run(v[u], small_max)) sm[small_at++] = c;
+    for (int u = 0; u < FKM_SCAN_PER; ++u) stage[fkm_scan_slot(mine + u)] = at, at += v[u];
+    fkm_scan_store(start + (i64)b * k + c0, stage, n);
+    if (seg_first) {
+      int *sc = seg_cluster + (i64)b * segs;
+#pragma unroll
+      for (int u = 0; u < FKM_SCAN_PER; ++u) {
+        const int ns = fkm_run_segments(v[u], small_max);
+        stage[fkm_scan_slot(mine + u)] = seg_at;
+        for (int q = 0; q < ns; ++q) sc[seg_at + q] = c0 + mine + u;
+        seg_at += ns;
+      }
+      fkm_scan_store(seg_first + (i64)b * k + c0, stage, n);
+      if (small_max) {
+        int r = small_at;
+#pragma unroll
+        for (int u = 0; u < FKM_SCAN_PER; ++u)
+          if (fkm_small_run(v[u], small_max)) stage[fkm_scan_slot(r++)] = c0 + mine + u;
+        fkm_scan_store(small + (i64)b * k + small_carry, stage, small_total);
+      }
     }
+    carry += total, seg_carry += seg_total, small_carry += small_total;
   }
   if (!seg_first) return;
+  int *sc = seg_cluster + (i64)b * segs;
   for (int s = seg_carry + threadIdx.x; s < segs; s += FKM_THREADS) sc[s] = -1;
   if (small_max)
-    for (int r = small_carry + threadIdx.x; r < k; r += FKM_THREADS) sm[r] = -1;
+    for (int r = small_carry + threadIdx.x; r < k; r += FKM_THREADS) small[(i64)b * k + r] = -1;
 }
 
 /* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: the block sets the counters to each
