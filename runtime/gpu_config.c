@@ -61,11 +61,19 @@ static int model_block_d(int d) {
   return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
 }
 
+/* Shared bytes a block may take so that two fit on a multiprocessor: it holds the opt-in limit
+ * plus 1 KiB, and the driver reserves 1 KiB of it for each block (sm_90: 2 × 113 KiB of 228). */
+static size_t half_multiprocessor(const struct fkm__gpu *g) {
+  return (g->shared_optin + 1024) / 2 - 1024;
+}
+
 /* The model's pick. The wgmma kernel waits for its MMAs before folding them, so for D ≤ 128 it
  * wants two blocks per multiprocessor to overlap one block's arg-min with the other's MMAs
  * (measured on H100, D=128: 256×64 tiles with 2 stages or 128×64 with 1, both with 2+ blocks per
- * SM, beat every 1-block configuration; 380 TFLOP/s at N=1M, K=65536); beyond 128 the MMAs per
- * arg-min are many and one large block per SM wins. */
+ * SM, beat every 1-block configuration; 380 TFLOP/s at N=1M, K=65536), with the deepest pipeline
+ * that leaves two blocks (H200, N=1M, K=65,536: 256×64 with 3 stages 33.1–33.4 ms against
+ * 33.6–33.8 for 2, same run); beyond 128 the MMAs per arg-min are many and one large block per SM
+ * wins. */
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s), tf32 = wg && s->dtype == FKM_DTYPE_FP32;
@@ -79,7 +87,7 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
                          : FKM__TILE_COUNT(wgmma_tiles);
   s->block_d = wg && dp > 128 ? 128 : model_block_d(s->d);
   if (wg && !tf32 && dp <= 128 &&
-      first_fit(s, l, tiles, count, n, k, g->shared_optin / 2 - 1024) == FKM_OK)
+      first_fit(s, l, tiles, count, n, k, half_multiprocessor(g)) == FKM_OK)
     return FKM_OK;
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }

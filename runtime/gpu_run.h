@@ -13,10 +13,15 @@
 #define FKM__PP_BYTES 24
 #define FKM__PP_POTENTIAL_BLOCKS 4
 #define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
+#define FKM__SCAN_PASS 4096 /* clusters of a fkm_k_scan block: FKM_SCAN_PASS of update.cu */
 #define FKM__SEGMENT 512   /* members of an update segment: FKM_SEGMENT of 00_common.cu */
 #define FKM__SMALL_RUN 128  /* most members of a cluster summed in one warp: FKM_SMALL_RUN */
 #define FKM__SMALL_MAX_D 256 /* widest rows summed so (a warp walks a row's spans one by one) */
 #define FKM__REDUCE_WARPS 8   /* warps of a reduce block: FKM_GROUPS of finalize.cu */
+/* Where the counting sort keeps a tile's counters: FKM_COUNTERS_* of templates/update.cu */
+#define FKM__COUNTERS_GLOBAL 0
+#define FKM__COUNTERS_SHARED 1
+#define FKM__COUNTERS_PACKED 2
 
 typedef struct fkm__gpu_kernels {
   CUfunction convert, prep, gather, normalise;        /* norms module */
@@ -42,7 +47,7 @@ typedef struct fkm__gpu_run {
   int fit;                /* 1: fit (sort buffers), 0: predict */
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
   int parts;              /* inertia partial sums per batch: spans of FKM__SPAN_ROWS points */
-  int segs;               /* update segments a batch can have: ⌈N / FKM__SEGMENT⌉ + K */
+  int segs;               /* update segments a batch can have (plan_tiles' bound) */
   int small_max;          /* clusters of at most this many members are summed in one warp */
   int trials;             /* k-means++ trials per step (fkm__kmeanspp_trials(K)) */
   int64_t pp_chunks;      /* k-means++ chunks of points per batch */

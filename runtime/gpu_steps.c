@@ -207,21 +207,47 @@ static unsigned sort_threads(const fkm__gpu_run *run) {
   return (unsigned)(32 * (warps < 8 ? warps : 8));
 }
 
+/* Where tile_hist and scatter keep a tile's counters (FKM_COUNTERS_* of templates/update.cu), and
+ * their dynamic shared bytes: K ints within 48 KiB; else K 16-bit ones, and scatter's staged tile
+ * of 2 ints a point, within the opt-in limit while a tile's counts stay under 2^16; else the
+ * tile's row of the global count matrix. */
+static int sort_counters(const fkm__gpu_run *run, size_t *hist_bytes, size_t *scatter_bytes) {
+  size_t ints = (size_t)run->k * 4, halves = (size_t)(run->k + 1) / 2 * 4;
+  size_t staged = halves + (size_t)run->tile * 8;
+  *hist_bytes = *scatter_bytes = 0;
+  if (ints <= 48 * 1024) return *hist_bytes = *scatter_bytes = ints, FKM__COUNTERS_SHARED;
+  if (run->tile < 65536 && staged <= run->g->shared_optin)
+    return *hist_bytes = halves, *scatter_bytes = staged, FKM__COUNTERS_PACKED;
+  return FKM__COUNTERS_GLOBAL;
+}
+
+/* Lets f take `bytes` of dynamic shared memory beyond the default 48 KiB. */
+static fkm_status allow_shared(fkm__gpu_run *run, CUfunction f, size_t bytes) {
+  if (bytes > 48 * 1024)
+    FKM_CU_TRY(run->ctx, run->cu,
+               cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes));
+  return FKM_OK;
+}
+
 fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
-  int k = (int)run->k, shared = run->k * 4 <= 48 * 1024;
-  size_t counters = shared ? (size_t)run->k * 4 : 0;
+  size_t hist_bytes, scatter_bytes;
+  int k = (int)run->k, shared = sort_counters(run, &hist_bytes, &scatter_bytes);
   unsigned threads = sort_threads(run);
-  if (!shared)
+  if (shared == FKM__COUNTERS_GLOBAL)
     FKM_CU_TRY(run->ctx, run->cu,
                cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
-  FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
+  fkm_status st = allow_shared(run, run->kern.tile_hist, hist_bytes);
+  if (st == FKM_OK) st = allow_shared(run, run->kern.scatter, scatter_bytes);
+  if (st != FKM_OK) return st;
+  FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, threads, hist_bytes,
          &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
   FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
               32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
-  FKM__LAUNCH(run, run->kern.k_scan, (unsigned)run->b, 1, 256, 0, &run->counts, &run->start,
+  FKM__LAUNCH(run, run->kern.k_scan, (unsigned)((run->k + FKM__SCAN_PASS - 1) / FKM__SCAN_PASS),
+              (unsigned)run->b, 256, 0, &run->counts, &run->start,
               &run->seg_first, &run->seg_cluster, &run->seg_small, &run->small_max, &run->segs, &k,
               &done);
-  FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, counters,
+  FKM__LAUNCH(run, run->kern.scatter, (unsigned)run->ntiles, (unsigned)run->b, threads, scatter_bytes,
          &run->labels, &run->w, &run->tiles, &run->start, &run->sorted, &run->n, &k, &run->tile,
          &run->ntiles, &shared, &done);
   return FKM_OK;

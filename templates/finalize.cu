@@ -238,75 +238,65 @@ __device__ __forceinline__ bool fkm_last_segment(int *arrived, int nseg, int *fl
   return *flag;
 }
 
-#define FKM_SMALL_HELD (FKM_SMALL_RUN / 32) /* a lane's entries of a small run */
+/* A small run in the order one warp walks it (fkm_reduce_small): place f holds a member's row
+ * index, its weight (1 without weights) and whether it is its slot's last member. */
+struct fkm_small_order {
+  int row[FKM_SMALL_RUN];
+  float w[FKM_SMALL_RUN];
+  unsigned char last[FKM_SMALL_RUN];
+};
 
-/* held[j / 32] of lane j mod 32: member j's entry of a run whose entries the lanes hold 32 apart
- * (j warp-uniform). */
-template <typename T>
-__device__ __forceinline__ T fkm_member(const T *held, int j) {
-  T v = held[0];
-#pragma unroll
-  for (int r = 1; r < FKM_SMALL_HELD; ++r)
-    if (j >> 5 == r) v = held[r];
-  return __shfl_sync(0xffffffffu, v, j & 31);
-}
-
-/* Member j of flat place f when a run of cnt = 8q + rem members is walked slot by slot (slot g
- * holds members g, g + 8, ...: q + 1 of them for g < rem, q after). */
-__device__ __forceinline__ int fkm_slot_member(int f, int q, int rem) {
-  const int g = f < rem * (q + 1) ? f / (q + 1) : rem + (f - rem * (q + 1)) / q;
-  const int i = f < rem * (q + 1) ? f % (q + 1) : (f - rem * (q + 1)) % q;
-  return g + FKM_GROUPS * i;
+/* Place of member j when a run of cnt = FKM_GROUPS·q + rem members is walked slot by slot (slot g
+ * holds members g, g + FKM_GROUPS, ...: q + 1 of them for g < rem, q after). */
+__device__ __forceinline__ int fkm_slot_place(int j, int q, int rem) {
+  const int g = j % FKM_GROUPS, i = j / FKM_GROUPS;
+  return (g < rem ? g * (q + 1) : rem * (q + 1) + (g - rem) * q) + i;
 }
 
 /* One warp sums a small cluster of cnt ≤ FKM_SMALL_RUN members: member j goes to slot
  * j mod FKM_GROUPS, each slot adds its members in order from +0.0 (fp64), and the slots meet in
  * order, as a segment block of fkm_reduce_segments adds them (its empty slots add +0.0, which
- * changes no sum begun at +0.0); then the mean goes to mean [D] (shared) and on through
- * fkm_commit_mean. The members are walked slot by slot in batches of FKM_ROWS_IN_FLIGHT rows that
- * may span slots, so a run costs ⌈cnt / FKM_ROWS_IN_FLIGHT⌉ waits a span. x [N][DP], w [N] or
- * NULL, run: the cluster's sorted members. */
+ * changes no sum begun at +0.0; without weights each slot's weight sum is its member count, as
+ * fkm_member_count gives it); then the mean goes to mean [D] (shared) and on through
+ * fkm_commit_mean. The lanes first lay the run out in walking order in ord (shared, the warp's
+ * own) and send its rows and the old centroid towards L2; the walk then loads FKM_ROWS_IN_FLIGHT rows at a time, so a
+ * run costs ⌈cnt / FKM_ROWS_IN_FLIGHT⌉ waits a span. x [N][DP], w [N] or NULL, run: the
+ * cluster's sorted members. */
 __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
                                                  const float *__restrict__ w,
                                                  const int *__restrict__ run, int cnt, float *mean,
-                                                 float *cb, struct fkm_state *state) {
+                                                 float *cb, struct fkm_state *state,
+                                                 struct fkm_small_order *ord) {
   const int lane = threadIdx.x & 31, q = cnt / FKM_GROUPS, rem = cnt % FKM_GROUPS;
-  int idx[FKM_SMALL_HELD];
-  float wj[FKM_SMALL_HELD];
-#pragma unroll
-  for (int r = 0; r < FKM_SMALL_HELD; ++r) {
-    idx[r] = lane + 32 * r < cnt ? run[lane + 32 * r] : 0;
-    wj[r] = w && lane + 32 * r < cnt ? w[idx[r]] : 1.0f;
+  for (int l = lane * 32; l < FKM_D; l += 32 * 32) /* the centroid its shift reads, on its way too */
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(cb + l));
+  for (int j = lane; j < cnt; j += 32) {
+    const int r = run[j], f = fkm_slot_place(j, q, rem);
+    ord->row[f] = r, ord->w[f] = w ? w[r] : 1.0f, ord->last[f] = j + FKM_GROUPS >= cnt;
+    for (int l = 0; l < FKM_DP; l += 128 / (int)sizeof(elem_t))
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(x + (i64)r * FKM_DP + l));
   }
-#pragma unroll
-  for (int r = 0; r < FKM_SMALL_HELD; ++r) /* its members' rows on their way to L2 at once */
-    if (lane + 32 * r < cnt)
-      for (int l = 0; l < FKM_DP; l += 128 / (int)sizeof(elem_t))
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(x + (i64)idx[r] * FKM_DP + l));
+  __syncwarp();
   double tw = 0.0;
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
     const bool live = d < FKM_DP;
     double tot[FKM_VEC] = {0.0, 0.0, 0.0, 0.0}, sum[FKM_VEC] = {0.0, 0.0, 0.0, 0.0}, ws = 0.0;
     for (int f = 0; f < cnt; f += FKM_ROWS_IN_FLIGHT) {
-      int j[FKM_ROWS_IN_FLIGHT];
       fkm_raw4 raw[FKM_ROWS_IN_FLIGHT];
 #pragma unroll
-      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
-        j[u] = f + u < cnt ? fkm_slot_member(f + u, q, rem) : 0;
-        const i64 r = fkm_member(idx, j[u]);
-        if (live && f + u < cnt) raw[u] = fkm_load_raw4(x + r * FKM_DP + d);
-      }
+      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u)
+        if (live && f + u < cnt) raw[u] = fkm_load_raw4(x + (i64)ord->row[f + u] * FKM_DP + d);
 #pragma unroll
       for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
-        const double wm = fkm_member(wj, j[u]);
         if (f + u >= cnt) break;
+        const double wm = ord->w[f + u];
         ws += wm;
         if (live) fkm_add_row(sum, wm, raw[u]);
-        if (j[u] + FKM_GROUPS < cnt) continue; /* the slot's last member: it meets the others */
+        if (!ord->last[f + u]) continue; /* the slot's last member: it meets the others */
 #pragma unroll
         for (int e = 0; e < FKM_VEC; ++e) tot[e] += sum[e], sum[e] = 0.0;
-        if (d0 == 0) tw += w ? ws : fkm_member_count(j[u] % FKM_GROUPS, cnt);
+        if (d0 == 0) tw += ws;
         ws = 0.0;
       }
     }
@@ -387,8 +377,8 @@ extern "C" __global__ void FKM_SEGMENT_BOUNDS
 }
 
 /* Blocks an SM of fkm_reduce_small_runs that its registers allow: it waits on loads, so it wants
- * warps; 16-bit rows fit 3 (a few spills), fp32 rows stay at 2 (3 spilled 80 words). */
-#define FKM_SMALL_BLOCKS (FKM_DTYPE == 3 ? 2 : 3)
+ * warps; 16-bit rows fit 4, fp32 rows 3 (64 and 80 registers, one word spilled at entry). */
+#define FKM_SMALL_BLOCKS (FKM_DTYPE == 3 ? 3 : 4)
 
 /* Block (q, b): warp g sums small cluster small[b][q·FKM_GROUPS + g] of batch b (fkm_k_scan's
  * list, −1 past its last: the warp returns) by fkm_reduce_small, whose sums, mean and shift are
@@ -401,12 +391,13 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_SMALL_BLOCKS)
                                      float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
   extern __shared__ float fkm_means[];
+  __shared__ struct fkm_small_order order[FKM_GROUPS];
   const int b = blockIdx.y, g = threadIdx.x >> 5, r = blockIdx.x * FKM_GROUPS + g;
   const int c = r < k ? small[(i64)b * k + r] : -1;
   if (c < 0) return;
   fkm_reduce_small(x + (i64)b * n * FKM_DP, w ? w + (i64)b * n : w,
                    sorted + (i64)b * n + start[(i64)b * k + c], counts[(i64)b * k + c],
-                   fkm_means + g * FKM_D, c32 + ((i64)b * k + c) * FKM_D, state);
+                   fkm_means + g * FKM_D, c32 + ((i64)b * k + c) * FKM_D, state, &order[g]);
 }
 
 /* Out-of-core update, step 1 of 2 (a batch's points arrive in chunks, in index order): block c adds

@@ -29,11 +29,25 @@ __device__ __forceinline__ void fkm_tile_labels(int *lab, const int *labels, con
   }
 }
 
-/* Counters of one tile's clusters: in shared memory (K ints, dynamic) when shared is set, else the
- * tile's row of the global matrix. */
+/* Where a tile's K counters live (the `shared` argument of tile_hist and scatter; the host's
+ * fkm__sort_counters picks it): the tile's row of the global matrix, K ints of dynamic shared
+ * memory, or K 16-bit ones there, two a word (tiles under 2^16 points). */
+#define FKM_COUNTERS_GLOBAL 0
+#define FKM_COUNTERS_SHARED 1
+#define FKM_COUNTERS_PACKED 2
+
+/* The tile's int counters: in shared memory, else its row of the global matrix. */
 __device__ __forceinline__ int *fkm_tile_counters(int *row, int shared) {
   extern __shared__ int fkm_shared_counts[];
-  return shared ? fkm_shared_counts : row;
+  return shared == FKM_COUNTERS_SHARED ? fkm_shared_counts : row;
+}
+
+/* The tile's packed 16-bit counters (dynamic shared memory), set to zero by the whole block. */
+__device__ __forceinline__ unsigned short *fkm_packed_counters(int k) {
+  extern __shared__ int fkm_shared_counts[];
+  for (int i = threadIdx.x; i < (k + 1) / 2; i += blockDim.x) fkm_shared_counts[i] = 0;
+  __syncthreads();
+  return (unsigned short *)fkm_shared_counts;
 }
 
 /* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: each warp counts its share of the
@@ -50,7 +64,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int *lb = labels + (i64)b * n;
   const float *wb = w ? w + (i64)b * n : w;
   int *cnt = fkm_tile_counters(row, shared);
-  if (shared) {
+  unsigned short *c16 = shared == FKM_COUNTERS_PACKED ? fkm_packed_counters(k) : NULL;
+  if (shared == FKM_COUNTERS_SHARED) {
     for (int c = threadIdx.x; c < k; c += blockDim.x) cnt[c] = 0;
     __syncthreads();
   }
@@ -63,12 +78,16 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
       if (s - lane + (i64)u * stride >= end) break;
       const u32 peers = __match_any_sync(0xffffffffu, lab[u]);
-      if (lab[u] >= 0 && lane == __ffs(peers) - 1) atomicAdd(&cnt[lab[u]], __popc(peers));
+      if (lab[u] < 0 || lane != __ffs(peers) - 1) continue;
+      if (c16) /* the label's half of its word: a tile's counts stay below 2^16, so no carry */
+        atomicAdd((u32 *)c16 + (lab[u] >> 1), (u32)__popc(peers) << (16 * (lab[u] & 1)));
+      else
+        atomicAdd(&cnt[lab[u]], __popc(peers));
     }
   }
-  if (!shared) return;
+  if (shared == FKM_COUNTERS_GLOBAL) return;
   __syncthreads();
-  for (int c = threadIdx.x; c < k; c += blockDim.x) row[c] = cnt[c];
+  for (int c = threadIdx.x; c < k; c += blockDim.x) row[c] = c16 ? (int)c16[c] : cnt[c];
 }
 
 #define FKM_SCAN_WARPS 32 /* warps of a fkm_col_scan block: segments of the tiles */
@@ -137,15 +156,17 @@ __device__ __forceinline__ void fkm_scan_store(int *dst, const int *stage, int n
   __syncthreads();
 }
 
-/* One block of FKM_THREADS per batch, passes over FKM_SCAN_PASS clusters with running carries;
- * each pass is staged through shared memory, so that global loads and stores are coalesced, and
- * thread t takes the FKM_SCAN_PER consecutive clusters from t · FKM_SCAN_PER:
+/* Block (p, b) of FKM_THREADS takes pass p of batch b: clusters c0 = p · FKM_SCAN_PASS on, up to
+ * FKM_SCAN_PASS of them, with the carries of the clusters before c0 summed first (each block
+ * reads those counts itself: no block waits for another). The pass is staged through shared
+ * memory, so that global loads and stores are coalesced, and thread t takes the FKM_SCAN_PER
+ * consecutive clusters from c0 + t · FKM_SCAN_PER:
  * start [B][K] = exclusive prefix of counts over k and, when seg_first is not NULL, the reduce's
  * work: seg_first [B][K] = the first segment of each cluster summed in blocks (fkm_run_segments:
  * FKM_SEGMENT members each), seg_cluster [B][segs] = the cluster of each such segment, −1 past the
  * batch's last (segs ≥ the segments of any batch); small [B][K] = the small clusters
  * (fkm_small_run: at most small_max members) in index order, −1 after the last (small_max 0:
- * none, and small may be NULL). */
+ * none, and small may be NULL). Grid (⌈K / FKM_SCAN_PASS⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_k_scan)(const int *__restrict__ counts, int *__restrict__ start,
                           int *__restrict__ seg_first, int *__restrict__ seg_cluster,
@@ -153,59 +174,83 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
                           const int *__restrict__ done) {
   if (*done) return;
   __shared__ int stage[FKM_SCAN_PASS + FKM_THREADS];
-  const int b = blockIdx.x, mine = threadIdx.x * FKM_SCAN_PER;
+  const int b = blockIdx.y, c0 = blockIdx.x * FKM_SCAN_PASS, mine = threadIdx.x * FKM_SCAN_PER;
   const int *cb = counts + (i64)b * k;
   int carry = 0, seg_carry = 0, small_carry = 0;
-  for (int c0 = 0; c0 < k; c0 += FKM_SCAN_PASS) {
-    const int n = min(FKM_SCAN_PASS, k - c0);
-    for (int i = threadIdx.x; i < FKM_SCAN_PASS; i += FKM_THREADS)
-      stage[fkm_scan_slot(i)] = i < n ? cb[c0 + i] : 0;
-    __syncthreads();
-    int v[FKM_SCAN_PER], sum = 0, nseg = 0, nsmall = 0;
-#pragma unroll
-    for (int u = 0; u < FKM_SCAN_PER; ++u) {
-      v[u] = stage[fkm_scan_slot(mine + u)];
-      sum += v[u], nseg += fkm_run_segments(v[u], small_max);
-      nsmall += fkm_small_run(v[u], small_max);
-    }
-    int total, seg_total, small_total; /* the scans' barriers also end the reads of stage */
-    int at = carry + fkm_block_exclusive_scan(sum, &total);
-    int seg_at = seg_carry + fkm_block_exclusive_scan(nseg, &seg_total);
-    const int small_at = fkm_block_exclusive_scan(nsmall, &small_total);
-#pragma unroll
-    for (int u = 0; u < FKM_SCAN_PER; ++u) stage[fkm_scan_slot(mine + u)] = at, at += v[u];
-    fkm_scan_store(start + (i64)b * k + c0, stage, n);
-    if (seg_first) {
-      int *sc = seg_cluster + (i64)b * segs;
-#pragma unroll
-      for (int u = 0; u < FKM_SCAN_PER; ++u) {
-        const int ns = fkm_run_segments(v[u], small_max);
-        stage[fkm_scan_slot(mine + u)] = seg_at;
-        for (int q = 0; q < ns; ++q) sc[seg_at + q] = c0 + mine + u;
-        seg_at += ns;
-      }
-      fkm_scan_store(seg_first + (i64)b * k + c0, stage, n);
-      if (small_max) {
-        int r = small_at;
-#pragma unroll
-        for (int u = 0; u < FKM_SCAN_PER; ++u)
-          if (fkm_small_run(v[u], small_max)) stage[fkm_scan_slot(r++)] = c0 + mine + u;
-        fkm_scan_store(small + (i64)b * k + small_carry, stage, small_total);
-      }
-    }
-    carry += total, seg_carry += seg_total, small_carry += small_total;
+  for (int c = threadIdx.x; c < c0; c += FKM_THREADS) {
+    const int v = cb[c];
+    carry += v, seg_carry += fkm_run_segments(v, small_max), small_carry += fkm_small_run(v, small_max);
   }
+  fkm_block_exclusive_scan(carry, &carry);
+  fkm_block_exclusive_scan(seg_carry, &seg_carry);
+  fkm_block_exclusive_scan(small_carry, &small_carry);
+  const int n = min(FKM_SCAN_PASS, k - c0);
+  for (int i = threadIdx.x; i < FKM_SCAN_PASS; i += FKM_THREADS)
+    stage[fkm_scan_slot(i)] = i < n ? cb[c0 + i] : 0;
+  __syncthreads();
+  int v[FKM_SCAN_PER], sum = 0, nseg = 0, nsmall = 0;
+#pragma unroll
+  for (int u = 0; u < FKM_SCAN_PER; ++u) {
+    v[u] = stage[fkm_scan_slot(mine + u)];
+    sum += v[u], nseg += fkm_run_segments(v[u], small_max);
+    nsmall += fkm_small_run(v[u], small_max);
+  }
+  int total, seg_total, small_total; /* the scans' barriers also end the reads of stage */
+  int at = carry + fkm_block_exclusive_scan(sum, &total);
+  int seg_at = seg_carry + fkm_block_exclusive_scan(nseg, &seg_total);
+  const int small_at = fkm_block_exclusive_scan(nsmall, &small_total);
+#pragma unroll
+  for (int u = 0; u < FKM_SCAN_PER; ++u) stage[fkm_scan_slot(mine + u)] = at, at += v[u];
+  fkm_scan_store(start + (i64)b * k + c0, stage, n);
   if (!seg_first) return;
   int *sc = seg_cluster + (i64)b * segs;
-  for (int s = seg_carry + threadIdx.x; s < segs; s += FKM_THREADS) sc[s] = -1;
+#pragma unroll
+  for (int u = 0; u < FKM_SCAN_PER; ++u) {
+    const int ns = fkm_run_segments(v[u], small_max);
+    stage[fkm_scan_slot(mine + u)] = seg_at;
+    for (int q = 0; q < ns; ++q) sc[seg_at + q] = c0 + mine + u;
+    seg_at += ns;
+  }
+  fkm_scan_store(seg_first + (i64)b * k + c0, stage, n);
+  if (small_max) {
+    int r = small_at;
+#pragma unroll
+    for (int u = 0; u < FKM_SCAN_PER; ++u)
+      if (fkm_small_run(v[u], small_max)) stage[fkm_scan_slot(r++)] = c0 + mine + u;
+    fkm_scan_store(small + (i64)b * k + small_carry, stage, small_total);
+  }
+  if (blockIdx.x != gridDim.x - 1) return; /* the last pass ends the lists */
+  for (int q = seg_carry + seg_total + threadIdx.x; q < segs; q += FKM_THREADS) sc[q] = -1;
   if (small_max)
-    for (int r = small_carry + threadIdx.x; r < k; r += FKM_THREADS) small[(i64)b * k + r] = -1;
+    for (int r = small_carry + small_total + threadIdx.x; r < k; r += FKM_THREADS)
+      small[(i64)b * k + r] = -1;
+}
+
+/* The whole block stages its tile [first, end) for a packed walk: lab [end − first] = the points'
+ * labels (fkm_tile_label), base [end − first] = the place before this tile's points of each one's
+ * cluster (start sb + the tile's prefix row; 0 for −1), loaded many at once so that the walk reads
+ * only shared memory. */
+__device__ __forceinline__ void fkm_stage_tile(int *lab_s, int *base_s, const int *lb,
+                                               const float *wb, const int *row, const int *sb,
+                                               i64 first, i64 end, i64 n) {
+  for (i64 s = first + threadIdx.x; s - threadIdx.x < end; s += FKM_LABELS_AHEAD * blockDim.x) {
+    int lab[FKM_LABELS_AHEAD];
+    fkm_tile_labels(lab, lb, wb, s, blockDim.x, end, n);
+#pragma unroll
+    for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
+      const i64 p = s + (i64)u * blockDim.x - first;
+      if (p < end - first) lab_s[p] = lab[u], base_s[p] = lab[u] < 0 ? 0 : row[lab[u]] + sb[lab[u]];
+    }
+  }
+  __syncthreads();
 }
 
 /* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: the block sets the counters to each
  * cluster's place for this tile (start + the tile's prefix; in shared memory, or added on use to
- * the global row), then warp 0 walks the tile's points in order, 32 at a time, placing each after
- * the earlier points of its cluster. */
+ * the global row; packed: zero, with the tile staged after them by fkm_stage_tile), then warp 0
+ * walks the tile's points in order, 32 at a time, placing each after the earlier points of its
+ * cluster. Dynamic shared memory: none (global), K ints (shared), or ⌈K / 2⌉ + 2 · tile ints
+ * (packed). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels, const float *__restrict__ w,
                            int *__restrict__ tiles, const int *__restrict__ start,
@@ -219,23 +264,43 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int *sb = start + (i64)b * k;
   int *out = sorted + (i64)b * n;
   int *cnt = fkm_tile_counters(row, shared);
-  if (shared) {
+  unsigned short *c16 = shared == FKM_COUNTERS_PACKED ? fkm_packed_counters(k) : NULL;
+  const i64 first = (i64)t * tile, end = first + tile;
+  int *lab_s = (int *)c16 + (k + 1) / 2, *base_s = lab_s + tile;
+  if (c16) fkm_stage_tile(lab_s, base_s, lb, wb, row, sb, first, end, n);
+  if (shared == FKM_COUNTERS_SHARED) {
     for (int c = threadIdx.x; c < k; c += blockDim.x) cnt[c] = row[c] + sb[c];
     __syncthreads();
   }
   if (threadIdx.x >= 32) return;
-  const i64 first = (i64)t * tile, end = first + tile;
   for (i64 s = first + lane; s - lane < end; s += FKM_LABELS_AHEAD * 32) {
-    int lab[FKM_LABELS_AHEAD];
-    fkm_tile_labels(lab, lb, wb, s, 32, end, n);
+    int lab[FKM_LABELS_AHEAD], base[FKM_LABELS_AHEAD];
+    if (c16) {
+#pragma unroll
+      for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
+        const i64 p = s + 32 * u - first;
+        lab[u] = p < tile ? lab_s[p] : -1, base[u] = p < tile ? base_s[p] : 0;
+      }
+    } else {
+      fkm_tile_labels(lab, lb, wb, s, 32, end, n);
+#pragma unroll
+      for (int u = 0; u < FKM_LABELS_AHEAD; ++u)
+        base[u] = lab[u] < 0 || shared == FKM_COUNTERS_SHARED ? 0 : sb[lab[u]];
+    }
+    u32 peers[FKM_LABELS_AHEAD]; /* matched before the walk: only the counters chain its steps */
+#pragma unroll
+    for (int u = 0; u < FKM_LABELS_AHEAD; ++u) peers[u] = __match_any_sync(0xffffffffu, lab[u]);
 #pragma unroll
     for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
       if (s - lane + 32 * u >= end) break;
-      const u32 peers = __match_any_sync(0xffffffffu, lab[u]);
-      const int before = __popc(peers & ((1u << lane) - 1u));
-      if (lab[u] >= 0) out[cnt[lab[u]] + (shared ? 0 : sb[lab[u]]) + before] = (int)(s + 32 * u);
+      const int before = __popc(peers[u] & ((1u << lane) - 1u));
+      if (lab[u] >= 0)
+        out[base[u] + (c16 ? (int)c16[lab[u]] : cnt[lab[u]]) + before] = (int)(s + 32 * u);
       __syncwarp();
-      if (lab[u] >= 0 && lane == __ffs(peers) - 1) cnt[lab[u]] += __popc(peers);
+      if (lab[u] >= 0 && lane == __ffs(peers[u]) - 1) {
+        if (c16) c16[lab[u]] += (unsigned short)__popc(peers[u]);
+        else cnt[lab[u]] += __popc(peers[u]);
+      }
       __syncwarp();
     }
   }
