@@ -27,6 +27,11 @@ struct fkm__gpu {
 /* Opens (once per context) the device opts->device and makes its primary context current. */
 fkm_status fkm__gpu_open(fkm_ctx *ctx, int device, struct fkm__gpu **out);
 
+/* Whether GPU runs set up from now on may sum small clusters one to a warp
+ * (fkm_reduce_small_runs), as they do by default; off, every cluster is summed in segment
+ * blocks. For tests that compare the two bit for bit; not thread-safe. */
+void fkm__gpu_small_runs(int on);
+
 /* The function `entry` of spec, compiling and loading its module on first use. */
 fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
                              const char *entry, CUfunction *out);

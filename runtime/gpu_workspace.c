@@ -10,6 +10,10 @@
 
 static int64_t tiles_of(int64_t n, int tile) { return (n + tile - 1) / tile; }
 
+static int small_runs_on = 1; /* fkm__gpu_small_runs */
+
+void fkm__gpu_small_runs(int on) { small_runs_on = on; }
+
 /* Points per counting-sort tile (a block each; one warp walks it in scatter): halved from 1024
  * while the tiles are too few to fill the device and K stays small against the tile; doubled, up
  * to FKM__SORT_MAX_TILE, while the tiles are more than FKM__SORT_MAX_TILES a batch or the
@@ -28,7 +32,7 @@ static void plan_tiles(fkm__gpu_run *run) {
   run->parts = (int)((run->n + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);
   /* Warps for the clusters of at most FKM__SMALL_RUN members when clusters average under 32 (many
    * small clusters, each too short for a block), rows up to FKM__SMALL_MAX_D wide. */
-  run->small_max = run->d <= FKM__SMALL_MAX_D && n < 32 * k ? FKM__SMALL_RUN : 0;
+  run->small_max = small_runs_on && run->d <= FKM__SMALL_MAX_D && n < 32 * k ? FKM__SMALL_RUN : 0;
   /* A cluster of c members takes ⌈c / FKM__SEGMENT⌉ < c / FKM__SEGMENT + 1 segment blocks, so a
    * batch takes at most ⌈N / FKM__SEGMENT⌉ + (clusters with blocks): K, or with small_max at most
    * N / (small_max + 1) of them. The reduce's grid is this bound, its spare blocks return at once. */

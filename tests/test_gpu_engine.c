@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cuda_api.h"
+#include "gpu.h"
 #include "oracle.h"
 #include "support.h"
 
@@ -397,6 +398,45 @@ START_TEST(tolerance_stops_early) {
 }
 END_TEST
 
+/* Clusters of 20 members on average (summed one to a warp), one span and two (D ≤ 256). */
+static const gcase small_run_cases[] = {
+    {2, 20011, 64, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 14001, 130, 700, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 12000, 200, 600, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {0}},
+};
+
+/* Small clusters summed one to a warp (fkm_reduce_small_runs) give the segment blocks' sums bit for
+ * bit: the same fit with the warps turned off returns the same centroids, labels and inertia, with
+ * weights (some zero) and without. */
+START_TEST(small_runs_equal_segment_blocks) {
+  const gcase *c = &small_run_cases[_i / 2];
+  float *x = case_points(c), *c0 = case_centroids(c, x), *w = NULL;
+  size_t nl = (size_t)(c->b * c->n), nc = (size_t)(c->b * c->k * c->d);
+  if (_i % 2) {
+    w = malloc(nl * sizeof(float));
+    for (size_t i = 0; i < nl; i++) w[i] = i % 7 == 3 ? 0.0f : (float)fkm_test_uniform(&rng, 0.25, 4.0);
+  }
+  fkm_points p = {x, FKM_DTYPE_FP32, c->b, c->n, c->d};
+  fkm_options opt = case_options(c, c0, 3);
+  opt.sample_weight = w;
+  float *cen[2] = {malloc(nc * 4), malloc(nc * 4)};
+  int32_t *lab[2] = {malloc(nl * 4), malloc(nl * 4)};
+  double in[2][2];
+  for (int run = 0; run < 2; run++) {
+    fkm__gpu_small_runs(run == 0);
+    fkm_result r = {.centroids = cen[run], .labels = lab[run], .inertia = in[run]};
+    fkm_status st = fkm_fit(ctx, &p, &opt, &r);
+    fkm__gpu_small_runs(1);
+    ck_assert_msg(st == FKM_OK, "%s", fkm_ctx_last_error(ctx));
+    ck_assert_int_eq(r.iterations, 3);
+  }
+  ck_assert_msg(memcmp(cen[0], cen[1], nc * 4) == 0, "case %d: centroids differ", _i);
+  ck_assert_msg(memcmp(lab[0], lab[1], nl * 4) == 0, "case %d: labels differ", _i);
+  ck_assert_msg(memcmp(in[0], in[1], (size_t)c->b * 8) == 0, "case %d: inertia differs", _i);
+  free(x), free(c0), free(w), free(cen[0]), free(cen[1]), free(lab[0]), free(lab[1]);
+}
+END_TEST
+
 int main(void) {
   if (!fkm_test_gpu_usable()) return 77;
   int small = getenv("FKM_TEST_SMALL") != NULL; /* sanitizer runs: small shapes only */
@@ -409,6 +449,7 @@ int main(void) {
   tcase_add_loop_test(t, iterations_are_deterministic, 0, small ? 3 : CASE_COUNT - 2);
   tcase_add_test(t, farthest_policy_matches_cpu_engine);
   tcase_add_test(t, reports_match_cpu_engine);
+  tcase_add_loop_test(t, small_runs_equal_segment_blocks, 0, small ? 2 : 6);
   if (!small) {
     tcase_add_test(t, random_init_matches_cpu_engine);
     tcase_add_loop_test(t, matches_cpu_engine_on_blobs, 0, 3);
