@@ -259,9 +259,9 @@ __device__ __forceinline__ int fkm_slot_place(int j, int q, int rem) {
  * changes no sum begun at +0.0; without weights each slot's weight sum is its member count, as
  * fkm_member_count gives it); then the mean goes to mean [D] (shared) and on through
  * fkm_commit_mean. The lanes first lay the run out in walking order in ord (shared, the warp's
- * own) and send its rows and the old centroid towards L2; the walk then loads FKM_ROWS_IN_FLIGHT rows at a time, so a
- * run costs ⌈cnt / FKM_ROWS_IN_FLIGHT⌉ waits a span. x [N][DP], w [N] or NULL, run: the
- * cluster's sorted members. */
+ * own) and send its rows and the old centroid towards L2; the walk then loads FKM_ROWS_IN_FLIGHT
+ * rows at a time, so a run costs ⌈cnt / FKM_ROWS_IN_FLIGHT⌉ waits a span. x [N][DP], w [N] or
+ * NULL, run: the cluster's sorted members. */
 __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
                                                  const float *__restrict__ w,
                                                  const int *__restrict__ run, int cnt, float *mean,

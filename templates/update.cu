@@ -29,8 +29,8 @@ __device__ __forceinline__ void fkm_tile_labels(int *lab, const int *labels, con
   }
 }
 
-/* Where a tile's K counters live (the `shared` argument of tile_hist and scatter; the host's
- * fkm__sort_counters picks it): the tile's row of the global matrix, K ints of dynamic shared
+/* Where a tile's K counters live (the `shared` argument of tile_hist and scatter; sort_counters
+ * of runtime/gpu_steps.c picks it): the tile's row of the global matrix, K ints of dynamic shared
  * memory, or K 16-bit ones there, two a word (tiles under 2^16 points). */
 #define FKM_COUNTERS_GLOBAL 0
 #define FKM_COUNTERS_SHARED 1

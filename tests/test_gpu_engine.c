@@ -55,9 +55,11 @@ static const gcase cases[] = {
     {2, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_TF32, {128, 64, 128, 8, 2, 2}},
     {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {128, 64, 128, 4, 4, 4}},
     {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {256, 64, 64, 8, 3, 4}},
-    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}}, /* 16-bit sort counters */
-    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}}, /* and segments beside small runs */
-    {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}}, /* counters in global memory (sm_90) */
+    /* 16-bit sort counters in shared memory; again with segment blocks beside small runs */
+    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
+    /* sort counters in global memory (K·2 bytes above sm_90's opt-in shared memory) */
+    {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 17, 4096, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
 };
