@@ -64,8 +64,8 @@ typedef struct fkm__gpu_run {
    * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for
    * unclustered kernels, the clustered layout of norms.cu otherwise), cnorm [B][kp] f32 (kp =
    * fkm__kpad_rows(K)), labels/sorted [B][N] i32, tiles [B][T][K] i32,
-   * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64, seg_cluster [B][segs] i32,
-   * seg_small [B][K] i32 (the small clusters, fkm_reduce_small_runs), idx [B][K] i64,
+   * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64,
+   * seg_cluster [B][segs] i32, seg_small [B][K] i32 (the small clusters, fkm_reduce_small_runs), idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
    * and stats [2] u64 (per-iteration reports), state: struct fkm_state; w [B][N] f32 (the sample
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,

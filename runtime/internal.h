@@ -56,7 +56,7 @@ void fkm__parallel_for(void *(*fn)(void *), void *jobs, size_t size, size_t coun
 void fkm__parallel_copy(void *dst, const void *src, size_t bytes);
 /* FKM_ERR_NONFINITE naming `what` and the lowest index when data [count] of type t (host memory)
  * holds a NaN or Inf, or a value that compute dtype `compute` rounds to Inf (e.g. |x| ≥ 65520 for
- * fp16; AUTO: NaN and Inf only), or — square_d > 0 — |x| from sqrt(FLT_MAX / (3·square_d)) on,
+ * fp16; AUTO: NaN and Inf only), or — square_d > 0 — |x| from sqrt(FLT_MAX / (5·square_d)) on,
  * where the GPU's fp32 distances over square_d columns could overflow. finite.c: bit compares,
  * several threads for large arrays. */
 fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t count,

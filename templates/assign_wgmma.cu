@@ -170,7 +170,8 @@ __device__ __forceinline__ u32 fkm_xstage(const fkm_block &b, int s) {
 
 /* Block (n0 = its first point, batch bt) of the grid: its slots in dynamic shared memory (the
  * centroid stages from the first 1024-byte boundary, then the point tiles), its points and the
- * distance offsets, steps = centroid tiles × D chunks. cb is the entry's: it depends on the centroid layout. */
+ * distance offsets, steps = centroid tiles × D chunks. cb is the entry's: it depends on the
+ * centroid layout. */
 __device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *cnorm, i64 n,
                                                   int k, int bt, i64 n0, int wg, int lane) {
   extern __shared__ __align__(128) unsigned char fkm_shared[];
