@@ -78,11 +78,13 @@ __device__ __forceinline__ void fkm_copy_tiles(const fkm_block &b, const char *c
   }
 }
 
-/* The MMA warps: fkm_assign_tiles with the slots' barriers in place of cp.async groups. */
-__device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32 full, u32 empty,
-                                                         float (*best)[2], float (*bidx)[2]) {
-  float acc[WG_M][BK / 2];
-  for (int s = 0; s < b.steps; ++s) {
+/* The MMA warps' steps [s0, s1): fkm_assign_steps with the slots' barriers in place of cp.async
+ * groups. */
+template <bool LAZY>
+__device__ __forceinline__ void fkm_cluster_steps(const fkm_block &b, u32 full, u32 empty,
+                                                  float (*acc)[BK / 2], float (*best)[2],
+                                                  float (*bidx)[2], int s0, int s1) {
+  for (int s = s0; s < s1; ++s) {
     const int slot = s % NS;
     fkm_bar_wait(full + slot * 8, (s / NS) & 1);
     fkm_issue(acc, b.xs, fkm_cstage(b, s), b.wg, true);
@@ -94,10 +96,17 @@ __device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32
 #pragma unroll
       for (u32 r = 0; r < CTAS; ++r) fkm_bar_arrive_at(empty + slot * 8, r);
     __syncwarp();
-    fkm_next_tile(bidx);
-#pragma unroll
-    for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn);
+    fkm_fold_tile<LAZY>(acc, best, bidx, cn);
   }
+}
+
+/* The MMA warps: every step (one a centroid tile), split as fkm_assign_tiles splits them. */
+__device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32 full, u32 empty,
+                                                         float (*best)[2], float (*bidx)[2]) {
+  float acc[WG_M][BK / 2];
+  const int split = min(b.steps, FKM_LAZY_TILES);
+  fkm_cluster_steps<false>(b, full, empty, acc, best, bidx, 0, split);
+  fkm_cluster_steps<true>(b, full, empty, acc, best, bidx, split, b.steps);
 }
 
 /* Shapes as the unclustered kernel but c in the clustered layout [B][DP·size/128][kpad][128 bytes];

@@ -94,6 +94,12 @@ __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnor
   }
 }
 
+/* The relative indices of the running arg-min, moved from one centroid tile to the next. */
+__device__ __forceinline__ void fkm_next_tile(float (*bidx)[2]) {
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m) bidx[m][0] -= (float)BK, bidx[m][1] -= (float)BK;
+}
+
 /* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
  * Columns visited increase, so strict '<' keeps the lowest index among equal distances. The index
  * is carried as a float, relative to this thread's first column of the tile ((lane & 3)·2 past
@@ -101,8 +107,8 @@ __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnor
  * pipe with the column an immediate: FFMA, FSET, FMNMX, FADD, FFMA an element, two of them on the
  * integer/logic pipe that paces the kernel, against three for compare-and-select. fkm_next_tile
  * moves the relative index from one tile to the next. */
-__device__ __forceinline__ void fkm_fold(const float *acc, float *best, float *bidx,
-                                         const float (*cn)[2]) {
+__device__ __forceinline__ void fkm_fold_scan(const float *acc, float *best, float *bidx,
+                                              const float (*cn)[2]) {
 #pragma unroll
   for (int j = 0; j < BK / 8; ++j)
 #pragma unroll
@@ -120,10 +126,58 @@ __device__ __forceinline__ void fkm_fold(const float *acc, float *best, float *b
     }
 }
 
-/* The relative indices of the running arg-min, moved from one centroid tile to the next. */
-__device__ __forceinline__ void fkm_next_tile(float (*bidx)[2]) {
+/* The same fold in two passes, overwriting the accumulator with the distances: each row's tile
+ * minimum first (FFMA, FMNMX an element), then, only where it beats the running best, its column:
+ * the lowest whose distance equals the minimum. The best moves only on a strict '<', so the
+ * result is fkm_fold_scan's. With the centroids in no order relative to a point, a thread's row
+ * finds a new best in tile t with odds about 1 / t; the second pass runs when any of a warp's 64
+ * (row, lane) pairs does, so it pays only past about a hundred tiles (FKM_LAZY_TILES). */
+__device__ __forceinline__ void fkm_fold_lazy(float *acc, float *best, float *bidx,
+                                              const float (*cn)[2]) {
+  float low[2];
 #pragma unroll
-  for (int m = 0; m < WG_M; ++m) bidx[m][0] -= (float)BK, bidx[m][1] -= (float)BK;
+  for (int j = 0; j < BK / 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float &v = acc[j * 4 + h * 2 + e];
+        /* l2: ‖c‖² − 2s; cosine and dot: −s; +inf on padded columns (cn is 0 or +inf there) */
+        v = fmaf(FKM_METRIC == 0 ? -2.0f : -1.0f, v, cn[j][e]);
+        low[h] = j + e == 0 ? v : fminf(low[h], v);
+      }
+  if (low[0] < best[0] || low[1] < best[1]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float at = bidx[h];
+#pragma unroll
+      for (int j = BK / 8 - 1; j >= 0; --j)
+#pragma unroll
+        for (int e = 1; e >= 0; --e)
+          at = acc[j * 4 + h * 2 + e] == low[h] ? (float)(j * 8 + e) : at;
+      if (low[h] < best[h]) best[h] = low[h], bidx[h] = at;
+    }
+  }
+}
+
+/* Centroid tiles before this one fold column by column, later ones in two passes, each in a loop
+ * of its own (H200, fp16, D = 128): the two passes everywhere made K = 65,536 4 % faster and
+ * K = 1024–8192 3–7 % slower, where most tiles still find new bests; both folds in one loop (as
+ * large as the instruction cache) made K = 8192 17 % slower though only the first ran; split
+ * loops keep K = 65,536's 4 % and cost K ≤ 8192 up to 2 % (their code is the same). */
+#define FKM_LAZY_TILES 128
+
+/* Folds a centroid tile (all WG_M m64 accumulators) into the running arg-min. */
+template <bool LAZY>
+__device__ __forceinline__ void fkm_fold_tile(float (*acc)[BK / 2], float (*best)[2],
+                                              float (*bidx)[2], const float (*cn)[2]) {
+  fkm_next_tile(bidx);
+#pragma unroll
+  for (int m = 0; m < WG_M; ++m)
+    if (LAZY)
+      fkm_fold_lazy(acc[m], best[m], bidx[m], cn);
+    else
+      fkm_fold_scan(acc[m], best[m], bidx[m], cn);
 }
 
 /* Keeps the compiler from touching accumulator registers across the asm that hands them to the
@@ -208,13 +262,12 @@ template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
   __syncthreads();
 }
 
-/* One MMA-then-fold step after another: step s's MMAs are waited for before their fold. */
-__device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
-                                                  float (*bidx)[2]) {
-  float acc[WG_M][BK / 2];
-#pragma unroll
-  for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
-  for (int s = 0; s < b.steps; ++s) {
+/* Pipeline steps [s0, s1): step s's MMAs are waited for before their fold. */
+template <bool LAZY>
+__device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, float (*acc)[BK / 2],
+                                                 float (*best)[2], float (*bidx)[2], int s0,
+                                                 int s1) {
+  for (int s = s0; s < s1; ++s) {
     if (NS > 1) fkm_stage_ready<(NS > 1 ? NS - 2 : 0)>();
     fkm_load_step(b, NS == 1 ? s : s + NS - 1);
     fkm_commit();
@@ -224,13 +277,21 @@ __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*bes
     if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     fkm_fence_acc(acc);
-    if (s % NCH == NCH - 1) {
-      fkm_next_tile(bidx);
-#pragma unroll
-      for (int m = 0; m < WG_M; ++m) fkm_fold(acc[m], best[m], bidx[m], cn);
-    }
+    if (s % NCH == NCH - 1) fkm_fold_tile<LAZY>(acc, best, bidx, cn);
     if (NS == 1) __syncthreads();
   }
+}
+
+/* One MMA-then-fold step after another, the first FKM_LAZY_TILES centroid tiles' steps in one
+ * loop, the rest in another. */
+__device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
+                                                  float (*bidx)[2]) {
+  float acc[WG_M][BK / 2];
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
+  const int split = min(b.steps, FKM_LAZY_TILES * NCH);
+  fkm_assign_steps<false>(b, acc, best, bidx, 0, split);
+  fkm_assign_steps<true>(b, acc, best, bidx, split, b.steps);
 }
 
 /* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]; the

@@ -58,6 +58,10 @@ static const gcase cases[] = {
     /* 16-bit sort counters in shared memory; again with segment blocks beside small runs */
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
+    /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (29 such tiles);
+     * with duplicates, equal distances within and across those tiles */
+    {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 10000, 64, 10000, FKM_DTYPE_BF16, FKM_METRIC_DOT, 40, FKM_PRECISION_DEFAULT, {0}},
     /* sort counters in global memory (K·2 bytes above sm_90's opt-in shared memory) */
     {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
