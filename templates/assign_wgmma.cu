@@ -164,9 +164,9 @@ __device__ __forceinline__ void fkm_fold_lazy(float *acc, float *best, float *bi
 
 /* Centroid tiles before this one fold column by column, later ones in two passes, each in a loop
  * of its own (H200, fp16, D = 128): the two passes everywhere made K = 65,536 4 % faster and
- * K = 1024–8192 3–7 % slower, where most tiles still find new bests; both folds in one loop (as
+ * K = 1024–8192 2–7 % slower, where most tiles still find new bests; both folds in one loop (as
  * large as the instruction cache) made K = 8192 17 % slower though only the first ran; split
- * loops keep K = 65,536's 4 % and cost K ≤ 8192 up to 2 % (their code is the same). */
+ * loops keep K = 65,536's 4 % and cost K ≤ 8192 up to 3 % (their loop's code is the same). */
 #define FKM_LAZY_TILES 128
 
 /* Folds a centroid tile (all WG_M m64 accumulators) into the running arg-min. */
