@@ -104,9 +104,8 @@ __device__ __forceinline__ void fkm_cluster_steps(const fkm_block &b, u32 full, 
 __device__ __forceinline__ void fkm_assign_cluster_tiles(const fkm_block &b, u32 full, u32 empty,
                                                          float (*best)[2], float (*bidx)[2]) {
   float acc[WG_M][BK / 2];
-  const int split = min(b.steps, FKM_LAZY_TILES);
-  fkm_cluster_steps<false>(b, full, empty, acc, best, bidx, 0, split);
-  fkm_cluster_steps<true>(b, full, empty, acc, best, bidx, split, b.steps);
+  fkm_cluster_steps<false>(b, full, empty, acc, best, bidx, 0, fkm_scan_steps(b));
+  fkm_cluster_steps<true>(b, full, empty, acc, best, bidx, fkm_scan_steps(b), b.steps);
 }
 
 /* Shapes as the unclustered kernel but c in the clustered layout [B][DP·size/128][kpad][128 bytes];

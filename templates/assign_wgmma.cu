@@ -102,6 +102,12 @@ __device__ __forceinline__ void fkm_next_tile(float (*bidx)[2]) {
   for (int m = 0; m < WG_M; ++m) bidx[m][0] -= (float)BK, bidx[m][1] -= (float)BK;
 }
 
+/* The distance from the MMA's dot product s and the column's offset cn: l2 ‖c‖² − 2s; cosine and
+ * dot −s; +inf on padded columns (cn is 0 or +inf there). */
+__device__ __forceinline__ float fkm_distance(float s, float cn) {
+  return fmaf(FKM_METRIC == 0 ? -2.0f : -1.0f, s, cn);
+}
+
 /* Folds a finished 64 × BLOCK_K accumulator into the running arg-min of this thread's two rows.
  * Columns visited increase, so strict '<' keeps the lowest index among equal distances. The index
  * is carried as a float, relative to this thread's first column of the tile ((lane & 3)·2 past
@@ -117,9 +123,7 @@ __device__ __forceinline__ void fkm_fold_scan(const float *acc, float *best, flo
     for (int e = 0; e < 2; ++e) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const float s = acc[j * 4 + h * 2 + e];
-        /* l2: ‖c‖² − 2s; cosine and dot: −s; +inf on padded columns (cn is 0 or +inf there) */
-        const float dist = fmaf(FKM_METRIC == 0 ? -2.0f : -1.0f, s, cn[j][e]);
+        const float dist = fkm_distance(acc[j * 4 + h * 2 + e], cn[j][e]);
         float lt; /* 1 where dist < best, else 0 (PTX set, so that it is not a predicate) */
         asm("set.lt.f32.f32 %0, %1, %2;" : "=f"(lt) : "f"(dist), "f"(best[h]));
         best[h] = fminf(best[h], dist);
@@ -144,8 +148,7 @@ __device__ __forceinline__ void fkm_fold_lazy(float *acc, float *best, float *bi
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         float &v = acc[j * 4 + h * 2 + e];
-        /* l2: ‖c‖² − 2s; cosine and dot: −s; +inf on padded columns (cn is 0 or +inf there) */
-        v = fmaf(FKM_METRIC == 0 ? -2.0f : -1.0f, v, cn[j][e]);
+        v = fkm_distance(v, cn[j][e]);
         low[h] = j + e == 0 ? v : fminf(low[h], v);
       }
   if (low[0] < best[0] || low[1] < best[1]) {
@@ -216,6 +219,11 @@ struct fkm_block {
   i64 rows;             /* valid points of the block (n - n0) */
   int k, steps, wg, lane;
 };
+
+/* Steps of the centroid tiles that fold column by column: the first FKM_LAZY_TILES. */
+__device__ __forceinline__ int fkm_scan_steps(const fkm_block &b) {
+  return min(b.steps, FKM_LAZY_TILES * NCH);
+}
 
 __device__ __forceinline__ u32 fkm_cstage(const fkm_block &b, int s) {
   return b.cs + (s % NS) * BK * CH * ES;
@@ -291,9 +299,8 @@ __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*bes
   float acc[WG_M][BK / 2];
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
-  const int split = min(b.steps, FKM_LAZY_TILES * NCH);
-  fkm_assign_steps<false>(b, acc, best, bidx, 0, split);
-  fkm_assign_steps<true>(b, acc, best, bidx, split, b.steps);
+  fkm_assign_steps<false>(b, acc, best, bidx, 0, fkm_scan_steps(b));
+  fkm_assign_steps<true>(b, acc, best, bidx, fkm_scan_steps(b), b.steps);
 }
 
 /* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]; the
