@@ -18,11 +18,18 @@ struct fkm__gpu {
   CUcontext context;        /* primary context, retained */
   int sm, multiprocessors;
   size_t shared_optin;      /* max dynamic shared memory per block */
+  size_t shared_per_sm;     /* shared memory of a multiprocessor */
+  size_t shared_reserved;   /* of it, what the driver reserves for each resident block */
   char name[256];
   fkm__module *modules;     /* owned, loaded modules of this context */
   size_t module_count, module_cap;
   double ms_compile;        /* compile + load time accumulated by the running call */
 };
+
+/* Sets g's shared-memory sizes for a target described by its per-block opt-in limit, not queried
+ * from a device: on every arch fkm knows a multiprocessor holds that limit plus the driver's
+ * 1 KiB reservation for one block. */
+void fkm__gpu_shared_of_limit(struct fkm__gpu *g, size_t optin);
 
 /* Opens (once per context) the device opts->device and makes its primary context current. */
 fkm_status fkm__gpu_open(fkm_ctx *ctx, int device, struct fkm__gpu **out);

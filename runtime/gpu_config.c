@@ -61,10 +61,10 @@ static int model_block_d(int d) {
   return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
 }
 
-/* Shared bytes a block may take so that two fit on a multiprocessor: it holds the opt-in limit
- * plus 1 KiB, and the driver reserves 1 KiB of it for each block (sm_90: 2 × 113 KiB of 228). */
+/* Shared bytes a block may take so that two fit on a multiprocessor, the driver's reservation
+ * for each block taken out (sm_90: 2 × 113 KiB of 228). */
 static size_t half_multiprocessor(const struct fkm__gpu *g) {
-  return (g->shared_optin + 1024) / 2 - 1024;
+  return g->shared_per_sm / 2 - g->shared_reserved;
 }
 
 /* The model's pick. The wgmma kernel waits for its MMAs before folding them, so for D ≤ 128 it

@@ -8,15 +8,22 @@
 
 static fkm_status describe_device(fkm_ctx *ctx, struct fkm__gpu *g) {
   const fkm__cuda_api *cu = g->cu;
-  int major = 0, minor = 0, optin = 0;
+  int major = 0, minor = 0, optin = 0, per_sm = 0, reserved = 0;
   FKM_CU_TRY(ctx, cu, cuDeviceGetName(g->name, sizeof g->name, g->dev));
   FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev));
   FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, g->dev));
   FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&g->multiprocessors, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, g->dev));
   FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&per_sm, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR, g->dev));
+  FKM_CU_TRY(ctx, cu, cuDeviceGetAttribute(&reserved, CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK, g->dev));
   g->sm = major * 10 + minor;
   g->shared_optin = (size_t)optin;
+  g->shared_per_sm = (size_t)per_sm, g->shared_reserved = (size_t)reserved;
   return FKM_OK;
+}
+
+void fkm__gpu_shared_of_limit(struct fkm__gpu *g, size_t optin) {
+  g->shared_optin = optin, g->shared_reserved = 1024, g->shared_per_sm = optin + 1024;
 }
 
 static fkm_status open_device(fkm_ctx *ctx, int device, struct fkm__gpu *g) {

@@ -137,6 +137,18 @@ fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__ker
   return FKM_OK;
 }
 
+/* Lets the counting sort's tile_hist and scatter (where loaded) take dynamic shared memory up to
+ * the opt-in limit: sort_counters (gpu_steps.c) sizes them per run, up to that limit. */
+static fkm_status allow_sort_shared(fkm__gpu_run *run) {
+  CUfunction f[] = {run->kern.tile_hist, run->kern.scatter};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    if (f[i])
+      FKM_CU_TRY(run->ctx, run->cu,
+                 cuFuncSetAttribute(f[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                    (int)run->g->shared_optin));
+  return FKM_OK;
+}
+
 /* Modules already loaded cost nothing; cached ones are read and loaded with no NVRTC call; the
  * missing ones are compiled together first. */
 fkm_status fkm__run_kernels(fkm__gpu_run *run) {
@@ -145,5 +157,5 @@ fkm_status fkm__run_kernels(fkm__gpu_run *run) {
   fkm_status st = plan(run, m, &count);
   if (st == FKM_OK) st = build_missing(run, m, count);
   for (size_t i = 0; st == FKM_OK && i < count; i++) st = resolve(run, &m[i]);
-  return st;
+  return st == FKM_OK ? allow_sort_shared(run) : st;
 }

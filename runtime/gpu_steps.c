@@ -210,7 +210,8 @@ static unsigned sort_threads(const fkm__gpu_run *run) {
 /* Where tile_hist and scatter keep a tile's counters (FKM_COUNTERS_* of templates/update.cu), and
  * their dynamic shared bytes: K ints within 48 KiB; else K 16-bit ones, and scatter's staged tile
  * of 2 ints a point, within the opt-in limit while a tile's counts stay under 2^16; else the
- * tile's row of the global count matrix. */
+ * tile's row of the global count matrix. Both kernels may take the opt-in limit (set when they
+ * are loaded: fkm__run_kernels). */
 static int sort_counters(const fkm__gpu_run *run, size_t *hist_bytes, size_t *scatter_bytes) {
   size_t ints = (size_t)run->k * 4, halves = (size_t)(run->k + 1) / 2 * 4;
   size_t staged = halves + (size_t)run->tile * 8;
@@ -221,14 +222,6 @@ static int sort_counters(const fkm__gpu_run *run, size_t *hist_bytes, size_t *sc
   return FKM__COUNTERS_GLOBAL;
 }
 
-/* Lets f take `bytes` of dynamic shared memory beyond the default 48 KiB. */
-static fkm_status allow_shared(fkm__gpu_run *run, CUfunction f, size_t bytes) {
-  if (bytes > 48 * 1024)
-    FKM_CU_TRY(run->ctx, run->cu,
-               cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes));
-  return FKM_OK;
-}
-
 fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   size_t hist_bytes, scatter_bytes;
   int k = (int)run->k, shared = sort_counters(run, &hist_bytes, &scatter_bytes);
@@ -236,9 +229,6 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   if (shared == FKM__COUNTERS_GLOBAL)
     FKM_CU_TRY(run->ctx, run->cu,
                cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
-  fkm_status st = allow_shared(run, run->kern.tile_hist, hist_bytes);
-  if (st == FKM_OK) st = allow_shared(run, run->kern.scatter, scatter_bytes);
-  if (st != FKM_OK) return st;
   FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, threads, hist_bytes,
          &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
   FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,

@@ -200,7 +200,7 @@ static fkm_status ensure_device(prebuild_job *job, int sm, const prebuild_lists 
   struct fkm__gpu g;
   memset(&g, 0, sizeof g);
   g.sm = sm;
-  g.shared_optin = fkm__sm_shared_limit(sm);
+  fkm__gpu_shared_of_limit(&g, fkm__sm_shared_limit(sm));
   fkm_status st = FKM_OK;
   for (int t = 0; t < l->n_dtypes && st == FKM_OK; t++)
     for (int m = 0; m < l->n_metrics && st == FKM_OK; m++)

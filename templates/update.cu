@@ -266,7 +266,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   int *cnt = fkm_tile_counters(row, shared);
   unsigned short *c16 = shared == FKM_COUNTERS_PACKED ? fkm_packed_counters(k) : NULL;
   const i64 first = (i64)t * tile, end = first + tile;
-  int *lab_s = (int *)c16 + (k + 1) / 2, *base_s = lab_s + tile;
+  int *lab_s = c16 ? (int *)c16 + (k + 1) / 2 : NULL, *base_s = c16 ? lab_s + tile : NULL;
   if (c16) fkm_stage_tile(lab_s, base_s, lb, wb, row, sb, first, end, n);
   if (shared == FKM_COUNTERS_SHARED) {
     for (int c = threadIdx.x; c < k; c += blockDim.x) cnt[c] = row[c] + sb[c];

@@ -790,7 +790,8 @@ START_TEST(prebuilt_bundle_round_trip) {
   /* an A100's default pick may be flash-kmeans' table entry: it is in the cache too */
   struct fkm__gpu a100;
   memset(&a100, 0, sizeof a100);
-  a100.sm = 80, a100.shared_optin = fkm__sm_shared_limit(80);
+  a100.sm = 80;
+  fkm__gpu_shared_of_limit(&a100, fkm__sm_shared_limit(80));
   fkm_options o;
   fkm_options_init(&o);
   o.k = 1024;

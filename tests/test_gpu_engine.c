@@ -58,6 +58,8 @@ static const gcase cases[] = {
     /* 16-bit sort counters in shared memory; again with segment blocks beside small runs */
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
+    /* two batches, odd K: the last cluster's counter is the low half of its word */
+    {2, 30000, 8, 12999, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (29 such tiles);
      * with duplicates, equal distances within and across those tiles */
     {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},

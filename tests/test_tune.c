@@ -57,7 +57,7 @@ static void make_case(const target_case *tc, tune_case *out) {
   memset(out, 0, sizeof *out);
   snprintf(out->g.name, sizeof out->g.name, "%s", tc->name);
   out->g.sm = tc->sm, out->g.multiprocessors = tc->multiprocessors;
-  out->g.shared_optin = tc->shared_optin;
+  fkm__gpu_shared_of_limit(&out->g, tc->shared_optin);
   out->p = (fkm_points){NULL, tc->dtype, tc->b, tc->n, tc->d};
   fkm_options_init(&out->o);
   out->o.k = tc->k, out->o.dtype = tc->dtype, out->o.precision = tc->precision;
