@@ -31,6 +31,12 @@
 #define EPB (128 / ES) /* elements per 128-byte row block */
 #define EPC (16 / ES)  /* elements per 16-byte chunk */
 #define KS (32 / ES)   /* elements per MMA k-step */
+/* A block whose tiles take more than half of an sm_90 SM's 228 KiB (113 KiB each with the
+ * alignment slack and the driver's 1 KiB a block) is alone on its SM: it issues each step's MMAs
+ * before it starts the next copies, so that they begin at once (H200: TF32 at N = 2M, K = 1024
+ * and D = 1024 3 % faster); where two blocks share an SM the copies go first, as the other
+ * block's MMAs cover them (N = 1M, K = 8192 and N = 4M bf16 3 % slower the other way). */
+#define MMAS_FIRST (((NS * BK + XBUFS * BN) * CH * ES + SW_ATOM) > 113 * 1024)
 
 /* Copies of a ROWS × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at
  * shared address dst; with GUARD, rows at or beyond valid_rows and columns at or beyond DP are
@@ -272,17 +278,18 @@ template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
   __syncthreads();
 }
 
-/* Pipeline steps [s0, s1): step s's MMAs are waited for before their fold. */
+/* Pipeline steps [s0, s1): step s's MMAs are waited for before their fold. With MMAS_FIRST the
+ * copies of step s + NS − 1 are started after step s's MMAs are issued, else before. */
 template <bool LAZY>
 __device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, float (*acc)[BK / 2],
                                                  float (*best)[2], float (*bidx)[2], int s0,
                                                  int s1) {
   for (int s = s0; s < s1; ++s) {
     if (NS > 1) fkm_stage_ready<(NS > 1 ? NS - 2 : 0)>();
-    fkm_load_step(b, NS == 1 ? s : s + NS - 1);
-    fkm_commit();
+    if (NS == 1 || !MMAS_FIRST) fkm_load_step(b, NS == 1 ? s : s + NS - 1), fkm_commit();
     if (NS == 1) fkm_stage_ready<0>();
     fkm_issue(acc, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
+    if (NS > 1 && MMAS_FIRST) fkm_load_step(b, s + NS - 1), fkm_commit();
     float cn[BK / 8][2];
     if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
