@@ -14,7 +14,10 @@
  * MMAs before folding tile s (the registers allow it for 128-point warpgroups only: 9–12 %
  * slower than 256×64 with one warpgroup and no overlap; bench/RESULTS.md, 2026-12-04); for TF32,
  * the points' A fragments in registers once a block (wgmma from registers, 232 registers at
- * 256×64 with two warpgroups): N = 2M, K = 1024 2.39 → 2.41 ms. */
+ * 256×64 with two warpgroups): N = 2M, K = 1024 2.39 → 2.41 ms; two accumulator sets there
+ * (2.39 → 2.51 ms), and mbarriers per stage slot instead of the block barrier, so that the
+ * warpgroups may drift apart (TF32 −0.4 %, 16-bit shapes up to 3.5 % slower; RESULTS, session
+ * 25). */
 #define BN FKM_BLOCK_N
 #define BK FKM_BLOCK_K
 #define CH FKM_CHUNK
