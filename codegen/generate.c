@@ -49,9 +49,9 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
     n += snprintf(out + n, len - (size_t)n,
                   "#define FKM_BLOCK_N %d\n#define FKM_BLOCK_K %d\n#define FKM_CHUNK %d\n"
                   "#define FKM_D_CHUNKS %d\n#define FKM_NUM_STAGES %d\n#define FKM_WARPS_M %d\n"
-                  "#define FKM_WARPS_N %d\n#define FKM_CTAS %d\n",
+                  "#define FKM_WARPS_N %d\n#define FKM_CTAS %d\n#define FKM_ALONE %d\n",
                   s->block_n, s->block_k, l->chunk, l->d_chunks, s->num_stages, l->warps_m,
-                  l->warps_n, l->cluster);
+                  l->warps_n, l->cluster, l->alone);
   return n;
 }
 

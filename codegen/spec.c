@@ -123,6 +123,8 @@ static fkm_status validate_assign(const fkm__kernel_spec *s, fkm__spec_layout *l
              s->sm, fkm__sm_shared_limit(s->sm));
     return reject(why, len, buf);
   }
+  l->alone = l->shared > fkm__two_blocks_shared(fkm__sm_shared_limit(s->sm) + FKM__SHARED_RESERVED,
+                                                 FKM__SHARED_RESERVED);
   if (l->regs_estimate > 232) {
     char buf[160];
     snprintf(buf, sizeof buf, "needs about %d registers per thread (limit 232 of 255)",

@@ -53,6 +53,7 @@ typedef struct fkm__spec_layout {
   int chunk;          /* assign: D columns per pipeline step */
   int d_chunks;       /* assign: steps per centroid tile */
   size_t shared;      /* dynamic shared memory bytes */
+  int alone;          /* assign: 1 when a second such block cannot share a multiprocessor */
   int regs_estimate;  /* accumulator + bookkeeping registers per thread */
 } fkm__spec_layout;
 
@@ -69,6 +70,16 @@ fkm_status fkm__spec_validate(const fkm__kernel_spec *s, fkm__spec_layout *layou
 
 /* Shared-memory bytes per block the target allows (opt-in maximum). */
 size_t fkm__sm_shared_limit(int sm);
+
+/* Shared bytes the driver reserves for each resident block, on every arch fkm knows; a
+ * multiprocessor holds the opt-in maximum plus one such reservation. */
+#define FKM__SHARED_RESERVED 1024
+
+/* Shared bytes a block may take so that two fit on a multiprocessor of per_sm bytes that reserves
+ * `reserved` bytes for each (sm_90: 113 KiB of 228). */
+static inline size_t fkm__two_blocks_shared(size_t per_sm, size_t reserved) {
+  return per_sm / 2 - reserved;
+}
 
 /* 64-bit id of the spec (XXH3 over its canonical encoding), and its lower-case hex "h%016llx". */
 uint64_t fkm__spec_hash(const fkm__kernel_spec *s);

@@ -126,6 +126,11 @@ fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__ker
 fkm_status fkm__gpu_module(fkm_ctx *ctx, struct fkm__gpu *g, uint64_t key, const void *image,
                            CUmodule *out);
 
+/* Dynamic shared bytes a launch may take without raising the function's limit. */
+#define FKM__SHARED_WITHOUT_OPT_IN (48 * 1024)
+/* Raises f's dynamic shared-memory limit to bytes when they are above the default. */
+fkm_status fkm__allow_shared(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, size_t bytes);
+
 /* Kernel launch on stream with 1-D block; args as cuLaunchKernel takes them. */
 fkm_status fkm__launch(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, unsigned gx,
                        unsigned gy, unsigned threads, size_t shared, CUstream stream, void **args);

@@ -61,11 +61,6 @@ static int model_block_d(int d) {
   return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
 }
 
-/* Shared bytes a block may take so that two fit on a multiprocessor, the driver's reservation
- * for each block taken out (sm_90: 2 × 113 KiB of 228). */
-static size_t half_multiprocessor(const struct fkm__gpu *g) {
-  return g->shared_per_sm / 2 - g->shared_reserved;
-}
 
 /* The model's pick. The wgmma kernel waits for its MMAs before folding them, so for D ≤ 128 it
  * wants two blocks per multiprocessor to overlap one block's arg-min with the other's MMAs
@@ -86,8 +81,8 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
               : tf32     ? FKM__TILE_COUNT(wgmma_tf32_tiles)
                          : FKM__TILE_COUNT(wgmma_tiles);
   s->block_d = wg && dp > 128 ? 128 : model_block_d(s->d);
-  if (wg && !tf32 && dp <= 128 &&
-      first_fit(s, l, tiles, count, n, k, half_multiprocessor(g)) == FKM_OK)
+  size_t two_blocks = fkm__two_blocks_shared(g->shared_per_sm, g->shared_reserved);
+  if (wg && !tf32 && dp <= 128 && first_fit(s, l, tiles, count, n, k, two_blocks) == FKM_OK)
     return FKM_OK;
   return first_fit(s, l, tiles, count, n, k, g->shared_optin);
 }

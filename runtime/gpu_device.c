@@ -23,7 +23,8 @@ static fkm_status describe_device(fkm_ctx *ctx, struct fkm__gpu *g) {
 }
 
 void fkm__gpu_shared_of_limit(struct fkm__gpu *g, size_t optin) {
-  g->shared_optin = optin, g->shared_reserved = 1024, g->shared_per_sm = optin + 1024;
+  g->shared_optin = optin, g->shared_reserved = FKM__SHARED_RESERVED;
+  g->shared_per_sm = optin + FKM__SHARED_RESERVED;
 }
 
 static fkm_status open_device(fkm_ctx *ctx, int device, struct fkm__gpu *g) {
@@ -134,6 +135,12 @@ fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel
   fkm__entry_name(s, entry, name, sizeof name);
   CUresult r = g->cu->cuModuleGetFunction(out, m, name);
   return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuModuleGetFunction");
+}
+
+fkm_status fkm__allow_shared(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, size_t bytes) {
+  if (bytes <= FKM__SHARED_WITHOUT_OPT_IN) return FKM_OK;
+  CUresult r = g->cu->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes);
+  return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuFuncSetAttribute");
 }
 
 fkm_status fkm__launch_grid(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f,

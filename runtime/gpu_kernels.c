@@ -129,24 +129,17 @@ static fkm_status resolve(fkm__gpu_run *run, const run_module *m) {
 fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel_spec *s,
                                 const fkm__spec_layout *layout, CUfunction *out) {
   fkm_status st = fkm__gpu_function(ctx, g, s, "fkm_assign", out);
-  if (st != FKM_OK) return st;
-  if (layout->shared > 48 * 1024)
-    FKM_CU_TRY(ctx, g->cu,
-               cuFuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                  (int)layout->shared));
-  return FKM_OK;
+  return st == FKM_OK ? fkm__allow_shared(ctx, g, *out, layout->shared) : st;
 }
 
 /* Lets the counting sort's tile_hist and scatter (where loaded) take dynamic shared memory up to
  * the opt-in limit: sort_counters (gpu_steps.c) sizes them per run, up to that limit. */
 static fkm_status allow_sort_shared(fkm__gpu_run *run) {
   CUfunction f[] = {run->kern.tile_hist, run->kern.scatter};
-  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-    if (f[i])
-      FKM_CU_TRY(run->ctx, run->cu,
-                 cuFuncSetAttribute(f[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                    (int)run->g->shared_optin));
-  return FKM_OK;
+  fkm_status st = FKM_OK;
+  for (size_t i = 0; st == FKM_OK && i < sizeof f / sizeof f[0]; i++)
+    if (f[i]) st = fkm__allow_shared(run->ctx, run->g, f[i], run->g->shared_optin);
+  return st;
 }
 
 /* Modules already loaded cost nothing; cached ones are read and loaded with no NVRTC call; the

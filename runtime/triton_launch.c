@@ -10,7 +10,6 @@
 #include "gpu.h"
 #include "tuning.h"
 
-#define SHARED_WITHOUT_OPT_IN (48 * 1024) /* dynamic shared bytes a launch gets without the attribute */
 #define MODULE_KEY_SEED 0x54726974u       /* separates Triton cubins' keys from fkm's spec hashes */
 
 static fkm_status refuse(fkm_ctx *ctx, fkm_status s, const char *dir, const char *name,
@@ -73,10 +72,7 @@ static fkm_status triton_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__t
                                  &m);
   if (s != FKM_OK) return s;
   FKM_CU_TRY(ctx, g->cu, cuModuleGetFunction(f, m, k->meta.name));
-  if (k->meta.shared > SHARED_WITHOUT_OPT_IN)
-    FKM_CU_TRY(ctx, g->cu, cuFuncSetAttribute(*f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                              (int)k->meta.shared));
-  return FKM_OK;
+  return fkm__allow_shared(ctx, g, *f, k->meta.shared);
 }
 
 /* Opens the device, checks it, and launches with the user's arguments followed by NULL for each

@@ -34,12 +34,11 @@
 #define EPB (128 / ES) /* elements per 128-byte row block */
 #define EPC (16 / ES)  /* elements per 16-byte chunk */
 #define KS (32 / ES)   /* elements per MMA k-step */
-/* A block whose tiles take more than half of an sm_90 SM's 228 KiB (113 KiB each with the
- * alignment slack and the driver's 1 KiB a block) is alone on its SM: it issues each step's MMAs
- * before it starts the next copies, so that they begin at once (H200: TF32 at N = 2M, K = 1024
- * and D = 1024 3 % faster); where two blocks share an SM the copies go first, as the other
- * block's MMAs cover them (N = 1M, K = 8192 and N = 4M bf16 3 % slower the other way). */
-#define MMAS_FIRST (((NS * BK + XBUFS * BN) * CH * ES + SW_ATOM) > 113 * 1024)
+/* A block alone on its SM (FKM_ALONE: its tiles leave no room for a second; spec.c) issues each
+ * step's MMAs before it starts the next copies, so that they begin at once (H200: TF32 at
+ * N = 2M, K = 1024 and D = 1024 3 % faster); where two blocks share an SM the copies go first, as
+ * the other block's MMAs cover them (N = 1M, K = 8192 and N = 4M bf16 3 % slower the other way). */
+#define MMAS_FIRST FKM_ALONE
 
 /* Copies of a ROWS × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at
  * shared address dst; with GUARD, rows at or beyond valid_rows and columns at or beyond DP are
@@ -273,6 +272,17 @@ __device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
   if (!XRES) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
 }
 
+/* Waits for step s's MMAs and, at the last D chunk of a centroid tile, folds the tile. */
+template <bool LAZY>
+__device__ __forceinline__ void fkm_wait_fold(const fkm_block &b, float (*acc)[BK / 2],
+                                              float (*best)[2], float (*bidx)[2], int s) {
+  float cn[BK / 8][2];
+  if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  fkm_fence_acc(acc);
+  if (s % NCH == NCH - 1) fkm_fold_tile<LAZY>(acc, best, bidx, cn);
+}
+
 /* Waits until the copies committed up to `pending` groups ago landed, and makes them visible to
  * the MMAs (async proxy) of every warp of the block. */
 template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
@@ -293,11 +303,7 @@ __device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, float (*acc
     if (NS == 1) fkm_stage_ready<0>();
     fkm_issue(acc, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
     if (NS > 1 && MMAS_FIRST) fkm_load_step(b, s + NS - 1), fkm_commit();
-    float cn[BK / 8][2];
-    if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
-    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-    fkm_fence_acc(acc);
-    if (s % NCH == NCH - 1) fkm_fold_tile<LAZY>(acc, best, bidx, cn);
+    fkm_wait_fold<LAZY>(b, acc, best, bidx, s);
     if (NS == 1) __syncthreads();
   }
 }

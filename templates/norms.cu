@@ -52,7 +52,8 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
 /* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP] when kpad is 0, else
  * in the clustered assign kernel's layout (fkm_swizzled_at; kpad = fkm_kpad(K)); cnorm
  * [B][fkm_kpad(K)] = the assign kernels' distance offsets: ‖rounded row‖² for l2, 0 for cosine
- * and dot, +inf on each batch's padding rows (so that no padded column wins, and a tile reads its offsets whole). */
+ * and dot, +inf on each batch's padding rows (so that no padded column wins, and a tile reads its
+ * offsets whole). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
                                   float *__restrict__ cnorm, i64 rows, int k, int kpad,

@@ -105,6 +105,34 @@ START_TEST(spec_id_is_pinned) {
 }
 END_TEST
 
+/* A block is alone on its multiprocessor exactly when its shared memory passes half of the
+ * target's less the per-block reservation (sm_90: 113 KiB of 228), and the source says so. */
+START_TEST(alone_on_a_multiprocessor_past_half_its_shared_memory) {
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
+  s.arch_specific = 1, s.block_n = 256, s.block_k = 64, s.block_d = 128, s.num_warps = 8;
+  fkm__spec_layout l;
+  const int stages[] = {3, 4}; /* tiles of 256 · (3·64 + 256) + 1024 = 113 KiB, and 129 KiB */
+  for (int i = 0; i < 2; i++) {
+    s.num_stages = stages[i];
+    ck_assert_int_eq(fkm__spec_validate(&s, &l, NULL, 0), FKM_OK);
+    ck_assert_uint_eq(l.shared, (size_t)(113 + 16 * i) * 1024);
+    ck_assert_int_eq(l.alone, i);
+    fkm_ctx *ctx;
+    char *src, want[32];
+    fkm_ctx_create(&ctx);
+    ck_assert_int_eq(fkm__generate(ctx, &s, &src), FKM_OK);
+    snprintf(want, sizeof want, "#define FKM_ALONE %d\n", i);
+    ck_assert_ptr_nonnull(strstr(src, want));
+    free(src);
+    fkm_ctx_free(ctx);
+  }
+  s.sm = 80, s.arch_specific = 0, s.num_stages = 2; /* mma.sync: 144 + 16 bytes a row */
+  ck_assert_int_eq(fkm__spec_validate(&s, &l, NULL, 0), FKM_OK);
+  ck_assert_int_eq(l.alone, l.shared > 81 * 1024);
+  ck_assert_uint_eq(fkm__two_blocks_shared(228 * 1024, 1024), 113 * 1024);
+}
+END_TEST
+
 /* Clusters (num_ctas 2 or 4) are specs of their own: sm_90a's warpgroup kernel with the whole row
  * in one chunk only, a copy warp and the cluster size in the layout, their own id (0 and 1 keep the
  * unclustered id, so earlier caches hold), the cluster entry and its K padding in the source, and
@@ -230,6 +258,7 @@ int main(void) {
   tcase_add_test(t, rejections_name_the_reason);
   tcase_add_test(t, source_is_deterministic_and_self_contained);
   tcase_add_test(t, spec_id_is_pinned);
+  tcase_add_test(t, alone_on_a_multiprocessor_past_half_its_shared_memory);
   tcase_add_test(t, clusters_are_specs_of_their_own);
   if (fkm_test_nvrtc_usable()) {
     if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);
