@@ -17,7 +17,9 @@
  * 256×64 with two warpgroups): N = 2M, K = 1024 2.39 → 2.41 ms; two accumulator sets there
  * (2.39 → 2.51 ms), and mbarriers per stage slot instead of the block barrier, so that the
  * warpgroups may drift apart (TF32 −0.4 %, 16-bit shapes up to 3.5 % slower; RESULTS, session
- * 25). */
+ * 25); two warpgroups in turn, the second half a step behind the first so that one's fold
+ * overlaps the other's MMAs (TF32 assign 1.88 → 1.87–1.88 ms; with neither the point tile from
+ * DRAM nor any centroid copy it takes 1.82: RESULTS, session 26). */
 #define BN FKM_BLOCK_N
 #define BK FKM_BLOCK_K
 #define CH FKM_CHUNK

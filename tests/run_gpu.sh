@@ -1,7 +1,7 @@
 #!/bin/sh
 # On a GPU machine, after tests/run_all.sh or an equivalent build in build/: runs the GPU suites,
-# compute-sanitizer (memcheck and racecheck on small shapes), the command on the GPU, and the
-# benchmark beside flash-kmeans when it is importable. Logs go to ${OUT:-gpu-logs}/.
+# compute-sanitizer (memcheck, racecheck and synccheck on small shapes), the command on the GPU,
+# and the benchmark beside flash-kmeans when it is importable. Logs go to ${OUT:-gpu-logs}/.
 set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu-logs}
@@ -11,7 +11,7 @@ for t in build/tests/test_gpu_*; do
   "$t" > "$out/$(basename "$t").log" 2>&1 || status=1
   tail -n 3 "$out/$(basename "$t").log"
 done
-for tool in memcheck racecheck; do
+for tool in memcheck racecheck synccheck; do
   for suite in engine complete dist; do
     log="$out/sanitizer-$tool-$suite.log"
     # NCCL probes its kernels for other archs at init (cudaFuncGetAttributes: "no kernel image"),
