@@ -61,7 +61,6 @@ static int model_block_d(int d) {
   return dp <= 128 ? pow2_at_least(dp, 16, 128) : 64;
 }
 
-
 /* The model's pick. The wgmma kernel waits for its MMAs before folding them, so for D ≤ 128 it
  * wants two blocks per multiprocessor to overlap one block's arg-min with the other's MMAs
  * (measured on H100, D=128: 256×64 tiles with 2 stages or 128×64 with 1, both with 2+ blocks per

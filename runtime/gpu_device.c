@@ -139,7 +139,8 @@ fkm_status fkm__gpu_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__kernel
 
 fkm_status fkm__allow_shared(fkm_ctx *ctx, const struct fkm__gpu *g, CUfunction f, size_t bytes) {
   if (bytes <= FKM__SHARED_WITHOUT_OPT_IN) return FKM_OK;
-  CUresult r = g->cu->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes);
+  CUresult r =
+      g->cu->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes);
   return r == CUDA_SUCCESS ? FKM_OK : fkm__cuda_error(ctx, r, "cuFuncSetAttribute");
 }
 

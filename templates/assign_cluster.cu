@@ -7,8 +7,8 @@
  * column block are one contiguous run already in the shared tiles' 128-byte swizzle. A copy warp
  * (the block's last) streams the tiles through NUM_STAGES slots; a slot's full barrier counts the
  * tile's bytes from the CTAS copies, its empty barrier one arrival from each MMA warp of every
- * block once their MMAs have read it. Measured
- * against the unclustered kernel in bench/RESULTS.md (2026-12-04, N=1M, K=65,536). */
+ * block once their MMAs have read it. Measured against the unclustered kernel in
+ * bench/RESULTS.md (2026-12-04: N=1M, K=65,536; sessions 25–26: TF32 and the 16-bit shapes). */
 #define KPIECE (BK * 128 / CTAS) /* bytes of 1/CTAS of a column block's BK rows: one block's copy */
 #define MMA_WARPS (MMA_THREADS / 32)
 
