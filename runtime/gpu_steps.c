@@ -174,9 +174,9 @@ fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_
 
 fkm_status fkm__run_prep_centroids(fkm__gpu_run *run, const fkm__spec_layout *l, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
-  int k = (int)run->k, kpad = l->cluster > 1 ? (int)fkm__kpad_rows(k) : 0;
+  int k = (int)run->k, swizzled = l->cluster > 1;
   FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch,
-              &run->cnorm, &rows, &k, &kpad, &done);
+              &run->cnorm, &rows, &k, &swizzled, &done);
   return FKM_OK;
 }
 

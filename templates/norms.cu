@@ -49,14 +49,14 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
   return ((b * (FKM_DP / epb) + q) * kpad + row) * epb + ((chunk ^ (int)(row & 7)) * epc) + j % epc;
 }
 
-/* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP] when kpad is 0, else
- * in the clustered assign kernel's layout (fkm_swizzled_at; kpad = fkm_kpad(K)); cnorm
+/* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP], or with `swizzled`
+ * in the clustered assign kernel's layout (fkm_swizzled_at, K padded to fkm_kpad(K)); cnorm
  * [B][fkm_kpad(K)] = the assign kernels' distance offsets: ‖rounded row‖² for l2, 0 for cosine
  * and dot, +inf on each batch's padding rows (so that no padded column wins, and a tile reads its
  * offsets whole). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
-                                  float *__restrict__ cnorm, i64 rows, int k, int kpad,
+                                  float *__restrict__ cnorm, i64 rows, int k, int swizzled,
                                   const int *__restrict__ done) {
   if (done && *done) return;
   const int lane = threadIdx.x & 31;
@@ -65,7 +65,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     float s = 0.0f;
     for (int j = lane; j < FKM_DP; j += 32) {
       const elem_t v = fkm_from_f32(j < FKM_D ? c32[r * FKM_D + j] : 0.0f);
-      ch[kpad ? fkm_swizzled_at(r, j, k, kpad) : r * FKM_DP + j] = v;
+      ch[swizzled ? fkm_swizzled_at(r, j, k, (int)kp) : r * FKM_DP + j] = v;
       s = fmaf(fkm_to_f32(v), fkm_to_f32(v), s);
     }
     s = fkm_warp_sum(s);

@@ -164,8 +164,8 @@ __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
  * otherwise centre `step` (idx[b][step]) joins: D²_i = ‖x_i − x_c‖² for step 0; after it,
  * min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of the winning trial is set (for every
  * other point the centre is no nearer than D²_i, which stays), the distance taken from near where
- * near_t holds the winner; labels_i = the centre's step where D²_i takes its distance. Block x covers points
- * FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every FKM_THREADS-th of them.
+ * near_t holds the winner; labels_i = the centre's step where D²_i takes its distance. Block x
+ * covers points FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every FKM_THREADS-th of them.
  * Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
@@ -197,13 +197,16 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     const i64 i = i0 + r * FKM_THREADS;
     if (i >= n) break;
     const elem_t *xb = x + (i64)b * n * FKM_DP;
-    if (first)
-      xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(xb + i * FKM_DP), FKM_PP_POINT_SCALE);
+    if (first) {
+      const float sq = fkm_pp_sqnorm_f32(xb + i * FKM_DP);
+      xside[(i64)b * n + i] = fkm_pp_side_of(sq, FKM_PP_POINT_SCALE);
+    }
     if (!first && (step == 0 || (bits[r] & winner))) {
       const i64 bi = (i64)b * n + i;
+      const elem_t *centre = xb + idx[(i64)b * k + step] * FKM_DP;
       const double dist = step > 0 && near_t[bi] == winner_t
                               ? near[bi]
-                              : fkm_pp_sqdist(xb + i * FKM_DP, xb + idx[(i64)b * k + step] * FKM_DP);
+                              : fkm_pp_sqdist(xb + i * FKM_DP, centre);
       if (step == 0 || dist < db[i]) db[i] = dist, labels[(i64)b * n + i] = (int)step;
     }
     if (bits[r]) cl[i] = 0u;
