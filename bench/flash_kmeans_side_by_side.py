@@ -1,7 +1,7 @@
 """Runs flash-kmeans (PyPI `flash-kmeans`) on the SPEC §8 shapes and writes its per-iteration times.
 
 Usage on the GPU machine: python3 bench/flash_kmeans_side_by_side.py OUT.json
-Method as bench/fkm_bench: random uniform points in [-1, 1), a 2-iteration warm-up (compiles),
+Method as `fkm bench`: random uniform points in [-1, 1), a 2-iteration warm-up (compiles),
 then max_iters=10 with tol 0 timed with CUDA events; assign and update timed separately on the
 last centroids (median of 5). fp32 input runs flash-kmeans' own (tf32) path.
 """

@@ -211,7 +211,6 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_cache(int argc, char **argv);
 int cli_cmd_triton(int argc, char **argv);
 int cli_cmd_tune(int argc, char **argv);
-/* bench: not in this release. */
-int cli_cmd_pending(const char *command);
+int cli_cmd_bench(int argc, char **argv);
 
 #endif

@@ -22,7 +22,8 @@ static const char overview[] =
     "                                  cache directory; tuning records to/from Triton autotune\n"
     "  tune INPUT.npy -k K | --shape N,D,K [options]\n"
     "                                  tune the assign kernel on the GPU, keep the winner\n"
-    "  bench                           arrives with a later release\n"
+    "  bench [--only NAME,.. | --shape B,N,K,D,DTYPE] [options]\n"
+    "                                  time fit on SPEC §8's shapes, labels checked\n"
     "  help [COMMAND]                  this text, or one command's options\n"
     "  --version                       print the version\n";
 
@@ -150,11 +151,33 @@ static const char tune_usage[] =
     "  --json                     JSON lines: one object per configuration, then a summary\n"
     "  --quiet                    no log lines on stderr\n";
 
+static const char bench_usage[] =
+    "usage: fkm bench [--only NAME,... | --shape B,N,K,D,DTYPE ...] [options]\n"
+    "\n"
+    "Times fit per Lloyd iteration on random uniform points in [-1, 1): a 2-iteration warm-up\n"
+    "(compiles), a timed fit with tol off (device time of its iterations), then 3 profiled\n"
+    "iterations for the assign/update split. The timed fit's labels are checked on a sample of\n"
+    "each batch against an fp64 scan of its centroids, within the compute dtype's rounding.\n"
+    "Prints a markdown table; exits 1 when a fit fails or a label is not the nearest centroid.\n"
+    "\n"
+    "  --only NAME,...            SPEC §8 shapes by name (default: all nine): b32_n74k_k1000,\n"
+    "                             n8m_k1024, n1m_k8192, b8_n65k_k100, n1m_k65536,\n"
+    "                             n1m_k1024_d1024, n4m_k4096_bf16, n2m_k1024_fp32, n2m_k1024_tf32\n"
+    "  --shape B,N,K,D,DTYPE      a shape of your own (DTYPE fp16, bf16, fp32 or tf32);\n"
+    "                             repeatable\n"
+    "  --iters N                  timed iterations (default 10)\n"
+    "  --sample S                 points checked per batch (default 256)\n"
+    "  --config BN,BK,BD,W,S[,C]  force the assign kernel's configuration (BLOCK_N, BLOCK_K,\n"
+    "                             BLOCK_D, num_warps, num_stages, num_ctas)\n"
+    "  --engine auto|gpu|cpu      (default gpu)\n"
+    "  --device I                 CUDA device index (default 0)\n"
+    "  --json FILE                also one JSON object per shape and line into FILE\n";
+
 static const struct {
   const char *command, *text;
 } usages[] = {{"run", run_usage},   {"predict", predict_usage}, {"demo", demo_usage},
               {"info", info_usage}, {"cache", cache_usage},
-              {"triton", triton_usage}, {"tune", tune_usage}};
+              {"triton", triton_usage}, {"tune", tune_usage}, {"bench", bench_usage}};
 
 int cli_usage(FILE *f, const char *command) {
   if (!command) {

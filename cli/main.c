@@ -12,9 +12,8 @@ static const struct {
                 {"info", cli_cmd_info},
                 {"cache", cli_cmd_cache},
                 {"triton", cli_cmd_triton},
-                {"tune", cli_cmd_tune}};
-
-static const char *const pending[] = {"bench"};
+                {"tune", cli_cmd_tune},
+                {"bench", cli_cmd_bench}};
 
 /* fkm help [COMMAND] */
 static int help(int argc, char **argv) {
@@ -29,8 +28,6 @@ int main(int argc, char **argv) {
   const char *name = argv[1];
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
-  for (size_t i = 0; i < sizeof pending / sizeof pending[0]; i++)
-    if (strcmp(name, pending[i]) == 0) return cli_cmd_pending(name);
   if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
     return help(argc - 2, argv + 2);
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {

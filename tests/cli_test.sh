@@ -342,12 +342,29 @@ case_info() {
   expect_json_fields version driver nvrtc device_count gpu_engine cache_root
 }
 
-case_pending() {
-  for cmd in bench; do
-    "$FKM" $cmd >"$OUT" 2>"$ERR"
-    [ $? -eq 2 ] || fail "$cmd: exit status is not 2"
-    grep -q "^fkm $cmd: arrives with a later release (issue [0-9]*)$" "$ERR" || fail "$cmd message"
+# fkm bench on the CPU engine with shapes of its own: a row and a JSON line per shape with every
+# sampled label checked and passing; bad shapes, names and options are usage errors; an unwritable
+# --json is refused before any fit, with nothing written.
+case_bench() {
+  run_ok bench --engine cpu --shape 2,3000,16,32,fp32 --shape 1,2000,7,20,bf16 --iters 3 \
+    --sample 100 --json bench.jsonl
+  grep -q '^| b2_n3000_k16_d32_fp32 | 2 | 3000 | 16 | 32 | fp32 | .* | 200/200 ok |$' "$OUT" ||
+    fail "fp32 row"
+  grep -q '^| b1_n2000_k7_d20_bf16 | 1 | 2000 | 7 | 20 | bf16 | .* | 100/100 ok |$' "$OUT" ||
+    fail "bf16 row"
+  [ "$(wc -l <bench.jsonl)" -eq 2 ] || fail "not two JSON lines"
+  for field in '"engine": "cpu"' '"checked": 200' '"wrong": 0' '"ms_per_iter": ' '"ms_assign": '; do
+    head -n 1 bench.jsonl | grep -qF "$field" || fail "JSON lacks $field"
   done
+  rm bench.jsonl
+  run_ok help bench
+  grep -q '^usage: fkm bench' "$OUT" || fail "no usage"
+  for bad in "--shape 1,2,3" "--shape 1,10,20,4,fp16" "--shape 1,100,5,4,fp8" "--only nosuch" \
+             "--iters 0" "--config 128,64" "--engine tpu" "--sample" "--frobnicate 1"; do
+    expect_error bench $bad
+    grep -q '^fkm: bench' "$ERR" || fail "message for: $bad"
+  done
+  expect_error bench --engine cpu --shape 1,100,5,4,fp32 --json "$WORK/none/bench.jsonl"
 }
 
 # The kernel cache: empty listings, usage errors, and where NVRTC is installed an offline prebuild

@@ -5,9 +5,13 @@ if(TARGET test_npy)
     ${PROJECT_SOURCE_DIR}/cli/npy_header.c)
 endif()
 
+if(TARGET test_bench_check)
+  target_link_libraries(test_bench_check PRIVATE fkm_bench_check)
+endif()
+
 if(TARGET fkm_cli)
   set(FKM_CLI_CASES version help run run_given run_batched run_weighted run_n_init
-      run_tol_relative predict demo info cache pending
+      run_tol_relative predict demo info cache bench
       triton bad_inputs bad_usage)
   foreach(case ${FKM_CLI_CASES})
     add_test(NAME cli_${case}

@@ -1,0 +1,273 @@
+/* fkm bench: per-iteration time of fit on SPEC §8's shapes (or given ones) with random uniform
+ * points in [-1, 1): a warm-up fit of 2 iterations (compiles), a timed fit of --iters iterations
+ * with tol off (ms/iter = the iterations' device time / their count), then a fit of 3 iterations
+ * with profiling for the assign/update split. The timed fit's labels are checked against an fp64
+ * scan of its centroids on a sample (bench_check.c). A markdown table on stdout; with --json FILE
+ * one object a shape per line. Exit 0 when every shape ran and passed its check. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_check.h"
+#include "cli.h"
+
+#define BENCH_MAX_SHAPES 16
+
+typedef struct bench_shape {
+  char name[48];
+  int64_t b, n, k, d;
+  fkm_dtype dtype;
+  fkm_precision precision;
+  double flash_ms; /* SPEC §8: flash-kmeans on an H100 80GB HBM3, 2026-11-25; 0 when unknown */
+} bench_shape;
+
+static const bench_shape spec8[] = {
+    {"b32_n74k_k1000", 32, 74256, 1000, 128, FKM_DTYPE_FP16, 0, 3.16},
+    {"n8m_k1024", 1, 8388608, 1024, 128, FKM_DTYPE_FP16, 0, 8.09},
+    {"n1m_k8192", 1, 1048576, 8192, 128, FKM_DTYPE_FP16, 0, 6.41},
+    {"b8_n65k_k100", 8, 65536, 100, 128, FKM_DTYPE_FP16, 0, 0.72},
+    {"n1m_k65536", 1, 1048576, 65536, 128, FKM_DTYPE_FP16, 0, 48.6},
+    {"n1m_k1024_d1024", 1, 1048576, 1024, 1024, FKM_DTYPE_FP16, 0, 9.35},
+    {"n4m_k4096_bf16", 1, 4194304, 4096, 128, FKM_DTYPE_BF16, 0, 12.4},
+    {"n2m_k1024_fp32", 1, 2097152, 1024, 128, FKM_DTYPE_FP32, 0, 3.67},
+    {"n2m_k1024_tf32", 1, 2097152, 1024, 128, FKM_DTYPE_FP32, FKM_PRECISION_TF32, 3.67},
+};
+#define SPEC8_COUNT ((int)(sizeof spec8 / sizeof spec8[0]))
+
+typedef struct bench_args {
+  bench_shape shapes[BENCH_MAX_SHAPES];
+  int count;
+  int64_t iters, sample;
+  fkm_engine engine;
+  int device;
+  fkm_config config;
+  const char *json;
+} bench_args;
+
+/* ---- arguments ------------------------------------------------------------------------------- */
+
+static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+  char *end;
+  *out = strtoll(s, &end, 10);
+  return *s && !*end && *out >= lo && *out <= hi ? 0 : -1;
+}
+
+/* Comma-separated positive integers of s into v[0..count), the last `optional` of them may be
+ * absent (0); 0 or -1. */
+static int parse_ints(const char *s, int count, int optional, int64_t *v) {
+  int i = 0;
+  for (;;) {
+    char *end;
+    if (i == count) return -1;
+    v[i] = strtoll(s, &end, 10);
+    if (end == s || v[i] < 1) return -1;
+    i++;
+    if (*end == '\0') break;
+    if (*end != ',') return -1;
+    s = end + 1;
+  }
+  if (i < count - optional) return -1;
+  for (; i < count; i++) v[i] = 0;
+  return 0;
+}
+
+/* --only NAME[,NAME...]: SPEC §8 shapes by name, appended in the order given. */
+static int add_named(bench_args *a, const char *list) {
+  char buf[512];
+  if (strlen(list) >= sizeof buf) return -1;
+  strcpy(buf, list);
+  for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    int i = 0;
+    while (i < SPEC8_COUNT && strcmp(t, spec8[i].name) != 0) i++;
+    if (i == SPEC8_COUNT || a->count == BENCH_MAX_SHAPES) return -1;
+    a->shapes[a->count++] = spec8[i];
+  }
+  return 0;
+}
+
+/* --shape B,N,K,D,DTYPE (fp16, bf16, fp32 or tf32). */
+static int add_shape(bench_args *a, const char *v) {
+  int64_t x[4];
+  const char *dt = strrchr(v, ',');
+  char head[96];
+  if (!dt || (size_t)(dt - v) >= sizeof head || a->count == BENCH_MAX_SHAPES) return -1;
+  memcpy(head, v, (size_t)(dt - v)), head[dt - v] = '\0', dt++;
+  if (parse_ints(head, 4, 0, x)) return -1;
+  bench_shape *s = &a->shapes[a->count];
+  memset(s, 0, sizeof *s);
+  s->dtype = strcmp(dt, "fp16") == 0   ? FKM_DTYPE_FP16
+             : strcmp(dt, "bf16") == 0 ? FKM_DTYPE_BF16
+             : strcmp(dt, "fp32") == 0 || strcmp(dt, "tf32") == 0 ? FKM_DTYPE_FP32
+                                                                  : FKM_DTYPE_AUTO;
+  if (s->dtype == FKM_DTYPE_AUTO || x[2] > x[1]) return -1;
+  s->precision = strcmp(dt, "tf32") == 0 ? FKM_PRECISION_TF32 : FKM_PRECISION_DEFAULT;
+  s->b = x[0], s->n = x[1], s->k = x[2], s->d = x[3];
+  snprintf(s->name, sizeof s->name, "b%lld_n%lld_k%lld_d%lld_%s", (long long)x[0], (long long)x[1],
+           (long long)x[2], (long long)x[3], dt);
+  a->count++;
+  return 0;
+}
+
+static int set_config(fkm_config *c, const char *v) {
+  int64_t x[6];
+  if (parse_ints(v, 6, 1, x)) return -1;
+  *c = (fkm_config){(int)x[0], (int)x[1], (int)x[2], (int)x[3], (int)x[4], (int)x[5]};
+  return 0;
+}
+
+static int set_engine(fkm_engine *e, const char *v) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(v, cli_engine_name((fkm_engine)i)) == 0) return *e = (fkm_engine)i, 0;
+  return -1;
+}
+
+/* Applies option w with value v; 0 or CLI_EXIT_USAGE (printed). */
+static int apply(bench_args *a, const char *w, const char *v) {
+  int64_t x = 0;
+  int bad = 1;
+  if (!v) return cli_usage_error("bench: option '%s' needs a value (see 'fkm help bench')", w);
+  if (strcmp(w, "--iters") == 0) bad = parse_int(v, 1, 100000, &a->iters);
+  else if (strcmp(w, "--sample") == 0) bad = parse_int(v, 1, INT64_MAX, &a->sample);
+  else if (strcmp(w, "--only") == 0) bad = add_named(a, v);
+  else if (strcmp(w, "--shape") == 0) bad = add_shape(a, v);
+  else if (strcmp(w, "--config") == 0) bad = set_config(&a->config, v);
+  else if (strcmp(w, "--engine") == 0) bad = set_engine(&a->engine, v);
+  else if (strcmp(w, "--device") == 0) bad = parse_int(v, 0, 1 << 20, &x), a->device = (int)x;
+  else if (strcmp(w, "--json") == 0) bad = 0, a->json = v;
+  else return cli_usage_error("bench: unknown option '%s' (see 'fkm help bench')", w);
+  return bad ? cli_usage_error("bench: %s: invalid value '%s' (see 'fkm help bench')", w, v) : 0;
+}
+
+static int parse(int argc, char **argv, bench_args *a) {
+  memset(a, 0, sizeof *a);
+  a->iters = 10, a->sample = 256, a->engine = FKM_ENGINE_GPU;
+  for (int i = 0; i < argc; i += 2) {
+    int rc = apply(a, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+    if (rc) return rc;
+  }
+  if (a->count == 0) memcpy(a->shapes, spec8, sizeof spec8), a->count = SPEC8_COUNT;
+  return 0;
+}
+
+/* ---- one shape ------------------------------------------------------------------------------- */
+
+/* count values uniform in [-1, 1) from a 64-bit LCG (bench/flash_kmeans_side_by_side.py draws its
+ * own: only the distribution is shared); NULL out of memory. */
+static float *random_points(size_t count, uint64_t seed) {
+  float *x = malloc(count * sizeof(float));
+  if (!x) return NULL;
+  for (size_t i = 0; i < count; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (float)((double)(seed >> 11) * 0x1p-53 * 2.0 - 1.0);
+  }
+  return x;
+}
+
+typedef struct bench_run {
+  double ms, ms_assign, ms_update, ms_compile, ms_init;
+  fkm_engine engine;
+  bench_check check;
+} bench_run;
+
+/* The three fits of shape s on points p into *r; 0 or CLI_EXIT_FAIL (printed). */
+static int time_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s,
+                      const fkm_points *p, bench_run *r) {
+  size_t nc = (size_t)(s->b * s->k * s->d), nl = (size_t)(s->b * s->n);
+  fkm_result res = {.centroids = malloc(nc * sizeof(float)),
+                    .labels = malloc(nl * sizeof(int32_t))};
+  fkm_options o;
+  fkm_options_init(&o);
+  o.k = s->k, o.dtype = s->dtype, o.precision = s->precision, o.engine = a->engine;
+  o.device = a->device, o.config = a->config, o.tol = 0.0, o.max_iter = 2, o.check_every = 1000;
+  fkm_status st = res.centroids && res.labels ? fkm_fit(ctx, p, &o, &res) : FKM_ERR_NOMEM;
+  double compile = res.ms_compile;
+  o.max_iter = (int)a->iters;
+  if (st == FKM_OK) st = fkm_fit(ctx, p, &o, &res);
+  if (st == FKM_OK) {
+    r->ms = res.ms_iterations / res.iterations, r->ms_init = res.ms_init, r->engine = res.engine;
+    r->ms_compile = compile;
+    bench_check_labels(p->data, res.centroids, res.labels, s->b, s->n, s->k, s->d,
+                       bench_unit_roundoff(s->dtype, s->precision, s->d), a->sample, &r->check);
+    o.max_iter = 3, o.profile = 1;
+    st = fkm_fit(ctx, p, &o, &res);
+  }
+  r->ms_assign = st == FKM_OK ? res.ms_assign / res.iterations : 0.0;
+  r->ms_update = st == FKM_OK ? res.ms_update / res.iterations : 0.0;
+  free(res.centroids), free(res.labels);
+  return st == FKM_OK ? 0 : cli_fail_status(ctx, st, s->name);
+}
+
+static const char *dtype_label(const bench_shape *s) {
+  return s->precision == FKM_PRECISION_TF32 ? "tf32" : cli_dtype_name(s->dtype);
+}
+
+static void print_row(const bench_shape *s, const bench_run *r, double tflops) {
+  char flash[32] = "—", speedup[32] = "—";
+  if (s->flash_ms > 0)
+    snprintf(flash, sizeof flash, "%.2f", s->flash_ms),
+        snprintf(speedup, sizeof speedup, "%.2fx", s->flash_ms / r->ms);
+  printf("| %s | %lld | %lld | %lld | %lld | %s | %.3f | %.3f | %.3f | %.1f | %s | %s | "
+         "%lld/%lld %s |\n",
+         s->name, (long long)s->b, (long long)s->n, (long long)s->k, (long long)s->d,
+         dtype_label(s), r->ms, r->ms_assign, r->ms_update, tflops, flash, speedup,
+         (long long)(r->check.checked - r->check.wrong), (long long)r->check.checked,
+         r->check.wrong ? "FAIL" : "ok");
+  fflush(stdout);
+}
+
+static void write_json(FILE *f, const bench_shape *s, const bench_run *r, double tflops) {
+  cli_json j;
+  cli_json_begin(&j, f);
+  cli_json_string(&j, "shape", s->name);
+  cli_json_int(&j, "b", s->b), cli_json_int(&j, "n", s->n);
+  cli_json_int(&j, "k", s->k), cli_json_int(&j, "d", s->d);
+  cli_json_string(&j, "dtype", dtype_label(s));
+  cli_json_string(&j, "engine", cli_engine_name(r->engine));
+  cli_json_number(&j, "ms_per_iter", r->ms);
+  cli_json_number(&j, "ms_assign", r->ms_assign), cli_json_number(&j, "ms_update", r->ms_update);
+  cli_json_number(&j, "tflops", tflops);
+  cli_json_number(&j, "ms_compile", r->ms_compile), cli_json_number(&j, "ms_init", r->ms_init);
+  cli_json_int(&j, "checked", r->check.checked), cli_json_int(&j, "wrong", r->check.wrong);
+  cli_json_number(&j, "worst", r->check.worst);
+  cli_json_end(&j);
+}
+
+/* One shape: its row (and JSON line). 0; CLI_EXIT_FAIL when a fit failed (printed); -1 when it
+ * ran but its check failed (printed). */
+static int run_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s, FILE *json) {
+  float *x = random_points((size_t)(s->b * s->n * s->d), 42);
+  if (!x) return cli_fail("bench: %s: out of host memory", s->name);
+  fkm_points p = {x, FKM_DTYPE_FP32, s->b, s->n, s->d};
+  bench_run r;
+  int rc = time_shape(ctx, a, s, &p, &r);
+  free(x);
+  if (rc) return rc;
+  double tflops = 2.0 * (double)(s->b * s->n * s->k * s->d) / (r.ms * 1e-3) / 1e12;
+  print_row(s, &r, tflops);
+  if (json) write_json(json, s, &r, tflops);
+  if (!r.check.wrong) return 0;
+  cli_fail("bench: %s: %lld of %lld sampled labels are not the nearest centroid", s->name,
+           (long long)r.check.wrong, (long long)r.check.checked);
+  return -1;
+}
+
+int cli_cmd_bench(int argc, char **argv) {
+  bench_args a;
+  if (argc == 1 && strcmp(argv[0], "--help") == 0) return cli_usage(stdout, "bench"), CLI_EXIT_OK;
+  int rc = parse(argc, argv, &a);
+  if (rc) return rc;
+  FILE *json = a.json ? fopen(a.json, "w") : NULL;
+  if (a.json && !json) return cli_fail("bench: cannot write '%s'", a.json);
+  fkm_ctx *ctx;
+  if ((rc = cli_ctx_create(&ctx, 1)) != 0) return json ? fclose(json), rc : rc;
+  printf("| shape | B | N | K | D | dtype | ms/iter | assign ms | update ms | TFLOP/s | "
+         "flash-kmeans ms (SPEC §8, H100) | speed-up | labels checked |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  int wrong = 0; /* a fit that fails stops the run; a failed check does not */
+  for (int i = 0; rc == 0 && i < a.count; i++) {
+    rc = run_shape(ctx, &a, &a.shapes[i], json);
+    if (rc < 0) wrong = 1, rc = 0;
+  }
+  fkm_ctx_free(ctx);
+  if (json) fclose(json);
+  return rc || wrong ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
