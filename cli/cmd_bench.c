@@ -84,7 +84,7 @@ static int add_named(bench_args *a, const char *list) {
   return 0;
 }
 
-/* --shape B,N,K,D,DTYPE (fp16, bf16, fp32 or tf32). */
+/* --shape B,N,K,D,DTYPE (fp16, bf16, fp32 or tf32), K ≤ N, at most 10^12 values of points. */
 static int add_shape(bench_args *a, const char *v) {
   int64_t x[4];
   const char *dt = strrchr(v, ',');
@@ -98,7 +98,7 @@ static int add_shape(bench_args *a, const char *v) {
              : strcmp(dt, "bf16") == 0 ? FKM_DTYPE_BF16
              : strcmp(dt, "fp32") == 0 || strcmp(dt, "tf32") == 0 ? FKM_DTYPE_FP32
                                                                   : FKM_DTYPE_AUTO;
-  if (s->dtype == FKM_DTYPE_AUTO || x[2] > x[1]) return -1;
+  if (s->dtype == FKM_DTYPE_AUTO || x[2] > x[1] || (double)x[0] * x[1] * x[3] > 1e12) return -1;
   s->precision = strcmp(dt, "tf32") == 0 ? FKM_PRECISION_TF32 : FKM_PRECISION_DEFAULT;
   s->b = x[0], s->n = x[1], s->k = x[2], s->d = x[3];
   snprintf(s->name, sizeof s->name, "b%lld_n%lld_k%lld_d%lld_%s", (long long)x[0], (long long)x[1],
@@ -241,7 +241,7 @@ static int run_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s, FI
   int rc = time_shape(ctx, a, s, &p, &r);
   free(x);
   if (rc) return rc;
-  double tflops = 2.0 * (double)(s->b * s->n * s->k * s->d) / (r.ms * 1e-3) / 1e12;
+  double tflops = 2.0 * (double)s->b * s->n * s->k * s->d / (r.ms * 1e-3) / 1e12;
   print_row(s, &r, tflops);
   if (json) write_json(json, s, &r, tflops);
   if (!r.check.wrong) return 0;

@@ -359,7 +359,8 @@ case_bench() {
   rm bench.jsonl
   run_ok help bench
   grep -q '^usage: fkm bench' "$OUT" || fail "no usage"
-  for bad in "--shape 1,2,3" "--shape 1,10,20,4,fp16" "--shape 1,100,5,4,fp8" "--only nosuch" \
+  for bad in "--shape 1,2,3" "--shape 1,10,20,4,fp16" "--shape 1,100,5,4,fp8" \
+             "--shape 1000000,1000000,5,4,fp16" "--only nosuch" \
              "--iters 0" "--config 128,64" "--engine tpu" "--sample" "--frobnicate 1"; do
     expect_error bench $bad
     grep -q '^fkm: bench' "$ERR" || fail "message for: $bad"
