@@ -64,6 +64,41 @@ const char *cli_metric_name(fkm_metric m) { return metric_names[m]; }
 const char *cli_dtype_name(fkm_dtype t) { return dtype_names[t]; }
 const char *cli_engine_name(fkm_engine e) { return engine_names[e]; }
 
+int cli_parse_engine(const char *s, fkm_engine *e) {
+  int i = parse_name(s, engine_names);
+  if (i < 0) return -1;
+  *e = (fkm_engine)i;
+  return 0;
+}
+
+int cli_parse_compute_dtype(const char *s, fkm_dtype *t, fkm_precision *p) {
+  int tf32 = strcmp(s, "tf32") == 0, i = tf32 ? FKM_DTYPE_FP32 : parse_name(s, dtype_names);
+  if (i != FKM_DTYPE_FP16 && i != FKM_DTYPE_BF16 && i != FKM_DTYPE_FP32) return -1;
+  *t = (fkm_dtype)i, *p = tf32 ? FKM_PRECISION_TF32 : FKM_PRECISION_DEFAULT;
+  return 0;
+}
+
+const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p) {
+  return p == FKM_PRECISION_TF32 ? "tf32" : dtype_names[t];
+}
+
+int cli_parse_ints(const char *s, int count, int optional, int64_t *v) {
+  int i = 0;
+  for (;;) {
+    char *end;
+    if (i == count) return -1;
+    v[i] = strtoll(s, &end, 10);
+    if (end == s || v[i] < 1) return -1;
+    i++;
+    if (*end == '\0') break;
+    if (*end != ',') return -1;
+    s = end + 1;
+  }
+  if (i < count - optional) return -1;
+  for (; i < count; i++) v[i] = 0;
+  return 0;
+}
+
 /* ---- setters: store the value, or return what was expected ----------------------------------- */
 
 #define ENUM_SETTER(fn, field, type, names, expected) \

@@ -61,6 +61,15 @@ int cli_parse_args(const char *command, int argc, char **argv, unsigned allowed,
 const char *cli_metric_name(fkm_metric m);
 const char *cli_dtype_name(fkm_dtype t);
 const char *cli_engine_name(fkm_engine e);
+/* --engine's value; 0, or -1 (nothing set). */
+int cli_parse_engine(const char *s, fkm_engine *e);
+/* The GPU's compute dtypes by name: fp16, bf16, fp32, and tf32 (fp32 with TF32 precision); 0, or
+ * -1 (nothing set). cli_compute_dtype_name is the inverse. */
+int cli_parse_compute_dtype(const char *s, fkm_dtype *t, fkm_precision *p);
+const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p);
+/* Comma-separated positive integers of s into v[0..count), of which the last `optional` may be
+ * absent (set to 0); 0, or -1. */
+int cli_parse_ints(const char *s, int count, int optional, int64_t *v);
 
 /* ---- messages (report.c) --------------------------------------------------------------------- */
 /* Prints "fkm: <message>" as one line on stderr (newlines inside become spaces); returns

@@ -51,25 +51,6 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   return *s && !*end && *out >= lo && *out <= hi ? 0 : -1;
 }
 
-/* Comma-separated positive integers of s into v[0..count), the last `optional` of them may be
- * absent (0); 0 or -1. */
-static int parse_ints(const char *s, int count, int optional, int64_t *v) {
-  int i = 0;
-  for (;;) {
-    char *end;
-    if (i == count) return -1;
-    v[i] = strtoll(s, &end, 10);
-    if (end == s || v[i] < 1) return -1;
-    i++;
-    if (*end == '\0') break;
-    if (*end != ',') return -1;
-    s = end + 1;
-  }
-  if (i < count - optional) return -1;
-  for (; i < count; i++) v[i] = 0;
-  return 0;
-}
-
 /* --only NAME[,NAME...]: SPEC §8 shapes by name, appended in the order given. */
 static int add_named(bench_args *a, const char *list) {
   char buf[512];
@@ -91,15 +72,12 @@ static int add_shape(bench_args *a, const char *v) {
   char head[96];
   if (!dt || (size_t)(dt - v) >= sizeof head || a->count == BENCH_MAX_SHAPES) return -1;
   memcpy(head, v, (size_t)(dt - v)), head[dt - v] = '\0', dt++;
-  if (parse_ints(head, 4, 0, x)) return -1;
+  if (cli_parse_ints(head, 4, 0, x)) return -1;
   bench_shape *s = &a->shapes[a->count];
   memset(s, 0, sizeof *s);
-  s->dtype = strcmp(dt, "fp16") == 0   ? FKM_DTYPE_FP16
-             : strcmp(dt, "bf16") == 0 ? FKM_DTYPE_BF16
-             : strcmp(dt, "fp32") == 0 || strcmp(dt, "tf32") == 0 ? FKM_DTYPE_FP32
-                                                                  : FKM_DTYPE_AUTO;
-  if (s->dtype == FKM_DTYPE_AUTO || x[2] > x[1] || (double)x[0] * x[1] * x[3] > 1e12) return -1;
-  s->precision = strcmp(dt, "tf32") == 0 ? FKM_PRECISION_TF32 : FKM_PRECISION_DEFAULT;
+  if (cli_parse_compute_dtype(dt, &s->dtype, &s->precision) || x[2] > x[1] ||
+      (double)x[0] * x[1] * x[3] > 1e12)
+    return -1;
   s->b = x[0], s->n = x[1], s->k = x[2], s->d = x[3];
   snprintf(s->name, sizeof s->name, "b%lld_n%lld_k%lld_d%lld_%s", (long long)x[0], (long long)x[1],
            (long long)x[2], (long long)x[3], dt);
@@ -109,15 +87,9 @@ static int add_shape(bench_args *a, const char *v) {
 
 static int set_config(fkm_config *c, const char *v) {
   int64_t x[6];
-  if (parse_ints(v, 6, 1, x)) return -1;
+  if (cli_parse_ints(v, 6, 1, x)) return -1;
   *c = (fkm_config){(int)x[0], (int)x[1], (int)x[2], (int)x[3], (int)x[4], (int)x[5]};
   return 0;
-}
-
-static int set_engine(fkm_engine *e, const char *v) {
-  for (int i = 0; i < 3; i++)
-    if (strcmp(v, cli_engine_name((fkm_engine)i)) == 0) return *e = (fkm_engine)i, 0;
-  return -1;
 }
 
 /* Applies option w with value v; 0 or CLI_EXIT_USAGE (printed). */
@@ -130,7 +102,7 @@ static int apply(bench_args *a, const char *w, const char *v) {
   else if (strcmp(w, "--only") == 0) bad = add_named(a, v);
   else if (strcmp(w, "--shape") == 0) bad = add_shape(a, v);
   else if (strcmp(w, "--config") == 0) bad = set_config(&a->config, v);
-  else if (strcmp(w, "--engine") == 0) bad = set_engine(&a->engine, v);
+  else if (strcmp(w, "--engine") == 0) bad = cli_parse_engine(v, &a->engine);
   else if (strcmp(w, "--device") == 0) bad = parse_int(v, 0, 1 << 20, &x), a->device = (int)x;
   else if (strcmp(w, "--json") == 0) bad = 0, a->json = v;
   else return cli_usage_error("bench: unknown option '%s' (see 'fkm help bench')", w);
@@ -196,10 +168,6 @@ static int time_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s,
   return st == FKM_OK ? 0 : cli_fail_status(ctx, st, s->name);
 }
 
-static const char *dtype_label(const bench_shape *s) {
-  return s->precision == FKM_PRECISION_TF32 ? "tf32" : cli_dtype_name(s->dtype);
-}
-
 static void print_row(const bench_shape *s, const bench_run *r, double tflops) {
   char flash[32] = "—", speedup[32] = "—";
   if (s->flash_ms > 0)
@@ -208,7 +176,8 @@ static void print_row(const bench_shape *s, const bench_run *r, double tflops) {
   printf("| %s | %lld | %lld | %lld | %lld | %s | %.3f | %.3f | %.3f | %.1f | %s | %s | "
          "%lld/%lld %s |\n",
          s->name, (long long)s->b, (long long)s->n, (long long)s->k, (long long)s->d,
-         dtype_label(s), r->ms, r->ms_assign, r->ms_update, tflops, flash, speedup,
+         cli_compute_dtype_name(s->dtype, s->precision), r->ms, r->ms_assign, r->ms_update, tflops,
+         flash, speedup,
          (long long)(r->check.checked - r->check.wrong), (long long)r->check.checked,
          r->check.wrong ? "FAIL" : "ok");
   fflush(stdout);
@@ -220,7 +189,7 @@ static void write_json(FILE *f, const bench_shape *s, const bench_run *r, double
   cli_json_string(&j, "shape", s->name);
   cli_json_int(&j, "b", s->b), cli_json_int(&j, "n", s->n);
   cli_json_int(&j, "k", s->k), cli_json_int(&j, "d", s->d);
-  cli_json_string(&j, "dtype", dtype_label(s));
+  cli_json_string(&j, "dtype", cli_compute_dtype_name(s->dtype, s->precision));
   cli_json_string(&j, "engine", cli_engine_name(r->engine));
   cli_json_number(&j, "ms_per_iter", r->ms);
   cli_json_number(&j, "ms_assign", r->ms_assign), cli_json_number(&j, "ms_update", r->ms_update);

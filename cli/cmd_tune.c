@@ -17,17 +17,6 @@ typedef struct tune_args {
 
 /* ---- arguments -------------------------------------------------------------------------------- */
 
-/* "A,B,C" of positive integers into v[0..3); 0 or -1. */
-static int parse_triple(const char *s, int64_t v[3]) {
-  char *end;
-  for (int i = 0; i < 3; i++) {
-    v[i] = strtoll(s, &end, 10);
-    if (end == s || v[i] < 1 || *end != (i < 2 ? ',' : '\0')) return -1;
-    s = end + 1;
-  }
-  return 0;
-}
-
 static int parse_count(const char *s, int64_t *out) {
   char *end;
   *out = strtoll(s, &end, 10);
@@ -42,20 +31,9 @@ static int name_index(const char *s, const char *(*name)(int), int count) {
 }
 
 static const char *metric_at(int i) { return cli_metric_name((fkm_metric)i); }
-static const char *dtype_at(int i) { return i == 4 ? "tf32" : cli_dtype_name((fkm_dtype)i); }
-
-/* --dtype: the compute dtypes, tf32 for fp32 with TF32 precision. 0 or -1. */
-static int set_dtype(fkm_options *o, const char *v) {
-  int i = name_index(v, dtype_at, 5);
-  if (i < 1) return -1;
-  o->dtype = i == 4 ? FKM_DTYPE_FP32 : (fkm_dtype)i;
-  o->precision = i == 4 ? FKM_PRECISION_TF32 : FKM_PRECISION_DEFAULT;
-  return 0;
-}
-
 static int set_shape(tune_args *a, const char *v) {
   int64_t x[3];
-  if (parse_triple(v, x)) return -1;
+  if (cli_parse_ints(v, 3, 0, x)) return -1;
   a->shape.n = x[0], a->shape.d = x[1], a->opts.k = x[2], a->synthetic = 1;
   return 0;
 }
@@ -73,7 +51,8 @@ static int apply_value(tune_args *a, const char *w, const char *v) {
   if (strcmp(w, "-k") == 0) bad = parse_count(v, &a->opts.k);
   else if (strcmp(w, "--batches") == 0) bad = parse_count(v, &a->shape.b) || a->shape.b < 1;
   else if (strcmp(w, "--shape") == 0) bad = set_shape(a, v);
-  else if (strcmp(w, "--dtype") == 0) bad = set_dtype(&a->opts, v);
+  else if (strcmp(w, "--dtype") == 0)
+    bad = cli_parse_compute_dtype(v, &a->opts.dtype, &a->opts.precision);
   else if (strcmp(w, "--metric") == 0) bad = (x = name_index(v, metric_at, 3)) < 0;
   else if (strcmp(w, "--device") == 0) bad = parse_count(v, &x) || x >= 1 << 20;
   else bad = parse_count(v, &x); /* --seed */

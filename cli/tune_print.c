@@ -22,10 +22,6 @@ static double ms_of(const fkm_tune_report *r, const fkm_config *c) {
   return -1.0;
 }
 
-static const char *dtype_text(const cli_tune_shape *s) {
-  return s->precision == FKM_PRECISION_TF32 ? "tf32" : cli_dtype_name(s->dtype);
-}
-
 /* ---- text ------------------------------------------------------------------------------------- */
 
 static void config_text(const fkm_config *c, char *out, size_t len) {
@@ -48,8 +44,8 @@ static void run_text(const cli_tune_shape *s, const fkm_tune_report *r) {
   const fkm_tune_timing *w = winner(r), *m = model_pick(r);
   char c[160];
   printf("tune B=%lld N=%lld D=%lld K=%lld %s %s, %s: %zu of %zu valid configurations\n",
-         (long long)s->b, (long long)s->n, (long long)s->d, (long long)s->k, dtype_text(s),
-         cli_metric_name(s->metric), r->exhaustive ? "exhaustive" : "pruned", r->count, r->space);
+         (long long)s->b, (long long)s->n, (long long)s->d, (long long)s->k,
+         cli_compute_dtype_name(s->dtype, s->precision), cli_metric_name(s->metric), r->exhaustive ? "exhaustive" : "pruned", r->count, r->space);
   table_text(r);
   config_text(&w->config, c, sizeof c);
   printf("winner: %s: %.4f ms", c, w->ms);
@@ -102,7 +98,7 @@ static void shape_json(cli_json *j, const cli_tune_shape *s) {
   cli_json_int(j, "N", s->n);
   cli_json_int(j, "D", s->d);
   cli_json_int(j, "K", s->k);
-  cli_json_string(j, "dtype", dtype_text(s));
+  cli_json_string(j, "dtype", cli_compute_dtype_name(s->dtype, s->precision));
   cli_json_string(j, "metric", cli_metric_name(s->metric));
 }
 
