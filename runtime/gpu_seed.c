@@ -29,8 +29,9 @@ static fkm_status potentials(fkm__gpu_run *run, int64_t step) {
   int64_t blocks = (warp_tiles + 7) / 8; /* 8 warps a block */
   if (blocks > resident) blocks = resident > 0 ? resident : 1;
   unsigned pairs = (unsigned)((step * run->trials + 7) / 8); /* a warp a pair */
-  FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0, &run->x, &run->idx,
-              &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k, &run->trials, &step);
+  FKM__LAUNCH(run, run->kern.pp_gaps, pairs, (unsigned)run->b, 256, 0, &run->x, &run->pp_xside,
+              &run->idx, &run->cand, &run->pp_gap, &run->pp_side, &run->n, &run->k, &run->trials,
+              &step);
   FKM__LAUNCH(run, run->kern.pp_potential, (unsigned)blocks, (unsigned)run->b, 256,
               (unsigned)(256 * run->trials * 4), &run->x, &run->w, &run->d2, &run->labels,
               &run->pp_xside, &run->pp_gap, &run->pp_side, &run->pp, &run->cand, &run->pot,

@@ -92,8 +92,9 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->cand, pp ? B * T * 8 : 0};
   c[n++] = (carve){&run->pot, pp ? B * T * 8 : 0};
   c[n++] = (carve){&run->pp_gap, pp ? B * K * ((T + 3) & ~(size_t)3) * 4 : 0};
-  c[n++] = (carve){&run->pp_side, pp ? B * T * 8 : 0};
-  c[n++] = (carve){&run->pp_xside, pp ? B * N * 8 : 0};
+  int screen = pp && run->dtype != FKM_DTYPE_FP32; /* the tensor-core screen's sides */
+  c[n++] = (carve){&run->pp_side, screen ? B * T * 8 : 0};
+  c[n++] = (carve){&run->pp_xside, screen ? B * N * 8 : 0};
   c[n++] = (carve){&run->pp_near, pp ? B * N * 8 : 0};
   c[n++] = (carve){&run->pp_near_t, pp ? B * N : 0};
   c[n++] = (carve){&run->best_c32, best ? B * K * D * 4 : 0};

@@ -147,6 +147,13 @@ __device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
 
 #define FKM_PP_POINT_SCALE ((FKM_DP + 16) * 0x1p-21f) /* a point's scale of fkm_pp_side_of */
 
+/* A candidate's side from its row's: the same a, and r / scale rounded up, which is at least √sq
+ * (r ≥ scale·√sq), so that the screen's bound holds with no second norm of the row. */
+__device__ __forceinline__ fkm_pp_side fkm_pp_candidate_side(fkm_pp_side row) {
+  fkm_pp_side v = {row.a, __fdiv_ru(row.r, FKM_PP_POINT_SCALE)};
+  return v;
+}
+
 /* The fp32 ‖a‖² (fmaf steps in index order; the tensor-core screen's bound allows any order). */
 __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
   float s = 0.0f;
@@ -160,13 +167,13 @@ __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
 }
 
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights; xside [B][N] takes the rows' sides from fkm_pp_sqnorm_f32);
- * otherwise centre `step` (idx[b][step]) joins: D²_i = ‖x_i − x_c‖² for step 0; after it,
- * min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of the winning trial is set (for every
- * other point the centre is no nearer than D²_i, which stays), the distance taken from near where
- * near_t holds the winner; labels_i = the centre's step where D²_i takes its distance. Block x
- * covers points FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every FKM_THREADS-th of them.
- * Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
+ * centre (the terms are the weights; for fp16/bf16 rows xside [B][N] takes the rows' sides from
+ * fkm_pp_sqnorm_f32); otherwise centre `step` (idx[b][step]) joins: D²_i = ‖x_i − x_c‖² for
+ * step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of the winning trial
+ * is set (for every other point the centre is no nearer than D²_i, which stays), the distance
+ * taken from near where near_t holds the winner; labels_i = the centre's step where D²_i takes its
+ * distance. Block x covers points FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every
+ * FKM_THREADS-th of them. Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, int *__restrict__ labels,
@@ -197,10 +204,10 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     const i64 i = i0 + r * FKM_THREADS;
     if (i >= n) break;
     const elem_t *xb = x + (i64)b * n * FKM_DP;
-    if (first) {
-      const float sq = fkm_pp_sqnorm_f32(xb + i * FKM_DP);
-      xside[(i64)b * n + i] = fkm_pp_side_of(sq, FKM_PP_POINT_SCALE);
-    }
+#if FKM_DTYPE != 3
+    if (first)
+      xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(xb + i * FKM_DP), FKM_PP_POINT_SCALE);
+#endif
     if (!first && (step == 0 || (bits[r] & winner))) {
       const i64 bi = (i64)b * n + i;
       const elem_t *centre = xb + idx[(i64)b * k + step] * FKM_DP;
@@ -371,25 +378,26 @@ __device__ __forceinline__ double fkm_pp_sqdist_warp(const elem_t *a, const elem
 }
 
 /* Pair (j, t) (a warp): gap[b][j][t] = ‖x_cand_t − x_centre_j‖² (fkm_pp_sqdist_warp) rounded
- * down to fp32, for the `step` centres picked so far and the step's trials; the warps of j = 0 also
- * write side[b][t], the candidate's fkm_pp_side from its fp32 ‖·‖² (any order).
+ * down to fp32, for the `step` centres picked so far and the step's trials; for fp16/bf16 rows the
+ * warps of j = 0 also write side[b][t], the candidate's fkm_pp_candidate_side of its row's xside.
  * Grid (⌈step · trials / (FKM_THREADS / 32)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
-    FKM_ENTRY(fkm_pp_gaps)(const elem_t *__restrict__ x, const i64 *__restrict__ idx,
-                           const i64 *__restrict__ cand, float *__restrict__ gap,
-                           fkm_pp_side *__restrict__ side, i64 n, i64 k, int trials, i64 step) {
+    FKM_ENTRY(fkm_pp_gaps)(const elem_t *__restrict__ x, const fkm_pp_side *__restrict__ xside,
+                           const i64 *__restrict__ idx, const i64 *__restrict__ cand,
+                           float *__restrict__ gap, fkm_pp_side *__restrict__ side, i64 n, i64 k,
+                           int trials, i64 step) {
   const int b = blockIdx.y, lane = threadIdx.x & 31;
   const i64 g = ((i64)blockIdx.x * FKM_THREADS + threadIdx.x) >> 5, j = g / trials;
   const int t = (int)(g % trials);
   if (j >= step) return;
-  const elem_t *xb = x + (i64)b * n * FKM_DP, *c = xb + cand[(i64)b * trials + t] * FKM_DP;
-  const double d = fkm_pp_sqdist_warp(c, xb + idx[(i64)b * k + j] * FKM_DP);
+  const i64 ci = cand[(i64)b * trials + t];
+  const elem_t *xb = x + (i64)b * n * FKM_DP;
+  const double d = fkm_pp_sqdist_warp(xb + ci * FKM_DP, xb + idx[(i64)b * k + j] * FKM_DP);
   if (lane == 0) gap[((i64)b * k + j) * ((trials + 3) & ~3) + t] = __double2float_rd(d);
-  if (j != 0) return;
-  float sq = 0.0f;
-  for (int e = lane; e < FKM_DP; e += 32) sq = fmaf(fkm_to_f32(c[e]), fkm_to_f32(c[e]), sq);
-  sq = fkm_warp_sum(sq);
-  if (lane == 0) side[(i64)b * trials + t] = fkm_pp_side_of(sq, 1.0f);
+#if FKM_DTYPE != 3
+  if (j == 0 && lane == 0)
+    side[(i64)b * trials + t] = fkm_pp_candidate_side(xside[(i64)b * n + ci]);
+#endif
 }
 
 /* A warp's queue of the pairs its screen leaves to the fp64 distance, in shared memory: entries
