@@ -55,23 +55,36 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
   return n;
 }
 
-/* fkm_wgmma(d, desc_a, desc_b, accumulate): one m64nBLOCK_Kk16 (k8 for TF32) warpgroup MMA, its
- * BLOCK_K / 2 accumulator registers spelled out (inline PTX needs them as separate operands).
+/* fkm_wgmma(d, a, desc_b, accumulate): one m64nBLOCK_Kk16 (k8 for TF32) warpgroup MMA, its
+ * BLOCK_K / 2 accumulator registers spelled out (inline PTX needs them as separate operands); a is
+ * the descriptor of A in shared memory, or for 3×TF32 (u32 a[4]) A's TF32 fragment in registers.
  * TF32 takes no transpose immediates (its operands are K-major only). */
 static int write_wgmma(char *out, size_t len, const fkm__kernel_spec *s) {
-  int regs = s->block_k / 2, n = 0, tf32 = s->dtype == FKM_DTYPE_FP32;
+  int regs = s->block_k / 2, n = 0, tf32 = s->dtype == FKM_DTYPE_FP32, ra = fkm__spec_split_tf32(s);
+  int a_ops = ra ? 4 : 1, b = regs + a_ops; /* operand numbers: d, then a, then b and accumulate */
   const char *t = tf32 ? "tf32" : s->dtype == FKM_DTYPE_FP16 ? "f16" : "bf16";
   n += snprintf(out + n, len - (size_t)n,
-                "__device__ __forceinline__ void fkm_wgmma(float *d, unsigned long long a,\n"
+                "__device__ __forceinline__ void fkm_wgmma(float *d, %s,\n"
                 "    unsigned long long b, int accumulate) {\n"
                 "  asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %%%d, 0;\\n\"\n"
                 "    \"wgmma.mma_async.sync.aligned.m64n%dk%d.f32.%s.%s {",
-                regs + 2, s->block_k, tf32 ? 8 : 16, t, t);
+                ra ? "const unsigned *a" : "unsigned long long a", b + 1, s->block_k, tf32 ? 8 : 16,
+                t, t);
   for (int i = 0; i < regs; i++) n += snprintf(out + n, len - (size_t)n, "%s%%%d", i ? ", " : "", i);
-  n += snprintf(out + n, len - (size_t)n, "}, %%%d, %%%d, p, 1, 1%s;\\n}\\n\"\n    : ", regs,
-                regs + 1, tf32 ? "" : ", 0, 0");
+  if (ra)
+    n += snprintf(out + n, len - (size_t)n, "}, {%%%d, %%%d, %%%d, %%%d}", regs, regs + 1,
+                  regs + 2, regs + 3);
+  else
+    n += snprintf(out + n, len - (size_t)n, "}, %%%d", regs);
+  n += snprintf(out + n, len - (size_t)n, ", %%%d, p, 1, 1%s;\\n}\\n\"\n    : ", b,
+                tf32 ? "" : ", 0, 0");
   for (int i = 0; i < regs; i++) n += snprintf(out + n, len - (size_t)n, "%s\"+f\"(d[%d])", i ? ", " : "", i);
-  n += snprintf(out + n, len - (size_t)n, "\n    : \"l\"(a), \"l\"(b), \"r\"(accumulate));\n}\n");
+  if (ra)
+    n += snprintf(out + n, len - (size_t)n,
+                  "\n    : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3])");
+  else
+    n += snprintf(out + n, len - (size_t)n, "\n    : \"l\"(a)");
+  n += snprintf(out + n, len - (size_t)n, ", \"l\"(b), \"r\"(accumulate));\n}\n");
   return n;
 }
 

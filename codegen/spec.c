@@ -18,9 +18,13 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
   return s;
 }
 
+int fkm__spec_split_tf32(const fkm__kernel_spec *s) {
+  return s->dtype == FKM_DTYPE_FP32 && s->precision == FKM_PRECISION_DEFAULT;
+}
+
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) {
-  return (s->dtype != FKM_DTYPE_FP32 || s->precision == FKM_PRECISION_TF32) && s->sm == 90 &&
-         s->arch_specific;
+  return s->sm == 90 && s->arch_specific &&
+         (!fkm__spec_split_tf32(s) || fkm__padded_d(s->d) <= FKM__SPLIT_MAX_DP);
 }
 
 size_t fkm__sm_shared_limit(int sm) {
@@ -74,6 +78,21 @@ static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, cha
   return FKM_OK;
 }
 
+/* 3×TF32 on warpgroup MMAs: each warpgroup keeps one m64 tile of points as TF32 hi and lo
+ * fragments in registers (DP of them a thread), so the whole row is one chunk and only the
+ * centroid stages, each a hi and a lo tile, take shared memory. */
+static fkm_status layout_wgmma_split(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
+                                     size_t len) {
+  if (s->block_n != 64 * l->warps_m)
+    return reject(why, len, "3xTF32 wgmma kernel: BLOCK_N must be 64 per warpgroup");
+  if (l->d_chunks != 1 || s->num_ctas > 1)
+    return reject(why, len, "3xTF32 wgmma kernel: the whole row in one D chunk, no clusters");
+  l->split = 1;
+  l->shared = 2 * (size_t)l->chunk * 4 * s->block_k * s->num_stages + 1024;
+  l->regs_estimate = s->block_k / 2 + fkm__padded_d(s->d) + 44;
+  return FKM_OK;
+}
+
 /* Warpgroups of 4 warps each own BLOCK_N / 64 / warpgroups m64 tiles and all BLOCK_K columns. */
 static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
                                size_t len) {
@@ -87,8 +106,9 @@ static fkm_status layout_wgmma(const fkm__kernel_spec *s, fkm__spec_layout *l, c
   if ((size_t)l->chunk * esize % 128)
     return reject(why, len, "wgmma kernel: D chunk rows must be multiples of 128 bytes (swizzle)");
   int wg_m = s->block_n / 64 / groups;
-  size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->warps_m = groups, l->warps_n = 1;
+  if (fkm__spec_split_tf32(s)) return layout_wgmma_split(s, l, why, len);
+  size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->shared = (size_t)l->chunk * esize * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               1024; /* slack to align the tiles to the 1024-byte swizzle atom */
   if (s->num_ctas > 1) {

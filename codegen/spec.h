@@ -39,9 +39,16 @@ static inline int fkm__padded_d(int d) { return (d + 15) / 16 * 16; }
 fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dtype dtype,
                                 fkm_precision precision, int d, int sm);
 
-/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (fp16/bf16, and fp32 in TF32
- * precision, on sm_90a) rather than mma.sync (every other case; fp32 runs 3×TF32, or TF32 when
- * asked). */
+/* Whether fp32 runs 3×TF32 (default precision: each operand split into TF32 hi and lo, three
+ * products summed) rather than TF32. */
+int fkm__spec_split_tf32(const fkm__kernel_spec *s);
+
+/* Padded D up to which the 3×TF32 warpgroup kernel keeps a point's hi and lo fragments in
+ * registers; wider fp32 rows run 3×TF32 on mma.sync. */
+#define FKM__SPLIT_MAX_DP 128
+
+/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (sm_90a: fp16/bf16, TF32, and
+ * 3×TF32 up to FKM__SPLIT_MAX_DP) rather than mma.sync (every other case). */
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */
@@ -54,6 +61,8 @@ typedef struct fkm__spec_layout {
   int d_chunks;       /* assign: steps per centroid tile */
   size_t shared;      /* dynamic shared memory bytes */
   int alone;          /* assign: 1 when a second such block cannot share a multiprocessor */
+  int split;          /* assign: 1 when it reads the centroids as TF32 hi and lo planes (3×TF32
+                       * warpgroup kernel; fkm__run_prep_centroids) */
   int regs_estimate;  /* accumulator + bookkeeping registers per thread */
 } fkm__spec_layout;
 

@@ -38,6 +38,11 @@ static const int wgmma_wide_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {128, 64
  * block per SM — the exhaustive sweep's best on H200 (N=2M, K=1024, D=128: 2.36 ms against 2.47
  * for the 16-bit list's two-blocks-per-SM pick; 203 valid configurations). */
 static const int wgmma_tf32_tiles[][3] = {{256, 64, 8}, {256, 64, 4}, {128, 64, 4}, {64, 64, 4}};
+/* 3×TF32 (spec.c: one m64 tile of points a warpgroup, in registers): two warpgroups over 128
+ * points first, so that one folds while the other's MMAs run (H200, N = 2M, K = 1024, D = 128,
+ * assign: 4.72–4.74 ms with 2 or 3 stages, 5.54 with 1; one warpgroup over 64 points 5.38–5.45;
+ * mma.sync 8.87). */
+static const int wgmma_split_tiles[][3] = {{128, 64, 8}, {64, 64, 4}};
 #define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
@@ -71,11 +76,14 @@ static int model_block_d(int d) {
 static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm__spec_layout *l,
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s), tf32 = wg && s->dtype == FKM_DTYPE_FP32;
+  int split = tf32 && fkm__spec_split_tf32(s);
   const int(*tiles)[3] = !wg        ? mma_tiles
+                         : split    ? wgmma_split_tiles
                          : dp > 128 ? wgmma_wide_tiles
                          : tf32     ? wgmma_tf32_tiles
                                     : wgmma_tiles;
   int count = !wg        ? FKM__TILE_COUNT(mma_tiles)
+              : split    ? FKM__TILE_COUNT(wgmma_split_tiles)
               : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
               : tf32     ? FKM__TILE_COUNT(wgmma_tf32_tiles)
                          : FKM__TILE_COUNT(wgmma_tiles);
@@ -89,7 +97,8 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
 /* Measured on H100 (2026-11-25, N = 2M, K = 1024, D = 128): the model's mma.sync pick for fp32
  * (256×128, 8 warps) ran 3×TF32 in 9.57 ms against 9.72 for the table's 128×64 with 4 warps (and
  * TF32 in 4.50 against 5.02). TF32 on sm_90a now takes the warpgroup kernel: 3.09 ms against 4.40
- * for the mma.sync pick on H200 (2026-12-03, same run). */
+ * for the mma.sync pick on H200 (2026-12-03, same run); so does 3×TF32 up to D = 128: 5.12 ms
+ * against 9.30 (H200, 2026-12-04, a minute apart). */
 int fkm__model_measured(const fkm__kernel_spec *s) {
   return fkm__spec_uses_wgmma(s) || (s->sm == 90 && s->dtype == FKM_DTYPE_FP32);
 }
@@ -100,9 +109,10 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
                                       t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
                                       (int)p->d, g->sm);
-  /* sm_90a: warpgroup MMA for fp16/bf16 and TF32, while its float arg-min index is exact */
-  s.arch_specific = g->sm == 90 && (t != FKM_DTYPE_FP32 || s.precision == FKM_PRECISION_TF32) &&
-                    o->k <= FKM__WGMMA_MAX_K;
+  /* sm_90a: warpgroup MMA (fp16/bf16, TF32, 3×TF32 on rows it keeps in registers), while its
+   * float arg-min index is exact */
+  s.arch_specific = g->sm == 90 && o->k <= FKM__WGMMA_MAX_K;
+  if (!fkm__spec_uses_wgmma(&s)) s.arch_specific = 0;
   return s;
 }
 

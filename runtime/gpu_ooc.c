@@ -24,7 +24,7 @@ static fkm__gpu_run chunk_view(const fkm__gpu_run *run, int64_t q, int s, int64_
   v.x = o->direct ? *raw : o->xc[s];
   v.labels = o->labels[s];
   v.c32 = run->c32 + b * K * (size_t)run->d * 4;
-  v.ch = run->ch + fkm__ch_bytes((int64_t)b, run->k, run->dp, run->esize);
+  v.ch = run->ch + fkm__ch_bytes((int64_t)b, run->k, run->dp, run->ch_esize);
   v.cnorm = run->cnorm + fkm__cnorm_bytes((int64_t)b, run->k);
   v.inertia = run->inertia + b * 8;
   v.parts = (int)((len + FKM__SPAN_ROWS - 1) / FKM__SPAN_ROWS);

@@ -35,7 +35,7 @@ static int page_locked(const fkm__cuda_api *cu, const void *p, size_t bytes) {
 static fkm__ooc_shape shape_of(const fkm__gpu_run *run, int direct) {
   const fkm_options *o = run->o;
   fkm__ooc_shape s = {run->b, run->n, run->d, run->k, run->dp, fkm__dtype_size(run->p->dtype),
-                      run->esize, direct, run->fit && o->sample_weight != NULL, run->fit,
+                      run->esize, run->ch_esize, direct, run->fit && o->sample_weight != NULL, run->fit,
                       run->fit && o->n_init > 1};
   return s;
 }
@@ -53,7 +53,7 @@ static void carve_fixed(fkm__gpu_run *run, CUdeviceptr *at) {
   size_t B = (size_t)run->b, K = (size_t)run->k, D = (size_t)run->d, DP = (size_t)run->dp;
   size_t G = FKM__ACC_SLOTS;
   run->c32 = take(at, B * K * D * 4);
-  run->ch = take(at, fkm__ch_bytes(run->b, run->k, run->dp, run->esize));
+  run->ch = take(at, fkm__ch_bytes(run->b, run->k, run->dp, run->ch_esize));
   run->cnorm = take(at, fkm__cnorm_bytes(run->b, run->k));
   run->inertia = take(at, B * 8);
   run->state = take(at, 16);

@@ -44,6 +44,7 @@ typedef struct fkm__gpu_run {
   int dp;                 /* D padded to 16 */
   fkm_dtype dtype;        /* compute dtype */
   size_t esize;           /* bytes per compute element */
+  size_t ch_esize;        /* bytes per centroid element of ch (fkm__ch_esize) */
   int fit;                /* 1: fit (sort buffers), 0: predict */
   int tile, ntiles;       /* counting-sort tiles: points per tile, tiles per batch */
   int parts;              /* inertia partial sums per batch: spans of FKM__SPAN_ROWS points */

@@ -59,7 +59,7 @@ static size_t layout(fkm__gpu_run *run, carve *c, size_t *count, int device_poin
   c[n++] = (carve){&run->x, direct && device_points ? 0 : B * N * run->dp * run->esize};
   c[n++] = (carve){&run->raw, direct || device_points ? 0 : B * N * D * fkm__dtype_size(run->p->dtype)};
   c[n++] = (carve){&run->c32, B * K * D * 4};
-  c[n++] = (carve){&run->ch, fkm__ch_bytes(run->b, run->k, run->dp, run->esize)};
+  c[n++] = (carve){&run->ch, fkm__ch_bytes(run->b, run->k, run->dp, run->ch_esize)};
   c[n++] = (carve){&run->cnorm, fkm__cnorm_bytes(run->b, run->k)};
   c[n++] = (carve){&run->labels, B * N * 4};
   c[n++] = (carve){&run->sorted, run->fit ? B * N * 4 : 0};
@@ -150,6 +150,7 @@ fkm_status fkm__run_prepare(fkm__gpu_run *run, fkm_ctx *ctx, const fkm_points *p
   run->dp = fkm__padded_d((int)p->d);
   run->dtype = fkm__compute_dtype(p, o, 1);
   run->esize = fkm__dtype_size(run->dtype);
+  run->ch_esize = fkm__ch_esize(run->dtype, o->precision);
   fkm_status st = fkm__gpu_open(ctx, o->device, &run->g);
   if (st != FKM_OK) return st;
   run->cu = run->g->cu;

@@ -156,6 +156,13 @@ double fkm__now_ms(void);
 static inline int64_t fkm__kpad_rows(int64_t k) {
   return (k + FKM__KPAD_ROWS - 1) / FKM__KPAD_ROWS * FKM__KPAD_ROWS;
 }
+/* Bytes a centroid element takes in ch: the compute dtype's, twice for fp32 at default precision
+ * (the 3×TF32 warpgroup kernel reads TF32 hi and lo planes; the room is there whichever kernel
+ * runs, as tuning tries both). */
+static inline size_t fkm__ch_esize(fkm_dtype compute, fkm_precision precision) {
+  size_t e = fkm__dtype_size(compute);
+  return compute == FKM_DTYPE_FP32 && precision == FKM_PRECISION_DEFAULT ? 2 * e : e;
+}
 /* Bytes of ch [B][fkm__kpad_rows(K)][DP] (esize bytes an element) for B batches of k. */
 static inline size_t fkm__ch_bytes(int64_t b, int64_t k, int64_t dp, size_t esize) {
   return (size_t)b * (size_t)fkm__kpad_rows(k) * (size_t)dp * esize;

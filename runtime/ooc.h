@@ -20,6 +20,7 @@ typedef struct fkm__ooc_shape {
   int dp;           /* D padded to 16 */
   size_t storage;   /* bytes per element of the caller's points */
   size_t compute;   /* bytes per element of the compute dtype */
+  size_t centroid;  /* bytes per element of the centroids' compute layouts (fkm__ch_esize) */
   int direct;       /* 1: a copied chunk is the compute layout as it is (no convert buffer) */
   int weights;      /* 1: sample weights stream beside the points */
   int fit;          /* 1: fit (sort and accumulate buffers), 0: predict */

@@ -14,7 +14,7 @@ static size_t fixed_bytes(const fkm__ooc_shape *s) {
   size_t B = (size_t)s->b, K = (size_t)s->k, D = (size_t)s->d, DP = (size_t)s->dp;
   size_t G = FKM__ACC_SLOTS;
   size_t t = fkm__device_aligned(B * K * D * 4) +
-             fkm__device_aligned(fkm__ch_bytes(s->b, s->k, s->dp, s->compute)) +
+             fkm__device_aligned(fkm__ch_bytes(s->b, s->k, s->dp, s->centroid)) +
              fkm__device_aligned(fkm__cnorm_bytes(s->b, s->k)) + fkm__device_aligned(B * 8) +
              2 * fkm__device_aligned(16);
   if (s->fit)

@@ -20,6 +20,13 @@ typedef long long i64;
  * picks the bound, up to this): FKM__SMALL_RUN of runtime/gpu_run.h. */
 #define FKM_SMALL_RUN 128
 
+/* The bits of f rounded to TF32 (nearest, ties away; the low 13 mantissa bits zero). */
+__device__ __forceinline__ u32 fkm_tf32(float f) {
+  u32 r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
+  return r;
+}
+
 /* Rows per batch of the padded centroid layouts (the distance offsets cnorm, and ch for clustered
  * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__kpad_rows. */
 __device__ __forceinline__ i64 fkm_kpad(i64 k) {

@@ -88,7 +88,7 @@ __device__ __forceinline__ void fkm_cluster_steps(const fkm_block &b, u32 full, 
   for (int s = s0; s < s1; ++s) {
     const int slot = s % NS;
     fkm_bar_wait(full + slot * 8, (s / NS) & 1);
-    fkm_issue(acc, b.xs, fkm_cstage(b, s), b.wg, true);
+    fkm_issue(acc, fkm_xfrag{}, b.xs, fkm_cstage(b, s), b.wg, true);
     float cn[BK / 8][2];
     fkm_tile_norms(cn, b.nb, s * BK, b.lane);
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");

@@ -54,11 +54,6 @@ __device__ __forceinline__ void fkm_ldsm2(u32 *r, u32 addr) {
 }
 
 #if FKM_DTYPE == 3
-__device__ __forceinline__ u32 fkm_tf32(float f) {
-  u32 r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
-  return r;
-}
 __device__ __forceinline__ void fkm_mma_tf32(float *d, const u32 *a, const u32 *b) {
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
                "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"

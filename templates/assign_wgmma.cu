@@ -1,5 +1,6 @@
 /* FlashAssign on Hopper warpgroup MMA (sm_90a; fp16/bf16 in, or fp32 read as TF32 — the MMA
- * ignores the low 13 mantissa bits, i.e. truncates, as Triton's tf32 dots do; fp32 accumulate).
+ * ignores the low 13 mantissa bits, i.e. truncates, as Triton's tf32 dots do —, or fp32 in 3×TF32
+ * with the points in registers (SPLIT below); fp32 accumulate).
  * Same contract and tiling as assign_mma.cu: a block owns BLOCK_N points and streams the
  * centroids in BLOCK_K × CHUNK tiles through a NUM_STAGES-deep cp.async pipeline (with one chunk the
  * point tile stays on chip). Tiles sit in shared memory K-major in the 128-byte swizzle layout
@@ -41,6 +42,12 @@
  * N = 2M, K = 1024 and D = 1024 3 % faster); where two blocks share an SM the copies go first, as
  * the other block's MMAs cover them (N = 1M, K = 8192 and N = 4M bf16 3 % slower the other way). */
 #define MMAS_FIRST FKM_ALONE
+/* 3×TF32 (fp32 at default precision): each warpgroup keeps its m64 tile of points as TF32 hi and
+ * lo fragments in registers (fkm_xfrag), the centroids arrive as hi and lo planes (norms.cu) and
+ * each k-step sums lo·hi, hi·lo and hi·hi, as assign_mma.cu does; WG_M is 1 and the row one chunk
+ * (spec.c). */
+#define SPLIT (FKM_DTYPE == 3 && FKM_PRECISION == 0)
+#define CPLANES (SPLIT ? 2 : 1) /* centroid tiles a stage slot holds */
 
 /* Copies of a ROWS × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at
  * shared address dst; with GUARD, rows at or beyond valid_rows and columns at or beyond DP are
@@ -204,19 +211,56 @@ __device__ __forceinline__ void fkm_fence_acc(float (*acc)[BK / 2]) {
     for (int i = 0; i < BK / 2; ++i) asm volatile("" : "+f"(acc[m][i])::"memory");
 }
 
+#if SPLIT
+/* A warpgroup's m64 tile of points as TF32 A fragments, k-step kk's in [kk]: a[0] row g, column
+ * t; a[1] row g + 8; a[2] column t + 4; a[3] both (g = 16·warp + lane / 4, t = lane % 4). */
+struct fkm_xfrag {
+  u32 hi[FKM_DP / 8][4], lo[FKM_DP / 8][4];
+};
+
+/* This thread's fragments of rows [0, rows) of x [..][DP] (zeros past them), each value split
+ * into hi = tf32(v) and lo = tf32(v − hi). */
+__device__ __forceinline__ void fkm_load_xfrag(fkm_xfrag &f, const elem_t *x, i64 rows, int wg,
+                                               int lane) {
+  const int g = wg * 64 + ((threadIdx.x >> 5) & 3) * 16 + (lane >> 2), t = lane & 3;
+#pragma unroll
+  for (int kk = 0; kk < FKM_DP / 8; ++kk)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r = g + (i & 1) * 8, col = kk * 8 + t + (i >> 1) * 4;
+      const float v = r < rows ? x[(i64)r * FKM_DP + col] : 0.0f;
+      f.hi[kk][i] = fkm_tf32(v);
+      f.lo[kk][i] = fkm_tf32(v - __uint_as_float(f.hi[kk][i]));
+    }
+}
+#else
+struct fkm_xfrag {}; /* the points come from shared memory */
+#endif
+
 /* Issues and commits this warpgroup's MMAs of one pipeline step: its WG_M m64 tiles of the point
- * tile at xbase against the centroid tile at cbase; `fresh` starts the accumulators at zero. */
-__device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], u32 xbase, u32 cbase, int wg,
-                                          bool fresh) {
+ * tile at xbase (for 3×TF32 the fragments xf) against the centroid tile at cbase; `fresh` starts
+ * the accumulators at zero. */
+__device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], const fkm_xfrag &xf, u32 xbase,
+                                          u32 cbase, int wg, bool fresh) {
   const u32 xlo = fkm_desc_lo(xbase + wg * WG_M * 8 * SW_ATOM), clo = fkm_desc_lo(cbase);
   fkm_fence_acc(acc);
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
-  for (int kk = 0; kk < CH / KS; ++kk)
+  for (int kk = 0; kk < CH / KS; ++kk) {
+#if SPLIT
+    const u32 at = fkm_operand_off(BK, 0, kk);
+    const unsigned long long c = fkm_desc(clo + (at >> 4)),
+                             c_lo = fkm_desc(clo + ((BK * CH * ES + at) >> 4));
+    fkm_wgmma(acc[0], xf.lo[kk], c, fresh && kk == 0 ? 0 : 1);
+    fkm_wgmma(acc[0], xf.hi[kk], c_lo, 1);
+    fkm_wgmma(acc[0], xf.hi[kk], c, 1);
+#else
 #pragma unroll
     for (int m = 0; m < WG_M; ++m)
       fkm_wgmma(acc[m], fkm_desc(xlo + (fkm_operand_off(BN, m * 64, kk) >> 4)),
                 fkm_desc(clo + (fkm_operand_off(BK, 0, kk) >> 4)), fresh && kk == 0 ? 0 : 1);
+#endif
+  }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
 }
 
@@ -225,6 +269,7 @@ __device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], u32 xbase, u32 c
 struct fkm_block {
   u32 cs, xs;           /* shared addresses of the centroid stages and the point tiles */
   const elem_t *cb, *xb; /* this batch's centroids [K][DP] and this block's points [BN][DP] */
+  i64 plane;            /* elements from a centroid's hi to its lo row (3×TF32), else 0 */
   const float *nb;      /* this batch's distance offsets [kpad] (fkm_tile_norms) */
   i64 rows;             /* valid points of the block (n - n0) */
   int k, steps, wg, lane;
@@ -236,7 +281,7 @@ __device__ __forceinline__ int fkm_scan_steps(const fkm_block &b) {
 }
 
 __device__ __forceinline__ u32 fkm_cstage(const fkm_block &b, int s) {
-  return b.cs + (s % NS) * BK * CH * ES;
+  return b.cs + (s % NS) * CPLANES * BK * CH * ES;
 }
 __device__ __forceinline__ u32 fkm_xstage(const fkm_block &b, int s) {
   return b.xs + (XRES ? 0 : s % NS) * BN * CH * ES;
@@ -251,8 +296,9 @@ __device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *
   extern __shared__ __align__(128) unsigned char fkm_shared[];
   fkm_block b;
   b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
-  b.xs = b.cs + NS * BK * CH * ES;
+  b.xs = b.cs + NS * CPLANES * BK * CH * ES;
   b.cb = nullptr, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
+  b.plane = SPLIT ? (i64)k * FKM_DP : 0;
   b.nb = cnorm + (i64)bt * fkm_kpad(k), b.rows = n - n0;
   b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
   return b;
@@ -269,8 +315,10 @@ __device__ __forceinline__ void fkm_no_best(float (*best)[2], float (*bidx)[2], 
 /* Starts the copies of step s's tiles into their stage slots (none past the last step). */
 __device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
   if (s >= b.steps) return;
-  fkm_load_tile<BK>(fkm_cstage(b, s), b.cb + (i64)(s / NCH) * BK * FKM_DP, b.k - (s / NCH) * BK,
-                    (s % NCH) * CH);
+  const elem_t *tile = b.cb + (i64)(s / NCH) * BK * FKM_DP;
+  fkm_load_tile<BK>(fkm_cstage(b, s), tile, b.k - (s / NCH) * BK, (s % NCH) * CH);
+  if (SPLIT) /* the lo plane's tile beside the hi one */
+    fkm_load_tile<BK>(fkm_cstage(b, s) + BK * CH * ES, tile + b.plane, b.k - (s / NCH) * BK, 0);
   if (!XRES) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
 }
 
@@ -296,14 +344,14 @@ template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
 /* Pipeline steps [s0, s1): step s's MMAs are waited for before their fold. With MMAS_FIRST the
  * copies of step s + NS − 1 are started after step s's MMAs are issued, else before. */
 template <bool LAZY>
-__device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, float (*acc)[BK / 2],
-                                                 float (*best)[2], float (*bidx)[2], int s0,
-                                                 int s1) {
+__device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, const fkm_xfrag &xf,
+                                                 float (*acc)[BK / 2], float (*best)[2],
+                                                 float (*bidx)[2], int s0, int s1) {
   for (int s = s0; s < s1; ++s) {
     if (NS > 1) fkm_stage_ready<(NS > 1 ? NS - 2 : 0)>();
     if (NS == 1 || !MMAS_FIRST) fkm_load_step(b, NS == 1 ? s : s + NS - 1), fkm_commit();
     if (NS == 1) fkm_stage_ready<0>();
-    fkm_issue(acc, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
+    fkm_issue(acc, xf, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
     if (NS > 1 && MMAS_FIRST) fkm_load_step(b, s + NS - 1), fkm_commit();
     fkm_wait_fold<LAZY>(b, acc, best, bidx, s);
     if (NS == 1) __syncthreads();
@@ -311,14 +359,19 @@ __device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, float (*acc
 }
 
 /* One MMA-then-fold step after another, the first FKM_LAZY_TILES centroid tiles' steps in one
- * loop, the rest in another. */
+ * loop, the rest in another; for 3×TF32 the point fragments load while the first stages' copies
+ * are in flight. */
 __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
                                                   float (*bidx)[2]) {
   float acc[WG_M][BK / 2];
+  fkm_xfrag xf;
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
-  fkm_assign_steps<false>(b, acc, best, bidx, 0, fkm_scan_steps(b));
-  fkm_assign_steps<true>(b, acc, best, bidx, fkm_scan_steps(b), b.steps);
+#if SPLIT
+  fkm_load_xfrag(xf, b.xb, b.rows, b.wg, b.lane);
+#endif
+  fkm_assign_steps<false>(b, xf, acc, best, bidx, 0, fkm_scan_steps(b));
+  fkm_assign_steps<true>(b, xf, acc, best, bidx, fkm_scan_steps(b), b.steps);
 }
 
 /* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]; the
@@ -342,7 +395,8 @@ __device__ __forceinline__ void fkm_store_labels(float (*best)[2], float (*bidx)
 }
 
 #if CTAS == 1 /* else assign_cluster.cu follows with the entry */
-/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP], cnorm [B][kpad], labels [B][N]. */
+/* Shapes and grid as the mma kernel: x [B][N][DP], c [B][K][DP] (3×TF32: [B][2][K][DP], the hi
+ * and lo planes), cnorm [B][kpad], labels [B][N]. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_assign)(const elem_t *__restrict__ x, const elem_t *__restrict__ c,
                           const float *__restrict__ cnorm, int *__restrict__ labels, i64 n, int k,
@@ -354,11 +408,11 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int wg = NWG == 1 ? 0 : __shfl_sync(0xffffffffu, (int)threadIdx.x >> 7, 0);
   const i64 n0 = (i64)blockIdx.x * BN;
   fkm_block b = fkm_block_of(x, cnorm, n, k, bt, n0, wg, lane);
-  b.cb = c + (i64)bt * k * FKM_DP;
+  b.cb = c + (i64)bt * CPLANES * k * FKM_DP; /* [K][DP], or for 3×TF32 [2][K][DP] */
   float best[WG_M][2];
   float bidx[WG_M][2];
   fkm_no_best(best, bidx, lane);
-  if (XRES) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copy group */
+  if (XRES && !SPLIT) fkm_load_tile<BN>(b.xs, b.xb, b.rows, 0); /* joins the first stage's copies */
   fkm_assign_tiles(b, best, bidx);
   fkm_store_labels(best, bidx, labels, n, n0, k, bt, wg, wq, lane);
 }

@@ -49,14 +49,37 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
   return ((b * (FKM_DP / epb) + q) * kpad + row) * epb + ((chunk ^ (int)(row & 7)) * epc) + j % epc;
 }
 
-/* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype: [rows][DP], or with `swizzled`
- * in the clustered assign kernel's layout (fkm_swizzled_at, K padded to fkm_kpad(K)); cnorm
- * [B][fkm_kpad(K)] = the assign kernels' distance offsets: ‖rounded row‖² for l2, 0 for cosine
- * and dot, +inf on each batch's padding rows (so that no padded column wins, and a tile reads its
- * offsets whole). */
+/* The centroid layouts the assign kernels read (fkm__run_prep_centroids picks one). */
+#define FKM_CH_ROWS 0     /* [B·K][DP] */
+#define FKM_CH_SWIZZLED 1 /* the clustered kernel's: fkm_swizzled_at, K padded to fkm_kpad(K) */
+#define FKM_CH_PLANES 2   /* fp32 for 3×TF32: [B][2][K][DP], TF32 hi = tf32(v), lo = tf32(v − hi) */
+
+/* Stores centroid value v (row r = b·k + row, column j) in `layout`. */
+__device__ __forceinline__ void fkm_store_centroid(elem_t *ch, elem_t v, i64 r, int j, int k,
+                                                   int layout) {
+  if (layout == FKM_CH_SWIZZLED) {
+    ch[fkm_swizzled_at(r, j, k, (int)fkm_kpad(k))] = v;
+    return;
+  }
+  const i64 at = r * FKM_DP + j;
+#if FKM_DTYPE == 3
+  if (layout == FKM_CH_PLANES) {
+    const i64 hi_at = at + r / k * k * FKM_DP; /* batch r / k starts at 2·k rows */
+    const float hi = __uint_as_float(fkm_tf32(v));
+    ch[hi_at] = hi, ch[hi_at + (i64)k * FKM_DP] = __uint_as_float(fkm_tf32(v - hi));
+    return;
+  }
+#endif
+  ch[at] = v;
+}
+
+/* ch = c32 [rows][D] (rows = B·K) rounded to the compute dtype in `layout` (FKM_CH_*); cnorm
+ * [B][fkm_kpad(K)] = the assign kernels' distance offsets: ‖rounded row‖² for l2 (the fp32 row's
+ * for 3×TF32), 0 for cosine and dot, +inf on each batch's padding rows (so that no padded column
+ * wins, and a tile reads its offsets whole). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_prep_centroids)(const float *__restrict__ c32, elem_t *__restrict__ ch,
-                                  float *__restrict__ cnorm, i64 rows, int k, int swizzled,
+                                  float *__restrict__ cnorm, i64 rows, int k, int layout,
                                   const int *__restrict__ done) {
   if (done && *done) return;
   const int lane = threadIdx.x & 31;
@@ -65,7 +88,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     float s = 0.0f;
     for (int j = lane; j < FKM_DP; j += 32) {
       const elem_t v = fkm_from_f32(j < FKM_D ? c32[r * FKM_D + j] : 0.0f);
-      ch[swizzled ? fkm_swizzled_at(r, j, k, (int)kp) : r * FKM_DP + j] = v;
+      fkm_store_centroid(ch, v, r, j, k, layout);
       s = fmaf(fkm_to_f32(v), fkm_to_f32(v), s);
     }
     s = fkm_warp_sum(s);

@@ -37,9 +37,11 @@ START_TEST(space_validates_or_gives_reasons) {
             ck_assert_msg(strlen(why) > 10, "rejection without a reason");
           }
         }
-        /* sm_90a's wgmma kernel needs 64-column chunks; smaller D runs the sm_90 kernel there. */
-        int wgmma_too_narrow = codegen_targets[t].a && fkm__padded_d(codegen_dims[di]) < 64 &&
-                               codegen_dtypes[ti] != FKM_DTYPE_FP32;
+        /* sm_90a's wgmma kernel needs 128-byte chunk rows; narrower rows run the sm_90 kernel
+         * there. */
+        size_t esize = codegen_dtypes[ti] == FKM_DTYPE_FP32 ? 4 : 2;
+        int wgmma_too_narrow =
+            codegen_targets[t].a && fkm__padded_d(codegen_dims[di]) * esize < 128;
         ck_assert_msg(accepted > 0 || wgmma_too_narrow, "no configuration for D=%d", codegen_dims[di]);
       }
 }

@@ -22,9 +22,11 @@ typedef struct gcase {
 /* Every D, K, N, B and dtype of the issue, with the awkward corners: K = N, N = 1, N not a multiple
  * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. The forced
  * configurations cover other tiles of the wgmma kernel on sm_90 (two warpgroups, 128 × 64 and
- * 64 × 128 tiles, 4 stages, TF32 with 128 points a block) and its clusters of two and four blocks
- * sharing the centroid tiles (a count of point tiles that is no multiple of the cluster, K short of
- * the last centroid tile, one and four 128-byte column blocks, two warpgroups). */
+ * 64 × 128 tiles, 4 stages, TF32 with 128 points a block, 3×TF32 with one warpgroup and 2 stages
+ * or two and 1 stage; its default pick runs at D = 17, 96 and 128) and its clusters of two and
+ * four blocks sharing the centroid tiles (a count of point tiles that is no multiple of the
+ * cluster, K short of the last centroid tile, one and four 128-byte column blocks, two
+ * warpgroups). */
 static const gcase cases[] = {
     {1, 1, 3, 1, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {3, 17, 17, 17, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
@@ -50,6 +52,9 @@ static const gcase cases[] = {
     {2, 8193, 128, 100, FKM_DTYPE_FP16, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {256, 64, 128, 8, 3, 1}},
     {1, 8193, 128, 7, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {64, 128, 128, 4, 3, 1}},
     {1, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32, {128, 64, 128, 4, 3, 1}},
+    {2, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {64, 64, 128, 4, 2, 1}},
+    {1, 8193, 64, 1031, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 8, 1, 1}},
+    {2, 8193, 128, 1000, FKM_DTYPE_FP32, FKM_METRIC_L2, 40, FKM_PRECISION_DEFAULT, {0}},
     {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {256, 64, 128, 4, 3, 2}},
     {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 4, 4, 2}},
     {2, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_TF32, {128, 64, 128, 8, 2, 2}},
@@ -64,6 +69,7 @@ static const gcase cases[] = {
      * with duplicates, equal distances within and across those tiles */
     {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 10000, 64, 10000, FKM_DTYPE_BF16, FKM_METRIC_DOT, 40, FKM_PRECISION_DEFAULT, {0}},
+    {1, 10000, 64, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     /* sort counters in global memory (K·2 bytes above sm_90's opt-in shared memory) */
     {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},

@@ -19,6 +19,7 @@ static fkm__ooc_shape random_shape(void) {
   s.dp = (int)((s.d + 15) / 16 * 16);
   s.storage = (size_t)2 << (int)fkm_test_uniform(&rng, 0, 2);
   s.compute = fkm_test_uniform(&rng, 0, 1) < 0.5 ? 2 : 4;
+  s.centroid = s.compute == 4 && fkm_test_uniform(&rng, 0, 1) < 0.5 ? 8 : s.compute;
   s.direct = s.storage == s.compute && s.d == s.dp && fkm_test_uniform(&rng, 0, 1) < 0.5;
   s.weights = fkm_test_uniform(&rng, 0, 1) < 0.3;
   s.fit = fkm_test_uniform(&rng, 0, 1) < 0.8;

@@ -122,6 +122,10 @@ static const translation translations[] = {
     {H100, 90, 232448, F16, M, 4096, 300, {128, 64, 0, 4, 1, 1}, {128, 64, 64, 4, 1, 1}, 1},
     /* D=40: 48 padded columns, too few for the wgmma kernel's 64-column swizzle: mma.sync */
     {H100, 90, 232448, F16, M, 1024, 40, {128, 64, 0, 4, 2, 1}, {128, 64, 64, 4, 2, 1}, 0},
+    /* fp32 (3×TF32): the warpgroup kernel takes one m64 tile of points a warpgroup, else
+     * mma.sync */
+    {"NVIDIA H200", 90, 232448, F32, M, 20000, 128, {128, 64, 0, 8, 1, 1}, {128, 64, 128, 8, 1, 1}, 1},
+    {"NVIDIA H200", 90, 232448, F32, M, 200000, 64, {128, 64, 0, 4, 4, 1}, {128, 64, 64, 4, 4, 1}, 0},
     /* split-D entries keep their BLOCK_D */
     {H100, 90, 232448, F16, M, 1024, 8192, {128, 128, 64, 8, 4, 1}, {128, 128, 64, 8, 4, 1}, 1},
     /* fitted to shared memory as flash-kmeans fits: the most BLOCK_N·BLOCK_K·num_stages that fits,
@@ -141,7 +145,8 @@ static const translation translations[] = {
 static fkm__kernel_spec base_of(const translation *t) {
   fkm__kernel_spec b = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, t->dtype,
                                       FKM_PRECISION_DEFAULT, (int)t->d, t->sm);
-  b.arch_specific = t->sm == 90 && t->dtype != F32;
+  b.arch_specific = t->sm == 90; /* as fkm__gpu_assign_base */
+  if (!fkm__spec_uses_wgmma(&b)) b.arch_specific = 0;
   return b;
 }
 
