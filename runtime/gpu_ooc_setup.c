@@ -35,8 +35,8 @@ static int page_locked(const fkm__cuda_api *cu, const void *p, size_t bytes) {
 static fkm__ooc_shape shape_of(const fkm__gpu_run *run, int direct) {
   const fkm_options *o = run->o;
   fkm__ooc_shape s = {run->b, run->n, run->d, run->k, run->dp, fkm__dtype_size(run->p->dtype),
-                      run->esize, run->ch_esize, direct, run->fit && o->sample_weight != NULL, run->fit,
-                      run->fit && o->n_init > 1};
+                      run->esize, run->ch_esize, direct, run->fit && o->sample_weight != NULL,
+                      run->fit, run->fit && o->n_init > 1};
   return s;
 }
 

@@ -18,6 +18,11 @@
 #define FKM__SMALL_RUN 128  /* most members of a cluster summed in one warp: FKM_SMALL_RUN */
 #define FKM__SMALL_MAX_D 256 /* widest rows summed so (a warp walks a row's spans one by one) */
 #define FKM__REDUCE_WARPS 8   /* warps of a reduce block: FKM_GROUPS of finalize.cu */
+/* Centroid layouts of ch (norms.cu's FKM_CH_*): rows, the clustered kernel's swizzle, 3×TF32's
+ * hi and lo planes. */
+#define FKM__CH_ROWS 0
+#define FKM__CH_SWIZZLED 1
+#define FKM__CH_PLANES 2
 /* Where the counting sort keeps a tile's counters: FKM_COUNTERS_* of templates/update.cu */
 #define FKM__COUNTERS_GLOBAL 0
 #define FKM__COUNTERS_SHARED 1
@@ -62,9 +67,10 @@ typedef struct fkm__gpu_run {
   fkm__gpu_kernels kern;
   CUdeviceptr block;      /* the one workspace allocation */
   /* Views into block (0 when absent). Shapes: x [B][N][DP] compute dtype (or the caller's points),
-   * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP]: [B·K][DP] for
-   * unclustered kernels, the clustered layout of norms.cu otherwise), cnorm [B][kp] f32 (kp =
-   * fkm__kpad_rows(K)), labels/sorted [B][N] i32, tiles [B][T][K] i32,
+   * raw [B][N][D] storage dtype, c32 [B][K][D] f32, ch (room for [B][kp][DP] of ch_esize bytes:
+   * [B·K][DP] for unclustered kernels, the clustered layout of norms.cu, or [B][2][K][DP] for
+   * 3×TF32's planes), cnorm [B][kp] f32 (kp = fkm__kpad_rows(K)), labels/sorted [B][N] i32,
+   * tiles [B][T][K] i32,
    * counts/start/seg_first/seg_arrived [B][K] i32, seg_sum [B][segs][D] f64, seg_w [B][segs] f64,
    * seg_cluster [B][segs] i32, seg_small [B][K] i32 (the small clusters, fkm_reduce_small_runs), idx [B][K] i64,
    * partial [B][parts] f64, inertia [B] f64, far [B][N] f64 (farthest policy), prev [B][N] i32
@@ -72,8 +78,8 @@ typedef struct fkm__gpu_run {
    * weights, or the caller's); k-means++: d2 [B][N] f64, picked [B][N] u8, pp_chunk [B][C] u64,
    * pp [B] struct fkm_pp, closer [B][N] u32, cand [B][T] i64, pot [B][T] u64, pp_gap [B][K][TP]
    * f32 (TP = T rounded up to 4), pp_side [B][T] and pp_xside [B][N] struct fkm_pp_side (fp16
-   * and bf16 rows: the tensor-core screen's), pp_near [B][N] f64, pp_near_t [B][N] u8 (labels hold the seeding's nearest
-   * centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32, best_labels
+   * and bf16 rows: the tensor-core screen's), pp_near [B][N] f64, pp_near_t [B][N] u8 (labels
+   * hold the seeding's nearest centres); restarts (n_init > 1): the best so far in best_c32 [B][K][D] f32, best_labels
    * [B][N] i32, best_inertia [B] f64; the update by partial sums (out-of-core or multi-GPU:
    * fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw [B][K][G + 1] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived,

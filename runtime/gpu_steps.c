@@ -174,8 +174,8 @@ fkm_status fkm__run_set_centroids(fkm__gpu_run *run, const float *c, int device_
 
 fkm_status fkm__run_prep_centroids(fkm__gpu_run *run, const fkm__spec_layout *l, CUdeviceptr done) {
   int64_t rows = run->b * run->k;
-  /* norms.cu's FKM_CH_ROWS, FKM_CH_SWIZZLED, FKM_CH_PLANES */
-  int k = (int)run->k, layout = l->cluster > 1 ? 1 : l->split ? 2 : 0;
+  int k = (int)run->k;
+  int layout = l->cluster > 1 ? FKM__CH_SWIZZLED : l->split ? FKM__CH_PLANES : FKM__CH_ROWS;
   FKM__LAUNCH(run, run->kern.prep, fkm__row_blocks(rows), 1, 256, 0, &run->c32, &run->ch,
               &run->cnorm, &rows, &k, &layout, &done);
   return FKM_OK;

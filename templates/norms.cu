@@ -49,7 +49,8 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
   return ((b * (FKM_DP / epb) + q) * kpad + row) * epb + ((chunk ^ (int)(row & 7)) * epc) + j % epc;
 }
 
-/* The centroid layouts the assign kernels read (fkm__run_prep_centroids picks one). */
+/* The centroid layouts the assign kernels read (fkm__run_prep_centroids picks one; FKM__CH_* of
+ * runtime/gpu_run.h). */
 #define FKM_CH_ROWS 0     /* [B·K][DP] */
 #define FKM_CH_SWIZZLED 1 /* the clustered kernel's: fkm_swizzled_at, K padded to fkm_kpad(K) */
 #define FKM_CH_PLANES 2   /* fp32 for 3×TF32: [B][2][K][DP], TF32 hi = tf32(v), lo = tf32(v − hi) */

@@ -205,8 +205,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     if (i >= n) break;
     const elem_t *xb = x + (i64)b * n * FKM_DP;
 #if FKM_DTYPE != 3
-    if (first)
-      xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(xb + i * FKM_DP), FKM_PP_POINT_SCALE);
+    const elem_t *row = xb + i * FKM_DP;
+    if (first) xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(row), FKM_PP_POINT_SCALE);
 #endif
     if (!first && (step == 0 || (bits[r] & winner))) {
       const i64 bi = (i64)b * n + i;

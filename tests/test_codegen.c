@@ -135,6 +135,46 @@ START_TEST(alone_on_a_multiprocessor_past_half_its_shared_memory) {
 }
 END_TEST
 
+/* fp32 at default precision (3×TF32) takes sm_90a's warpgroup kernel up to D = 128 with one m64
+ * tile of points a warpgroup: only the centroid stages' hi and lo tiles in shared memory, the
+ * points' fragments as the MMA's A registers, NVRTC compiles it; wider rows and other tiles are
+ * mma.sync's or rejected with the reason. */
+START_TEST(three_tf32_runs_on_warpgroup_mmas_up_to_d128) {
+  char why[256], *src;
+  fkm__spec_layout l;
+  fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP32, 0, 128, 90);
+  s.arch_specific = 1, s.block_n = 128, s.block_k = 64, s.block_d = 128, s.num_warps = 8;
+  s.num_stages = 3;
+  ck_assert(fkm__spec_split_tf32(&s) && fkm__spec_uses_wgmma(&s));
+  ck_assert_int_eq(fkm__spec_validate(&s, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.split, 1);
+  ck_assert_uint_eq(l.shared, 2 * 128 * 4 * 64 * 3 + 1024);
+  fkm_ctx *ctx;
+  void *cubin;
+  size_t bytes;
+  fkm_ctx_create(&ctx);
+  ck_assert_int_eq(fkm__generate(ctx, &s, &src), FKM_OK);
+  ck_assert_ptr_nonnull(strstr(src, "m64n64k8.f32.tf32.tf32 {%0, "));
+  ck_assert_ptr_nonnull(strstr(src, "}, {%32, %33, %34, %35}, %36, p, 1, 1;"));
+  ck_assert_int_eq(fkm__compile(ctx, &s, src, &cubin, &bytes), FKM_OK);
+  free(src);
+  free(cubin);
+  fkm_ctx_free(ctx);
+  fkm__kernel_spec bad = s;
+  bad.block_n = 256; /* two m64 tiles a warpgroup */
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "64 per warpgroup"));
+  bad = s, bad.block_k = 128, bad.num_stages = 1; /* 64 accumulators beside 128 fragments */
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "registers"));
+  bad = s, bad.d = 1024;
+  ck_assert(!fkm__spec_uses_wgmma(&bad));
+  s.precision = FKM_PRECISION_TF32;
+  ck_assert_int_eq(fkm__spec_validate(&s, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.split, 0);
+}
+END_TEST
+
 /* Clusters (num_ctas 2 or 4) are specs of their own: sm_90a's warpgroup kernel with the whole row
  * in one chunk only, a copy warp and the cluster size in the layout, their own id (0 and 1 keep the
  * unclustered id, so earlier caches hold), the cluster entry and its K padding in the source, and
@@ -261,6 +301,7 @@ int main(void) {
   tcase_add_test(t, source_is_deterministic_and_self_contained);
   tcase_add_test(t, spec_id_is_pinned);
   tcase_add_test(t, alone_on_a_multiprocessor_past_half_its_shared_memory);
+  tcase_add_test(t, three_tf32_runs_on_warpgroup_mmas_up_to_d128);
   tcase_add_test(t, clusters_are_specs_of_their_own);
   if (fkm_test_nvrtc_usable()) {
     if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);

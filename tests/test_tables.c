@@ -124,8 +124,10 @@ static const translation translations[] = {
     {H100, 90, 232448, F16, M, 1024, 40, {128, 64, 0, 4, 2, 1}, {128, 64, 64, 4, 2, 1}, 0},
     /* fp32 (3×TF32): the warpgroup kernel takes one m64 tile of points a warpgroup, else
      * mma.sync */
-    {"NVIDIA H200", 90, 232448, F32, M, 20000, 128, {128, 64, 0, 8, 1, 1}, {128, 64, 128, 8, 1, 1}, 1},
-    {"NVIDIA H200", 90, 232448, F32, M, 200000, 64, {128, 64, 0, 4, 4, 1}, {128, 64, 64, 4, 4, 1}, 0},
+    {"NVIDIA H200", 90, 232448, F32, M, 20000, 128, {128, 64, 0, 8, 1, 1}, {128, 64, 128, 8, 1, 1},
+     1},
+    {"NVIDIA H200", 90, 232448, F32, M, 200000, 64, {128, 64, 0, 4, 4, 1}, {128, 64, 64, 4, 4, 1},
+     0},
     /* split-D entries keep their BLOCK_D */
     {H100, 90, 232448, F16, M, 1024, 8192, {128, 128, 64, 8, 4, 1}, {128, 128, 64, 8, 4, 1}, 1},
     /* fitted to shared memory as flash-kmeans fits: the most BLOCK_N·BLOCK_K·num_stages that fits,
