@@ -82,6 +82,13 @@ const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p) {
   return p == FKM_PRECISION_TF32 ? "tf32" : dtype_names[t];
 }
 
+int cli_parse_range(const char *s, int64_t lo, int64_t hi, int64_t *v) {
+  int64_t x;
+  if (parse_i64(s, &x) || x < lo || x > hi) return -1;
+  *v = x;
+  return 0;
+}
+
 int cli_parse_ints(const char *s, int count, int optional, int64_t *v) {
   int i = 0;
   for (;;) {

@@ -67,6 +67,9 @@ int cli_parse_engine(const char *s, fkm_engine *e);
  * -1 (nothing set). cli_compute_dtype_name is the inverse. */
 int cli_parse_compute_dtype(const char *s, fkm_dtype *t, fkm_precision *p);
 const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p);
+/* A decimal integer in [lo, hi] (the whole text, no leading space) into *v; 0, or -1 (nothing
+ * set). */
+int cli_parse_range(const char *s, int64_t lo, int64_t hi, int64_t *v);
 /* Comma-separated positive integers of s into v[0..count), of which the last `optional` may be
  * absent (set to 0); 0, or -1. */
 int cli_parse_ints(const char *s, int count, int optional, int64_t *v);

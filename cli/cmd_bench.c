@@ -45,12 +45,6 @@ typedef struct bench_args {
 
 /* ---- arguments ------------------------------------------------------------------------------- */
 
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-  char *end;
-  *out = strtoll(s, &end, 10);
-  return *s && !*end && *out >= lo && *out <= hi ? 0 : -1;
-}
-
 /* --only NAME[,NAME...]: SPEC §8 shapes by name, appended in the order given. */
 static int add_named(bench_args *a, const char *list) {
   char buf[512];
@@ -97,13 +91,13 @@ static int apply(bench_args *a, const char *w, const char *v) {
   int64_t x = 0;
   int bad = 1;
   if (!v) return cli_usage_error("bench: option '%s' needs a value (see 'fkm help bench')", w);
-  if (strcmp(w, "--iters") == 0) bad = parse_int(v, 1, 100000, &a->iters);
-  else if (strcmp(w, "--sample") == 0) bad = parse_int(v, 1, INT64_MAX, &a->sample);
+  if (strcmp(w, "--iters") == 0) bad = cli_parse_range(v, 1, 100000, &a->iters);
+  else if (strcmp(w, "--sample") == 0) bad = cli_parse_range(v, 1, INT64_MAX, &a->sample);
   else if (strcmp(w, "--only") == 0) bad = add_named(a, v);
   else if (strcmp(w, "--shape") == 0) bad = add_shape(a, v);
   else if (strcmp(w, "--config") == 0) bad = set_config(&a->config, v);
   else if (strcmp(w, "--engine") == 0) bad = cli_parse_engine(v, &a->engine);
-  else if (strcmp(w, "--device") == 0) bad = parse_int(v, 0, 1 << 20, &x), a->device = (int)x;
+  else if (strcmp(w, "--device") == 0) bad = cli_parse_range(v, 0, 1 << 20, &x), a->device = (int)x;
   else if (strcmp(w, "--json") == 0) bad = 0, a->json = v;
   else return cli_usage_error("bench: unknown option '%s' (see 'fkm help bench')", w);
   return bad ? cli_usage_error("bench: %s: invalid value '%s' (see 'fkm help bench')", w, v) : 0;

@@ -1,6 +1,5 @@
 /* fkm triton inspect DIR | export DIR | import FILE: Triton compatibility (read-only inspection
  * of a Triton cache directory; tuning records to and from Triton autotune records). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -97,13 +96,6 @@ static int run_import(fkm_ctx *ctx, const triton_args *a) {
   return CLI_EXIT_OK;
 }
 
-/* A non-negative integer option value; -1 when malformed. */
-static long long count_value(const char *v) {
-  char *end;
-  long long x = strtoll(v, &end, 10);
-  return *v && !*end && x >= 0 ? x : -1;
-}
-
 /* Parses "SUB OPERAND [--sm XY] [--device NAME] [--d D] [--batches B] [--json] [--quiet]". 0 or
  * CLI_EXIT_USAGE (printed). */
 static int parse(int argc, char **argv, triton_args *a) {
@@ -114,8 +106,8 @@ static int parse(int argc, char **argv, triton_args *a) {
     else if (strcmp(w, "--quiet") == 0) a->quiet = 1;
     else if (strcmp(w, "--device") == 0 && v) a->device = argv[++i];
     else if ((strcmp(w, "--sm") == 0 || strcmp(w, "--d") == 0 || strcmp(w, "--batches") == 0) && v) {
-      long long x = count_value(argv[++i]);
-      if (x < 0 || x > 1 << 30) return cli_usage_error("triton: %s takes a count, not '%s'", w, v);
+      int64_t x;
+      if (cli_parse_range(argv[++i], 0, 1 << 30, &x)) return cli_usage_error("triton: %s takes a count, not '%s'", w, v);
       if (w[2] == 's') a->sm = (int)x;
       else if (w[2] == 'd') a->d = (int)x;
       else a->batches = x > 0 ? x : 1;

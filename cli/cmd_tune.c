@@ -17,10 +17,9 @@ typedef struct tune_args {
 
 /* ---- arguments -------------------------------------------------------------------------------- */
 
+/* A non-negative integer; 0 or -1. */
 static int parse_count(const char *s, int64_t *out) {
-  char *end;
-  *out = strtoll(s, &end, 10);
-  return *s && !*end && *out >= 0 ? 0 : -1;
+  return cli_parse_range(s, 0, INT64_MAX, out);
 }
 
 /* The index i in [0, count) whose name(i) is s, or -1. */

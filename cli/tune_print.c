@@ -45,7 +45,8 @@ static void run_text(const cli_tune_shape *s, const fkm_tune_report *r) {
   char c[160];
   printf("tune B=%lld N=%lld D=%lld K=%lld %s %s, %s: %zu of %zu valid configurations\n",
          (long long)s->b, (long long)s->n, (long long)s->d, (long long)s->k,
-         cli_compute_dtype_name(s->dtype, s->precision), cli_metric_name(s->metric), r->exhaustive ? "exhaustive" : "pruned", r->count, r->space);
+         cli_compute_dtype_name(s->dtype, s->precision), cli_metric_name(s->metric),
+         r->exhaustive ? "exhaustive" : "pruned", r->count, r->space);
   table_text(r);
   config_text(&w->config, c, sizeof c);
   printf("winner: %s: %.4f ms", c, w->ms);
