@@ -107,7 +107,8 @@ static int parse(int argc, char **argv, triton_args *a) {
     else if (strcmp(w, "--device") == 0 && v) a->device = argv[++i];
     else if ((strcmp(w, "--sm") == 0 || strcmp(w, "--d") == 0 || strcmp(w, "--batches") == 0) && v) {
       int64_t x;
-      if (cli_parse_range(argv[++i], 0, 1 << 30, &x)) return cli_usage_error("triton: %s takes a count, not '%s'", w, v);
+      if (cli_parse_range(argv[++i], 0, 1 << 30, &x))
+        return cli_usage_error("triton: %s takes a count, not '%s'", w, v);
       if (w[2] == 's') a->sm = (int)x;
       else if (w[2] == 'd') a->d = (int)x;
       else a->batches = x > 0 ? x : 1;

@@ -61,15 +61,16 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
  * TF32 takes no transpose immediates (its operands are K-major only). */
 static int write_wgmma(char *out, size_t len, const fkm__kernel_spec *s) {
   int regs = s->block_k / 2, n = 0, tf32 = s->dtype == FKM_DTYPE_FP32;
-  int a_regs = fkm__spec_split_tf32(s), a_ops = a_regs ? 4 : 1, b = regs + a_ops; /* operand numbers: d, then a, then b and accumulate */
+  /* operand numbers: d, then a (a descriptor, or 4 registers), then b and accumulate */
+  int a_regs = fkm__spec_split_tf32(s), b = regs + (a_regs ? 4 : 1);
   const char *t = tf32 ? "tf32" : s->dtype == FKM_DTYPE_FP16 ? "f16" : "bf16";
   n += snprintf(out + n, len - (size_t)n,
                 "__device__ __forceinline__ void fkm_wgmma(float *d, %s,\n"
                 "    unsigned long long b, int accumulate) {\n"
                 "  asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %%%d, 0;\\n\"\n"
                 "    \"wgmma.mma_async.sync.aligned.m64n%dk%d.f32.%s.%s {",
-                a_regs ? "const unsigned *a" : "unsigned long long a", b + 1, s->block_k, tf32 ? 8 : 16,
-                t, t);
+                a_regs ? "const unsigned *a" : "unsigned long long a", b + 1, s->block_k,
+                tf32 ? 8 : 16, t, t);
   for (int i = 0; i < regs; i++) n += snprintf(out + n, len - (size_t)n, "%s%%%d", i ? ", " : "", i);
   if (a_regs)
     n += snprintf(out + n, len - (size_t)n, "}, {%%%d, %%%d, %%%d, %%%d}", regs, regs + 1,

@@ -27,6 +27,13 @@ __device__ __forceinline__ u32 fkm_tf32(float f) {
   return r;
 }
 
+/* 3×TF32's split of f (the mma.sync and warpgroup kernels' operands, the centroid planes):
+ * hi = tf32(f), lo = tf32(f − hi), as bits. */
+__device__ __forceinline__ void fkm_tf32_split(float f, u32 &hi, u32 &lo) {
+  hi = fkm_tf32(f);
+  lo = fkm_tf32(f - __uint_as_float(hi));
+}
+
 /* Rows per batch of the padded centroid layouts (the distance offsets cnorm, and ch for clustered
  * assign kernels): K rounded up to FKM_KPAD_ROWS, the host's fkm__kpad_rows. */
 __device__ __forceinline__ i64 fkm_kpad(i64 k) {

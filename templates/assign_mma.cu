@@ -65,8 +65,10 @@ template <int N> __device__ __forceinline__ void fkm_split(u32 *v, u32 *lo) {
 #pragma unroll
   for (int i = 0; i < N; ++i) {
     const float f = __uint_as_float(v[i]);
-    v[i] = fkm_tf32(f);
-    if (FKM_3XTF32) lo[i] = fkm_tf32(f - __uint_as_float(v[i]));
+    if (FKM_3XTF32)
+      fkm_tf32_split(f, v[i], lo[i]);
+    else
+      v[i] = fkm_tf32(f);
   }
 }
 #endif

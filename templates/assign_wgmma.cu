@@ -219,7 +219,7 @@ struct fkm_xfrag {
 };
 
 /* This thread's fragments of rows [0, rows) of x [..][DP] (zeros past them), each value split
- * into hi = tf32(v) and lo = tf32(v − hi). */
+ * by fkm_tf32_split. */
 __device__ __forceinline__ void fkm_load_xfrag(fkm_xfrag &f, const elem_t *x, i64 rows, int wg,
                                                int lane) {
   const int g = wg * 64 + ((threadIdx.x >> 5) & 3) * 16 + (lane >> 2), t = lane & 3;
@@ -228,9 +228,7 @@ __device__ __forceinline__ void fkm_load_xfrag(fkm_xfrag &f, const elem_t *x, i6
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int r = g + (i & 1) * 8, col = kk * 8 + t + (i >> 1) * 4;
-      const float v = r < rows ? x[(i64)r * FKM_DP + col] : 0.0f;
-      f.hi[kk][i] = fkm_tf32(v);
-      f.lo[kk][i] = fkm_tf32(v - __uint_as_float(f.hi[kk][i]));
+      fkm_tf32_split(r < rows ? x[(i64)r * FKM_DP + col] : 0.0f, f.hi[kk][i], f.lo[kk][i]);
     }
 }
 #else
@@ -269,7 +267,6 @@ __device__ __forceinline__ void fkm_issue(float (*acc)[BK / 2], const fkm_xfrag 
 struct fkm_block {
   u32 cs, xs;           /* shared addresses of the centroid stages and the point tiles */
   const elem_t *cb, *xb; /* this batch's centroids [K][DP] and this block's points [BN][DP] */
-  i64 plane;            /* elements from a centroid's hi to its lo row (3×TF32), else 0 */
   const float *nb;      /* this batch's distance offsets [kpad] (fkm_tile_norms) */
   i64 rows;             /* valid points of the block (n - n0) */
   int k, steps, wg, lane;
@@ -298,7 +295,6 @@ __device__ __forceinline__ fkm_block fkm_block_of(const elem_t *x, const float *
   b.cs = (fkm_smem(fkm_shared) + SW_ATOM - 1) & ~(u32)(SW_ATOM - 1);
   b.xs = b.cs + NS * CPLANES * BK * CH * ES;
   b.cb = nullptr, b.xb = x + ((i64)bt * n + n0) * FKM_DP;
-  b.plane = SPLIT ? (i64)k * FKM_DP : 0;
   b.nb = cnorm + (i64)bt * fkm_kpad(k), b.rows = n - n0;
   b.k = k, b.steps = (k + BK - 1) / BK * NCH, b.wg = wg, b.lane = lane;
   return b;
@@ -317,8 +313,9 @@ __device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
   if (s >= b.steps) return;
   const elem_t *tile = b.cb + (i64)(s / NCH) * BK * FKM_DP;
   fkm_load_tile<BK>(fkm_cstage(b, s), tile, b.k - (s / NCH) * BK, (s % NCH) * CH);
-  if (SPLIT) /* the lo plane's tile beside the hi one */
-    fkm_load_tile<BK>(fkm_cstage(b, s) + BK * CH * ES, tile + b.plane, b.k - (s / NCH) * BK, 0);
+  if (SPLIT) /* the lo plane's tile (k rows on) beside the hi one */
+    fkm_load_tile<BK>(fkm_cstage(b, s) + BK * CH * ES, tile + (i64)b.k * FKM_DP,
+                      b.k - (s / NCH) * BK, 0);
   if (!XRES) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
 }
 

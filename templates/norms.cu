@@ -53,7 +53,7 @@ __device__ __forceinline__ i64 fkm_swizzled_at(i64 r, int j, int k, int kpad) {
  * runtime/gpu_run.h). */
 #define FKM_CH_ROWS 0     /* [B·K][DP] */
 #define FKM_CH_SWIZZLED 1 /* the clustered kernel's: fkm_swizzled_at, K padded to fkm_kpad(K) */
-#define FKM_CH_PLANES 2   /* fp32 for 3×TF32: [B][2][K][DP], TF32 hi = tf32(v), lo = tf32(v − hi) */
+#define FKM_CH_PLANES 2   /* fp32 for 3×TF32: [B][2][K][DP], hi and lo of fkm_tf32_split */
 
 /* Stores centroid value v (row r = b·k + row, column j) in `layout`. */
 __device__ __forceinline__ void fkm_store_centroid(elem_t *ch, elem_t v, i64 r, int j, int k,
@@ -66,8 +66,9 @@ __device__ __forceinline__ void fkm_store_centroid(elem_t *ch, elem_t v, i64 r, 
 #if FKM_DTYPE == 3
   if (layout == FKM_CH_PLANES) {
     const i64 hi_at = at + r / k * k * FKM_DP; /* batch r / k starts at 2·k rows */
-    const float hi = __uint_as_float(fkm_tf32(v));
-    ch[hi_at] = hi, ch[hi_at + (i64)k * FKM_DP] = __uint_as_float(fkm_tf32(v - hi));
+    u32 hi, lo;
+    fkm_tf32_split(v, hi, lo);
+    ch[hi_at] = __uint_as_float(hi), ch[hi_at + (i64)k * FKM_DP] = __uint_as_float(lo);
     return;
   }
 #endif

@@ -131,21 +131,23 @@ __device__ __forceinline__ u64 fkm_warp_max_u64(u64 v) {
 
 #define FKM_PP_SPAN 4 /* points a thread of fkm_pp_add_centre: their loads in flight together */
 
-/* One side of the tensor-core screen's bound (see fkm_pp_mma_settled) from its fp32 ‖·‖² sq:
- * a = sq·(1 − (DP + 4)·2^-23) rounded down (−∞ when sq is not finite) and r = scale·√sq rounded
- * up (scale 1 for a candidate, err's (DP + 16)·2^-21 for a point). */
+/* One side of the tensor-core screen's bound (see fkm_pp_mma_settled) from the fp32 ‖·‖² sq:
+ * a = sq·(1 − (DP + 4)·2^-23) rounded down (−∞ when sq is not finite) and r, for a point
+ * FKM_PP_POINT_SCALE·√sq rounded up (err's (DP + 16)·2^-21), for a candidate √sq or more
+ * (fkm_pp_candidate_side). */
 struct fkm_pp_side {
   float a, r;
 };
 
-__device__ __forceinline__ fkm_pp_side fkm_pp_side_of(float sq, float scale) {
+#define FKM_PP_POINT_SCALE ((FKM_DP + 16) * 0x1p-21f)
+
+/* A point's side from its fp32 ‖·‖² sq. */
+__device__ __forceinline__ fkm_pp_side fkm_pp_point_side(float sq) {
   fkm_pp_side v;
   v.a = sq < FKM_INF ? __fmul_rd(sq, 1.0f - (FKM_DP + 4) * 0x1p-23f) : -FKM_INF;
-  v.r = __fmul_ru(scale, __fsqrt_ru(sq));
+  v.r = __fmul_ru(FKM_PP_POINT_SCALE, __fsqrt_ru(sq));
   return v;
 }
-
-#define FKM_PP_POINT_SCALE ((FKM_DP + 16) * 0x1p-21f) /* a point's scale of fkm_pp_side_of */
 
 /* A candidate's side from its row's: the same a, and r / scale rounded up, which is at least √sq
  * (r ≥ scale·√sq), so that the screen's bound holds with no second norm of the row. */
@@ -167,13 +169,13 @@ __device__ __forceinline__ float fkm_pp_sqnorm_f32(const elem_t *a) {
 }
 
 /* The step's largest term into pp[b].max_bits (which the caller zeroed): first = 1 before any
- * centre (the terms are the weights; for fp16/bf16 rows xside [B][N] takes the rows' sides from
- * fkm_pp_sqnorm_f32); otherwise centre `step` (idx[b][step]) joins: D²_i = ‖x_i − x_c‖² for
- * step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer bit of the winning trial
- * is set (for every other point the centre is no nearer than D²_i, which stays), the distance
- * taken from near where near_t holds the winner; labels_i = the centre's step where D²_i takes its
- * distance. Block x covers points FKM_PP_SPAN · FKM_THREADS · x onwards, a thread every
- * FKM_THREADS-th of them. Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
+ * centre (the terms are the weights; for fp16/bf16 rows xside [B][N] takes the rows' sides,
+ * fkm_pp_point_side of fkm_pp_sqnorm_f32); otherwise centre `step` (idx[b][step]) joins:
+ * D²_i = ‖x_i − x_c‖² for step 0; after it, min(D²_i, ‖x_i − x_c‖²) for the points whose closer
+ * bit of the winning trial is set (for every other point the centre is no nearer than D²_i, which
+ * stays), the distance taken from near where near_t holds the winner; labels_i = the centre's
+ * step where D²_i takes its distance. Block x covers points FKM_PP_SPAN · FKM_THREADS · x
+ * onwards, a thread every FKM_THREADS-th of them. Grid (⌈N / (FKM_PP_SPAN · FKM_THREADS)⌉, B). */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_pp_add_centre)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                  double *__restrict__ d2, int *__restrict__ labels,
@@ -203,17 +205,16 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   for (int r = 0; r < FKM_PP_SPAN; ++r) {
     const i64 i = i0 + r * FKM_THREADS;
     if (i >= n) break;
-    const elem_t *xb = x + (i64)b * n * FKM_DP;
+    const elem_t *xb = x + (i64)b * n * FKM_DP, *row = xb + i * FKM_DP;
 #if FKM_DTYPE != 3
-    const elem_t *row = xb + i * FKM_DP;
-    if (first) xside[(i64)b * n + i] = fkm_pp_side_of(fkm_pp_sqnorm_f32(row), FKM_PP_POINT_SCALE);
+    if (first) xside[(i64)b * n + i] = fkm_pp_point_side(fkm_pp_sqnorm_f32(row));
 #endif
     if (!first && (step == 0 || (bits[r] & winner))) {
       const i64 bi = (i64)b * n + i;
       const elem_t *centre = xb + idx[(i64)b * k + step] * FKM_DP;
       const double dist = step > 0 && near_t[bi] == winner_t
                               ? near[bi]
-                              : fkm_pp_sqdist(xb + i * FKM_DP, centre);
+                              : fkm_pp_sqdist(row, centre);
       if (step == 0 || dist < db[i]) db[i] = dist, labels[(i64)b * n + i] = (int)step;
     }
     if (bits[r]) cl[i] = 0u;
