@@ -22,10 +22,7 @@ int fkm__spec_split_tf32(const fkm__kernel_spec *s) {
   return s->dtype == FKM_DTYPE_FP32 && s->precision == FKM_PRECISION_DEFAULT;
 }
 
-int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) {
-  return s->sm == 90 && s->arch_specific &&
-         (!fkm__spec_split_tf32(s) || fkm__padded_d(s->d) <= FKM__SPLIT_MAX_DP);
-}
+int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) { return s->sm == 90 && s->arch_specific; }
 
 size_t fkm__sm_shared_limit(int sm) {
   switch (sm) {
@@ -78,18 +75,18 @@ static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, cha
   return FKM_OK;
 }
 
-/* 3×TF32 on warpgroup MMAs: each warpgroup keeps one m64 tile of points as TF32 hi and lo
- * fragments in registers (DP of them a thread), so the whole row is one chunk and only the
- * centroid stages, each a hi and a lo tile, take shared memory. */
+/* 3×TF32 on warpgroup MMAs: each warpgroup keeps one m64 tile of a D chunk of points as TF32 hi
+ * and lo fragments in registers (chunk of them a thread; with several chunks, half as many more
+ * for the next step's values), so only the centroid stages, each a hi and a lo tile, take shared
+ * memory. */
 static fkm_status layout_wgmma_split(const fkm__kernel_spec *s, fkm__spec_layout *l, char *why,
                                      size_t len) {
   if (s->block_n != 64 * l->warps_m)
     return reject(why, len, "3xTF32 wgmma kernel: BLOCK_N must be 64 per warpgroup");
-  if (l->d_chunks != 1 || s->num_ctas > 1)
-    return reject(why, len, "3xTF32 wgmma kernel: the whole row in one D chunk, no clusters");
+  if (s->num_ctas > 1) return reject(why, len, "3xTF32 wgmma kernel: no clusters");
   l->split = 1;
   l->shared = 2 * (size_t)l->chunk * 4 * s->block_k * s->num_stages + 1024;
-  l->regs_estimate = s->block_k / 2 + fkm__padded_d(s->d) + 44;
+  l->regs_estimate = s->block_k / 2 + l->chunk + (l->d_chunks > 1 ? l->chunk / 2 : 0) + 44;
   return FKM_OK;
 }
 

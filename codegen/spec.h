@@ -43,12 +43,8 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
  * products summed) rather than TF32. */
 int fkm__spec_split_tf32(const fkm__kernel_spec *s);
 
-/* Padded D up to which the 3×TF32 warpgroup kernel keeps a point's hi and lo fragments in
- * registers; wider fp32 rows run 3×TF32 on mma.sync. */
-#define FKM__SPLIT_MAX_DP 128
-
-/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (sm_90a: fp16/bf16, TF32, and
- * 3×TF32 up to FKM__SPLIT_MAX_DP) rather than mma.sync (every other case). */
+/* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (sm_90a: fp16/bf16, TF32 and
+ * 3×TF32) rather than mma.sync (every other case). */
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);
 
 /* Derived launch geometry of an accepted spec. */

@@ -43,6 +43,12 @@ static const int wgmma_tf32_tiles[][3] = {{256, 64, 8}, {256, 64, 4}, {128, 64, 
  * assign: 4.72–4.74 ms with 2 or 3 stages, 5.54 with 1; one warpgroup over 64 points 5.38–5.45;
  * mma.sync 8.87). */
 static const int wgmma_split_tiles[][3] = {{128, 64, 8}, {64, 64, 4}};
+/* 3×TF32 beyond 128 columns, in 32-column chunks (16 fragments and 16 next values a thread), which
+ * leave registers for 128 × 256 tiles: the longer a step, the less its wait and barrier idle the
+ * MMAs (H200, N = 1M, K = 1024, D = 1024: 23.3 ms against 27.6 for 128 × 128 with 64-column
+ * chunks, 34.9 for 128 × 64 with 32, 40.7 for mma.sync's 256 × 128). */
+static const int wgmma_split_wide_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {64, 64, 4}};
+#define FKM__SPLIT_WIDE_CHUNK 32
 #define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
@@ -77,17 +83,19 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s), tf32 = wg && s->dtype == FKM_DTYPE_FP32;
   int split = tf32 && fkm__spec_split_tf32(s);
-  const int(*tiles)[3] = !wg        ? mma_tiles
-                         : split    ? wgmma_split_tiles
-                         : dp > 128 ? wgmma_wide_tiles
-                         : tf32     ? wgmma_tf32_tiles
-                                    : wgmma_tiles;
-  int count = !wg        ? FKM__TILE_COUNT(mma_tiles)
-              : split    ? FKM__TILE_COUNT(wgmma_split_tiles)
-              : dp > 128 ? FKM__TILE_COUNT(wgmma_wide_tiles)
-              : tf32     ? FKM__TILE_COUNT(wgmma_tf32_tiles)
-                         : FKM__TILE_COUNT(wgmma_tiles);
-  s->block_d = wg && dp > 128 ? 128 : model_block_d(s->d);
+  const int(*tiles)[3] = !wg                   ? mma_tiles
+                         : split && dp > 128   ? wgmma_split_wide_tiles
+                         : split               ? wgmma_split_tiles
+                         : dp > 128            ? wgmma_wide_tiles
+                         : tf32                ? wgmma_tf32_tiles
+                                               : wgmma_tiles;
+  int count = !wg                 ? FKM__TILE_COUNT(mma_tiles)
+              : split && dp > 128 ? FKM__TILE_COUNT(wgmma_split_wide_tiles)
+              : split             ? FKM__TILE_COUNT(wgmma_split_tiles)
+              : dp > 128          ? FKM__TILE_COUNT(wgmma_wide_tiles)
+              : tf32              ? FKM__TILE_COUNT(wgmma_tf32_tiles)
+                                  : FKM__TILE_COUNT(wgmma_tiles);
+  s->block_d = !wg || dp <= 128 ? model_block_d(s->d) : split ? FKM__SPLIT_WIDE_CHUNK : 128;
   size_t two_blocks = fkm__two_blocks_shared(g->shared_per_sm, g->shared_reserved);
   if (wg && !tf32 && dp <= 128 && first_fit(s, l, tiles, count, n, k, two_blocks) == FKM_OK)
     return FKM_OK;
@@ -109,8 +117,7 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, o->metric, t,
                                       t == FKM_DTYPE_FP32 ? o->precision : FKM_PRECISION_DEFAULT,
                                       (int)p->d, g->sm);
-  /* sm_90a: warpgroup MMA (fp16/bf16, TF32, 3×TF32 on rows it keeps in registers), while its
-   * float arg-min index is exact */
+  /* sm_90a: warpgroup MMA (fp16/bf16, TF32, 3×TF32), while its float arg-min index is exact */
   s.arch_specific = g->sm == 90 && o->k <= FKM__WGMMA_MAX_K;
   if (!fkm__spec_uses_wgmma(&s)) s.arch_specific = 0;
   return s;

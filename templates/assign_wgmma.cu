@@ -44,10 +44,12 @@
 #define MMAS_FIRST FKM_ALONE
 /* 3×TF32 (fp32 at default precision): each warpgroup keeps its m64 tile of points as TF32 hi and
  * lo fragments in registers (fkm_xfrag), the centroids arrive as hi and lo planes (norms.cu) and
- * each k-step sums lo·hi, hi·lo and hi·hi, as assign_mma.cu does; WG_M is 1 and the row one chunk
- * (spec.c). */
+ * each k-step sums lo·hi, hi·lo and hi·hi, as assign_mma.cu does; WG_M is 1 (spec.c). With one D
+ * chunk the fragments load once a block; with several (D chunks of at most 128 columns, spec.c)
+ * each step's are read from global memory (L2) a step ahead and split as the step starts. */
 #define SPLIT (FKM_DTYPE == 3 && FKM_PRECISION == 0)
 #define CPLANES (SPLIT ? 2 : 1) /* centroid tiles a stage slot holds */
+#define XSTREAM (SPLIT && NCH > 1) /* the point fragments loaded again each step, one chunk's */
 
 /* Copies of a ROWS × CH tile of a [rows][DP] matrix from column col0 into the swizzled layout at
  * shared address dst; with GUARD, rows at or beyond valid_rows and columns at or beyond DP are
@@ -212,27 +214,50 @@ __device__ __forceinline__ void fkm_fence_acc(float (*acc)[BK / 2]) {
 }
 
 #if SPLIT
-/* A warpgroup's m64 tile of points as TF32 A fragments, k-step kk's in [kk]: a[0] row g, column
- * t; a[1] row g + 8; a[2] column t + 4; a[3] both (g = 16·warp + lane / 4, t = lane % 4). */
+/* A warpgroup's m64 tile of a D chunk of points as TF32 A fragments, k-step kk's in [kk]: a[0]
+ * row g, column t; a[1] row g + 8; a[2] column t + 4; a[3] both (g = 16·warp + lane / 4,
+ * t = lane % 4); the MMAs read them until their wait, so they change only after it. */
 struct fkm_xfrag {
-  u32 hi[FKM_DP / 8][4], lo[FKM_DP / 8][4];
+  u32 hi[CH / 8][4], lo[CH / 8][4];
+};
+/* The same elements as fp32 values, loaded a step ahead of their split. */
+struct fkm_xraw {
+  float v[CH / 8][4];
 };
 
-/* This thread's fragments of rows [0, rows) of x [..][DP] (zeros past them), each value split
- * by fkm_tf32_split. */
-__device__ __forceinline__ void fkm_load_xfrag(fkm_xfrag &f, const elem_t *x, i64 rows, int wg,
-                                               int lane) {
+/* This thread's elements of rows [0, rows) and columns [col0, col0 + CH) of x [..][DP] (zeros
+ * past them). */
+__device__ __forceinline__ void fkm_load_xraw(fkm_xraw &f, const elem_t *x, i64 rows, int wg,
+                                              int lane, int col0) {
   const int g = wg * 64 + ((threadIdx.x >> 5) & 3) * 16 + (lane >> 2), t = lane & 3;
 #pragma unroll
-  for (int kk = 0; kk < FKM_DP / 8; ++kk)
+  for (int kk = 0; kk < CH / 8; ++kk)
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int r = g + (i & 1) * 8, col = kk * 8 + t + (i >> 1) * 4;
-      fkm_tf32_split(r < rows ? x[(i64)r * FKM_DP + col] : 0.0f, f.hi[kk][i], f.lo[kk][i]);
+      const int r = g + (i & 1) * 8, col = col0 + kk * 8 + t + (i >> 1) * 4;
+      const bool in = r < rows && (FKM_DP % CH == 0 || col < FKM_DP);
+      f.v[kk][i] = in ? x[(i64)r * FKM_DP + col] : 0.0f;
     }
+}
+
+/* The fragments of raw values, each split by fkm_tf32_split. */
+__device__ __forceinline__ void fkm_split_xraw(fkm_xfrag &f, const fkm_xraw &raw) {
+#pragma unroll
+  for (int kk = 0; kk < CH / 8; ++kk)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) fkm_tf32_split(raw.v[kk][i], f.hi[kk][i], f.lo[kk][i]);
+}
+
+/* Keeps the fragments' registers from reuse until after the wait that hands them back. */
+__device__ __forceinline__ void fkm_fence_xfrag(fkm_xfrag &f) {
+#pragma unroll
+  for (int kk = 0; kk < CH / 8; ++kk)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(f.hi[kk][i]), "+r"(f.lo[kk][i]));
 }
 #else
 struct fkm_xfrag {}; /* the points come from shared memory */
+struct fkm_xraw {};
 #endif
 
 /* Issues and commits this warpgroup's MMAs of one pipeline step: its WG_M m64 tiles of the point
@@ -315,19 +340,27 @@ __device__ __forceinline__ void fkm_load_step(const fkm_block &b, int s) {
   fkm_load_tile<BK>(fkm_cstage(b, s), tile, b.k - (s / NCH) * BK, (s % NCH) * CH);
   if (SPLIT) /* the lo plane's tile (k rows on) beside the hi one */
     fkm_load_tile<BK>(fkm_cstage(b, s) + BK * CH * ES, tile + (i64)b.k * FKM_DP,
-                      b.k - (s / NCH) * BK, 0);
-  if (!XRES) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
+                      b.k - (s / NCH) * BK, (s % NCH) * CH);
+  if (!XRES && !SPLIT) fkm_load_tile<BN>(fkm_xstage(b, s), b.xb, b.rows, (s % NCH) * CH);
 }
 
-/* Waits for step s's MMAs and, at the last D chunk of a centroid tile, folds the tile. */
+/* Waits for step s's MMAs and, at the last D chunk of a centroid tile, folds the tile. The
+ * distance offsets load before the wait, to hide their latency, except with XSTREAM: there a fold
+ * comes once in NCH steps and their registers would push 128 × 256 tiles into spills. */
 template <bool LAZY>
 __device__ __forceinline__ void fkm_wait_fold(const fkm_block &b, float (*acc)[BK / 2],
-                                              float (*best)[2], float (*bidx)[2], int s) {
+                                              fkm_xfrag &xf, float (*best)[2], float (*bidx)[2],
+                                              int s) {
   float cn[BK / 8][2];
-  if (s % NCH == NCH - 1) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
+  const bool fold = s % NCH == NCH - 1;
+  if (fold && !XSTREAM) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
   asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
   fkm_fence_acc(acc);
-  if (s % NCH == NCH - 1) fkm_fold_tile<LAZY>(acc, best, bidx, cn);
+#if XSTREAM
+  fkm_fence_xfrag(xf);
+  if (fold) fkm_tile_norms(cn, b.nb, (s / NCH) * BK, b.lane);
+#endif
+  if (fold) fkm_fold_tile<LAZY>(acc, best, bidx, cn);
 }
 
 /* Waits until the copies committed up to `pending` groups ago landed, and makes them visible to
@@ -339,36 +372,46 @@ template <int PENDING> __device__ __forceinline__ void fkm_stage_ready() {
 }
 
 /* Pipeline steps [s0, s1): step s's MMAs are waited for before their fold. With MMAS_FIRST the
- * copies of step s + NS − 1 are started after step s's MMAs are issued, else before. */
+ * copies of step s + NS − 1 are started after step s's MMAs are issued, else before. With
+ * XSTREAM, step s splits the point fragments that raw holds (its D chunk's) and, once its MMAs
+ * are issued, loads the next step's into raw. */
 template <bool LAZY>
-__device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, const fkm_xfrag &xf,
+__device__ __forceinline__ void fkm_assign_steps(const fkm_block &b, fkm_xfrag &xf, fkm_xraw &raw,
                                                  float (*acc)[BK / 2], float (*best)[2],
                                                  float (*bidx)[2], int s0, int s1) {
   for (int s = s0; s < s1; ++s) {
+#if XSTREAM
+    fkm_split_xraw(xf, raw);
+#endif
     if (NS > 1) fkm_stage_ready<(NS > 1 ? NS - 2 : 0)>();
     if (NS == 1 || !MMAS_FIRST) fkm_load_step(b, NS == 1 ? s : s + NS - 1), fkm_commit();
     if (NS == 1) fkm_stage_ready<0>();
     fkm_issue(acc, xf, fkm_xstage(b, s), fkm_cstage(b, s), b.wg, s % NCH == 0);
     if (NS > 1 && MMAS_FIRST) fkm_load_step(b, s + NS - 1), fkm_commit();
-    fkm_wait_fold<LAZY>(b, acc, best, bidx, s);
+#if XSTREAM
+    fkm_load_xraw(raw, b.xb, b.rows, b.wg, b.lane, (s + 1) % NCH * CH);
+#endif
+    fkm_wait_fold<LAZY>(b, acc, xf, best, bidx, s);
     if (NS == 1) __syncthreads();
   }
 }
 
 /* One MMA-then-fold step after another, the first FKM_LAZY_TILES centroid tiles' steps in one
- * loop, the rest in another; for 3×TF32 the point fragments load while the first stages' copies
- * are in flight. */
+ * loop, the rest in another; for 3×TF32 the first D chunk's point fragments load while the first
+ * stages' copies are in flight (with one chunk, once a block). */
 __device__ __forceinline__ void fkm_assign_tiles(const fkm_block &b, float (*best)[2],
                                                   float (*bidx)[2]) {
   float acc[WG_M][BK / 2];
   fkm_xfrag xf;
+  fkm_xraw raw;
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fkm_load_step(b, s), fkm_commit();
 #if SPLIT
-  fkm_load_xfrag(xf, b.xb, b.rows, b.wg, b.lane);
+  fkm_load_xraw(raw, b.xb, b.rows, b.wg, b.lane, 0);
+  if (!XSTREAM) fkm_split_xraw(xf, raw);
 #endif
-  fkm_assign_steps<false>(b, xf, acc, best, bidx, 0, fkm_scan_steps(b));
-  fkm_assign_steps<true>(b, xf, acc, best, bidx, fkm_scan_steps(b), b.steps);
+  fkm_assign_steps<false>(b, xf, raw, acc, best, bidx, 0, fkm_scan_steps(b));
+  fkm_assign_steps<true>(b, xf, raw, acc, best, bidx, fkm_scan_steps(b), b.steps);
 }
 
 /* Reduces each row's arg-min over the quad that shares it and writes the label [B][N]; the

@@ -135,11 +135,11 @@ START_TEST(alone_on_a_multiprocessor_past_half_its_shared_memory) {
 }
 END_TEST
 
-/* fp32 at default precision (3×TF32) takes sm_90a's warpgroup kernel up to D = 128 with one m64
- * tile of points a warpgroup: only the centroid stages' hi and lo tiles in shared memory, the
- * points' fragments as the MMA's A registers, NVRTC compiles it; wider rows and other tiles are
- * mma.sync's or rejected with the reason. */
-START_TEST(three_tf32_runs_on_warpgroup_mmas_up_to_d128) {
+/* fp32 at default precision (3×TF32) takes sm_90a's warpgroup kernel with one m64 tile of points
+ * a warpgroup: only the centroid stages' hi and lo tiles in shared memory, the points' fragments
+ * as the MMA's A registers (a D chunk's at a time past one chunk), NVRTC compiles it; tiles whose
+ * fragments outgrow the registers are rejected with the reason. */
+START_TEST(three_tf32_runs_on_warpgroup_mmas) {
   char why[256], *src;
   fkm__spec_layout l;
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP32, 0, 128, 90);
@@ -159,7 +159,6 @@ START_TEST(three_tf32_runs_on_warpgroup_mmas_up_to_d128) {
   ck_assert_int_eq(fkm__compile(ctx, &s, src, &cubin, &bytes), FKM_OK);
   free(src);
   free(cubin);
-  fkm_ctx_free(ctx);
   fkm__kernel_spec bad = s;
   bad.block_n = 256; /* two m64 tiles a warpgroup */
   ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
@@ -167,11 +166,23 @@ START_TEST(three_tf32_runs_on_warpgroup_mmas_up_to_d128) {
   bad = s, bad.block_k = 128, bad.num_stages = 1; /* 64 accumulators beside 128 fragments */
   ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
   ck_assert_ptr_nonnull(strstr(why, "registers"));
-  bad = s, bad.d = 1024;
-  ck_assert(!fkm__spec_uses_wgmma(&bad));
+  fkm__kernel_spec wide = s; /* 16 chunks of 64 columns, the last one past D */
+  wide.d = 1000, wide.block_d = 64, wide.num_stages = 4;
+  ck_assert_int_eq(fkm__spec_validate(&wide, &l, why, sizeof why), FKM_OK);
+  ck_assert_int_eq(l.split, 1);
+  ck_assert_int_eq(l.d_chunks, 16);
+  ck_assert_uint_eq(l.shared, 2 * 64 * 4 * 64 * 4 + 1024);
+  ck_assert_int_eq(fkm__generate(ctx, &wide, &src), FKM_OK);
+  ck_assert_int_eq(fkm__compile(ctx, &wide, src, &cubin, &bytes), FKM_OK);
+  free(src);
+  free(cubin);
+  bad = wide, bad.block_d = 128, bad.num_stages = 2; /* 128 fragments, 64 next values */
+  ck_assert_int_eq(fkm__spec_validate(&bad, NULL, why, sizeof why), FKM_ERR_REJECTED);
+  ck_assert_ptr_nonnull(strstr(why, "registers"));
   s.precision = FKM_PRECISION_TF32;
   ck_assert_int_eq(fkm__spec_validate(&s, &l, why, sizeof why), FKM_OK);
   ck_assert_int_eq(l.split, 0);
+  fkm_ctx_free(ctx);
 }
 END_TEST
 
@@ -301,7 +312,7 @@ int main(void) {
   tcase_add_test(t, source_is_deterministic_and_self_contained);
   tcase_add_test(t, spec_id_is_pinned);
   tcase_add_test(t, alone_on_a_multiprocessor_past_half_its_shared_memory);
-  tcase_add_test(t, three_tf32_runs_on_warpgroup_mmas_up_to_d128);
+  tcase_add_test(t, three_tf32_runs_on_warpgroup_mmas);
   tcase_add_test(t, clusters_are_specs_of_their_own);
   if (fkm_test_nvrtc_usable()) {
     if (!getenv("FKM_TEST_QUICK")) tcase_add_test(t, every_config_compiles_for_some_dims);

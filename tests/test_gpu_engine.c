@@ -23,7 +23,8 @@ typedef struct gcase {
  * of any tile, duplicates with many empty clusters; fp32 in 3×TF32 (default) and TF32. The forced
  * configurations cover other tiles of the wgmma kernel on sm_90 (two warpgroups, 128 × 64 and
  * 64 × 128 tiles, 4 stages, TF32 with 128 points a block, 3×TF32 with one warpgroup and 2 stages
- * or two and 1 stage; its default pick runs at D = 17, 96 and 128) and its clusters of two and
+ * or two and 1 stage, and in D chunks of 32 and 64 columns whose last one runs past D; its default
+ * pick runs at D = 17, 96, 128 and 512) and its clusters of two and
  * four blocks sharing the centroid tiles (a count of point tiles that is no multiple of the
  * cluster, K short of the last centroid tile, one and four 128-byte column blocks, two
  * warpgroups). */
@@ -54,6 +55,8 @@ static const gcase cases[] = {
     {1, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_TF32, {128, 64, 128, 4, 3, 1}},
     {2, 8193, 128, 300, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {64, 64, 128, 4, 2, 1}},
     {1, 8193, 64, 1031, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 8, 1, 1}},
+    {2, 8193, 300, 1000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {128, 64, 32, 8, 3, 1}},
+    {1, 8193, 200, 100, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {64, 64, 64, 4, 1, 1}},
     {2, 8193, 128, 1000, FKM_DTYPE_FP32, FKM_METRIC_L2, 40, FKM_PRECISION_DEFAULT, {0}},
     {3, 8193, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {256, 64, 128, 4, 3, 2}},
     {1, 8193, 64, 1031, FKM_DTYPE_BF16, FKM_METRIC_DOT, 0, FKM_PRECISION_DEFAULT, {128, 64, 64, 4, 4, 2}},
@@ -65,11 +68,13 @@ static const gcase cases[] = {
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
     /* two batches, odd K: the last cluster's counter is the low half of its word */
     {2, 30000, 8, 12999, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
-    /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (29 such tiles);
-     * with duplicates, equal distances within and across those tiles */
+    /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (29 such tiles;
+     * 3×TF32 at D = 200 in D chunks); with duplicates, equal distances within and across those
+     * tiles */
     {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 10000, 64, 10000, FKM_DTYPE_BF16, FKM_METRIC_DOT, 40, FKM_PRECISION_DEFAULT, {0}},
     {1, 10000, 64, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 10000, 200, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     /* sort counters in global memory (K·2 bytes above sm_90's opt-in shared memory) */
     {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},

@@ -439,6 +439,27 @@ END_TEST
 
 /* H100, B=32 N=74256 K=1000: the table's 128×64 single-stage tiles rank far below the pruned
  * run's eight, yet the run measures them. */
+/* fp32 at default precision beyond D = 128 (H200, 2026-12-04, 1.9–2.1 × mma.sync's 256×128 pick at
+ * D = 192–1024): the wgmma kernel in 32-column chunks with 128×256 tiles, 3 stages, which the
+ * default takes over the table's mma.sync entries. */
+START_TEST(wide_fp32_takes_three_tf32_in_chunks) {
+  static const target_case shapes[] = {
+      {h100, 90, 132, 232448, FKM_DTYPE_FP32, FKM_PRECISION_DEFAULT, 1, 1 << 20, 1024, 1024},
+      {"NVIDIA H200", 90, 132, 232448, FKM_DTYPE_FP32, FKM_PRECISION_DEFAULT, 1, 1 << 20, 384,
+       1024}};
+  for (int i = 0; i < 2; i++) {
+    tune_case tc;
+    make_case(&shapes[i], &tc);
+    fkm__kernel_spec pick;
+    ck_assert(fkm__spec_uses_wgmma(&tc.model) && fkm__spec_split_tf32(&tc.model));
+    assert_config(fkm__spec_config(&tc.model), (fkm_config){128, 256, 32, 8, 3, 1});
+    ck_assert_int_eq(default_pick(&tc, &pick), 0);
+    assert_config(fkm__spec_config(&pick), fkm__spec_config(&tc.model));
+    free(tc.c);
+  }
+}
+END_TEST
+
 START_TEST(a_pruned_run_measures_the_table_config) {
   tune_case tc;
   make_case(&spec8[0].shape, &tc);
@@ -674,6 +695,7 @@ int main(void) {
   tcase_add_test(d, a_table_config_rated_worse_is_not_taken);
   tcase_add_loop_test(d, spec8_shapes_on_h100, 0, (int)(sizeof spec8 / sizeof spec8[0]));
   tcase_add_test(d, a_pruned_run_measures_the_table_config);
+  tcase_add_test(d, wide_fp32_takes_three_tf32_in_chunks);
   suite_add_tcase(s, d);
   TCase *r = tcase_create("records");
   tcase_add_checked_fixture(r, setup_dirs, teardown_dirs);
