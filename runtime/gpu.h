@@ -53,7 +53,7 @@ fkm_status fkm__gpu_assign_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fk
  * relative to a tile's columns, which must stay below 2^24 in magnitude to be exact. */
 #define FKM__WGMMA_MAX_K ((1 << 24) - FKM__KPAD_ROWS)
 /* The assign spec of these shapes with its tile fields zero: compute dtype and precision resolved,
- * target g->sm, sm_90a (warpgroup MMA) for fp16/bf16 and TF32 on sm_90 when
+ * target g->sm, sm_90a (warpgroup MMA: fp16/bf16, TF32 and 3×TF32) on sm_90 when
  * K ≤ FKM__WGMMA_MAX_K. */
 fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points *p,
                                       const fkm_options *o);

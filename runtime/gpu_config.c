@@ -105,8 +105,9 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
 /* Measured on H100 (2026-11-25, N = 2M, K = 1024, D = 128): the model's mma.sync pick for fp32
  * (256×128, 8 warps) ran 3×TF32 in 9.57 ms against 9.72 for the table's 128×64 with 4 warps (and
  * TF32 in 4.50 against 5.02). TF32 on sm_90a now takes the warpgroup kernel: 3.09 ms against 4.40
- * for the mma.sync pick on H200 (2026-12-03, same run); so does 3×TF32 up to D = 128: 5.12 ms
- * against 9.30 (H200, 2026-12-04, a minute apart). */
+ * for the mma.sync pick on H200 (2026-12-03, same run); so does 3×TF32: 5.12 ms against 9.30 at
+ * D = 128 (H200, 2026-12-04, a minute apart), 23.2 against 40.7 at D = 1024 (session 28, same
+ * run). */
 int fkm__model_measured(const fkm__kernel_spec *s) {
   return fkm__spec_uses_wgmma(s) || (s->sm == 90 && s->dtype == FKM_DTYPE_FP32);
 }
@@ -119,7 +120,6 @@ fkm__kernel_spec fkm__gpu_assign_base(const struct fkm__gpu *g, const fkm_points
                                       (int)p->d, g->sm);
   /* sm_90a: warpgroup MMA (fp16/bf16, TF32, 3×TF32), while its float arg-min index is exact */
   s.arch_specific = g->sm == 90 && o->k <= FKM__WGMMA_MAX_K;
-  if (!fkm__spec_uses_wgmma(&s)) s.arch_specific = 0;
   return s;
 }
 

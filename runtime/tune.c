@@ -76,6 +76,12 @@ static block_work work_of(const fkm__tune_target *t, const fkm__kernel_spec *s,
   w.smem = ktiles * dwork * e * (bn * a_reads + bk * (b_reads + 1.0)) +
            (split ? ktiles : 1.0) * bn * dwork * e;
   w.l2 = ktiles * bk * dwork * e + (split ? ktiles : 1.0) * bn * dwork * e;
+  if (l->split) { /* 3×TF32 warpgroup kernel: the points from L2 into registers (each centroid
+                   * tile again when in chunks); hi and lo centroid planes, three MMAs a k-step
+                   * reading them (hi twice) in every warpgroup */
+    w.smem = ktiles * dwork * e * bk * (3.0 * b_reads + 2.0);
+    w.l2 = 2.0 * ktiles * bk * dwork * e + (split ? ktiles : 1.0) * bn * dwork * e;
+  }
   w.dram = bn * (fkm__padded_d(s->d) * e + 4.0);
   w.epilogue = 4.0 * bn * kpad; /* per distance: scale, add the norm, compare, select */
   w.steps = ktiles * l->d_chunks;

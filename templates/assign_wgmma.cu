@@ -45,8 +45,8 @@
 /* 3×TF32 (fp32 at default precision): each warpgroup keeps its m64 tile of points as TF32 hi and
  * lo fragments in registers (fkm_xfrag), the centroids arrive as hi and lo planes (norms.cu) and
  * each k-step sums lo·hi, hi·lo and hi·hi, as assign_mma.cu does; WG_M is 1 (spec.c). With one D
- * chunk the fragments load once a block; with several (D chunks of at most 128 columns, spec.c)
- * each step's are read from global memory (L2) a step ahead and split as the step starts. */
+ * chunk the fragments load once a block; with several (of 32 or 64 columns: spec.c's register
+ * estimate) each step's are read from global memory (L2) a step ahead and split as the step starts. */
 #define SPLIT (FKM_DTYPE == 3 && FKM_PRECISION == 0)
 #define CPLANES (SPLIT ? 2 : 1) /* centroid tiles a stage slot holds */
 #define XSTREAM (SPLIT && NCH > 1) /* the point fragments loaded again each step, one chunk's */
@@ -104,8 +104,8 @@ __device__ constexpr int fkm_operand_off(int rows, int r0, int kk) {
 /* The distance offsets of the columns this thread folds in centroid tile k0: cn[j][e] of column
  * k0 + j·8 + (lane & 3)·2 + e. The offsets (norms.cu, fkm_prep_centroids: ‖c‖² for l2, 0 for
  * cosine and dot, +inf on the padding past K) are laid out FKM_KPAD_ROWS-padded per batch, so
- * every tile reads them whole, two adjacent columns a load, with no bounds test. Loaded before the
- * tile's MMAs are waited for, to hide the latency. */
+ * every tile reads them whole, two adjacent columns a load, with no bounds test. fkm_wait_fold
+ * says when they load. */
 __device__ __forceinline__ void fkm_tile_norms(float (*cn)[2], const float *cnorm, int k0, int lane) {
   const float *at = cnorm + k0 + (lane & 3) * 2;
 #pragma unroll

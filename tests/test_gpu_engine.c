@@ -68,13 +68,13 @@ static const gcase cases[] = {
     {1, 40000, 8, 13000, FKM_DTYPE_FP16, FKM_METRIC_L2, 50, FKM_PRECISION_DEFAULT, {0}},
     /* two batches, odd K: the last cluster's counter is the low half of its word */
     {2, 30000, 8, 12999, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
-    /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (29 such tiles;
-     * 3×TF32 at D = 200 in D chunks); with duplicates, equal distances within and across those
-     * tiles */
-    {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
-    {1, 10000, 64, 10000, FKM_DTYPE_BF16, FKM_METRIC_DOT, 40, FKM_PRECISION_DEFAULT, {0}},
+    /* past FKM_LAZY_TILES centroid tiles the wgmma kernel folds in two passes (K = 10,000 in
+     * 64-column tiles: 29 such tiles; 3×TF32 at D = 200 in 32-column chunks); with duplicates,
+     * equal distances within and across those tiles */
+    {1, 10000, 64, 10000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {256, 64, 64, 4, 3, 1}},
+    {1, 10000, 64, 10000, FKM_DTYPE_BF16, FKM_METRIC_DOT, 40, FKM_PRECISION_DEFAULT, {256, 64, 64, 4, 3, 1}},
     {1, 10000, 64, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
-    {1, 10000, 200, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 10000, 200, 10000, FKM_DTYPE_FP32, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {128, 64, 32, 8, 3, 1}},
     /* sort counters in global memory (K·2 bytes above sm_90's opt-in shared memory) */
     {1, 150000, 8, 120000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
     {1, 1000003, 128, 1000, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},

@@ -437,10 +437,8 @@ START_TEST(spec8_shapes_on_h100) {
 }
 END_TEST
 
-/* H100, B=32 N=74256 K=1000: the table's 128×64 single-stage tiles rank far below the pruned
- * run's eight, yet the run measures them. */
-/* fp32 at default precision beyond D = 128 (H200, 2026-12-04, 1.9–2.1 × mma.sync's 256×128 pick at
- * D = 192–1024): the wgmma kernel in 32-column chunks with 128×256 tiles, 3 stages, which the
+/* fp32 at default precision beyond D = 128 (H200, 2026-12-04: 1.75–2.0 × faster per iteration
+ * than mma.sync's 256×128 pick at D = 192–1024): the wgmma kernel in 32-column chunks with 128×256 tiles, 3 stages, which the
  * default takes over the table's mma.sync entries. */
 START_TEST(wide_fp32_takes_three_tf32_in_chunks) {
   static const target_case shapes[] = {
@@ -460,6 +458,8 @@ START_TEST(wide_fp32_takes_three_tf32_in_chunks) {
 }
 END_TEST
 
+/* H100, B=32 N=74256 K=1000: the table's 128×64 single-stage tiles rank far below the pruned
+ * run's eight, yet the run measures them. */
 START_TEST(a_pruned_run_measures_the_table_config) {
   tune_case tc;
   make_case(&spec8[0].shape, &tc);
