@@ -70,7 +70,7 @@ static fkm_status layout_mma(const fkm__kernel_spec *s, fkm__spec_layout *l, cha
   size_t x_tiles = l->d_chunks == 1 ? 1 : (size_t)s->num_stages;
   l->shared = row * ((size_t)s->block_k * s->num_stages + (size_t)s->block_n * x_tiles) +
               (size_t)s->block_n * l->warps_n * 8;
-  int split = s->dtype == FKM_DTYPE_FP32 && s->precision == FKM_PRECISION_DEFAULT ? 2 : 1;
+  int split = fkm__spec_split_tf32(s) ? 2 : 1;
   l->regs_estimate = mf * nf * 4 + split * (mf * 4 + nf * 2) + mf * 4 + 24;
   return FKM_OK;
 }

@@ -49,13 +49,19 @@ static const int wgmma_split_tiles[][3] = {{128, 64, 8}, {64, 64, 4}};
  * chunks, 34.9 for 128 × 64 with 32, 40.7 for mma.sync's 256 × 128). */
 static const int wgmma_split_wide_tiles[][3] = {{128, 256, 8}, {128, 128, 8}, {64, 64, 4}};
 #define FKM__SPLIT_WIDE_CHUNK 32
-#define FKM__TILE_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
+/* A candidate list and its length. */
+typedef struct tile_list {
+  const int (*tiles)[3];
+  int count;
+} tile_list;
+#define FKM__TILES(t) ((tile_list){t, (int)(sizeof(t) / sizeof((t)[0]))})
 
 /* First candidate tile (BLOCK_K no larger than K needs) with the deepest pipeline whose shared
  * memory stays within `budget`. */
-static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, const int (*tiles)[3],
-                            int count, long long n, long long k, size_t budget) {
-  for (int t = 0; t < count; t++) {
+static fkm_status first_fit(fkm__kernel_spec *s, fkm__spec_layout *l, tile_list list,
+                            long long n, long long k, size_t budget) {
+  const int(*tiles)[3] = list.tiles;
+  for (int t = 0; t < list.count; t++) {
     if (tiles[t][0] > 128 && n < 4 * tiles[t][0]) continue;
     s->block_n = tiles[t][0], s->num_warps = tiles[t][2];
     s->block_k = tiles[t][1] < pow2_at_least(k, 16, 256) ? tiles[t][1] : pow2_at_least(k, 16, 256);
@@ -83,23 +89,17 @@ static fkm_status model_pick(const struct fkm__gpu *g, fkm__kernel_spec *s, fkm_
                              long long n, long long k) {
   int dp = fkm__padded_d(s->d), wg = fkm__spec_uses_wgmma(s), tf32 = wg && s->dtype == FKM_DTYPE_FP32;
   int split = tf32 && fkm__spec_split_tf32(s);
-  const int(*tiles)[3] = !wg                   ? mma_tiles
-                         : split && dp > 128   ? wgmma_split_wide_tiles
-                         : split               ? wgmma_split_tiles
-                         : dp > 128            ? wgmma_wide_tiles
-                         : tf32                ? wgmma_tf32_tiles
-                                               : wgmma_tiles;
-  int count = !wg                 ? FKM__TILE_COUNT(mma_tiles)
-              : split && dp > 128 ? FKM__TILE_COUNT(wgmma_split_wide_tiles)
-              : split             ? FKM__TILE_COUNT(wgmma_split_tiles)
-              : dp > 128          ? FKM__TILE_COUNT(wgmma_wide_tiles)
-              : tf32              ? FKM__TILE_COUNT(wgmma_tf32_tiles)
-                                  : FKM__TILE_COUNT(wgmma_tiles);
+  tile_list list = !wg                 ? FKM__TILES(mma_tiles)
+                   : split && dp > 128 ? FKM__TILES(wgmma_split_wide_tiles)
+                   : split             ? FKM__TILES(wgmma_split_tiles)
+                   : dp > 128          ? FKM__TILES(wgmma_wide_tiles)
+                   : tf32              ? FKM__TILES(wgmma_tf32_tiles)
+                                       : FKM__TILES(wgmma_tiles);
   s->block_d = !wg || dp <= 128 ? model_block_d(s->d) : split ? FKM__SPLIT_WIDE_CHUNK : 128;
   size_t two_blocks = fkm__two_blocks_shared(g->shared_per_sm, g->shared_reserved);
-  if (wg && !tf32 && dp <= 128 && first_fit(s, l, tiles, count, n, k, two_blocks) == FKM_OK)
+  if (wg && !tf32 && dp <= 128 && first_fit(s, l, list, n, k, two_blocks) == FKM_OK)
     return FKM_OK;
-  return first_fit(s, l, tiles, count, n, k, g->shared_optin);
+  return first_fit(s, l, list, n, k, g->shared_optin);
 }
 
 /* Measured on H100 (2026-11-25, N = 2M, K = 1024, D = 128): the model's mma.sync pick for fp32

@@ -68,20 +68,17 @@ static block_work work_of(const fkm__tune_target *t, const fkm__kernel_spec *s,
                           const fkm__spec_layout *l) {
   double e = s->dtype == FKM_DTYPE_FP32 ? 4.0 : 2.0, bn = s->block_n, bk = s->block_k;
   double ktiles = ceil((double)t->k / bk), kpad = ktiles * bk;
-  double dwork = (double)l->d_chunks * l->chunk, split = l->d_chunks > 1;
+  double dwork = (double)l->d_chunks * l->chunk, chunked = l->d_chunks > 1;
   int wg = fkm__spec_uses_wgmma(s);
   double a_reads = wg ? 1.0 : l->warps_n, b_reads = l->warps_m; /* warps reading each operand */
   block_work w;
   w.flops = 2.0 * bn * kpad * dwork;
-  w.smem = ktiles * dwork * e * (bn * a_reads + bk * (b_reads + 1.0)) +
-           (split ? ktiles : 1.0) * bn * dwork * e;
-  w.l2 = ktiles * bk * dwork * e + (split ? ktiles : 1.0) * bn * dwork * e;
-  if (l->split) { /* 3×TF32 warpgroup kernel: the points from L2 into registers (each centroid
-                   * tile again when in chunks); hi and lo centroid planes, three MMAs a k-step
-                   * reading them (hi twice) in every warpgroup */
-    w.smem = ktiles * dwork * e * bk * (3.0 * b_reads + 2.0);
-    w.l2 = 2.0 * ktiles * bk * dwork * e + (split ? ktiles : 1.0) * bn * dwork * e;
-  }
+  double points = (chunked ? ktiles : 1.0) * bn * dwork * e; /* again each tile when chunked */
+  /* 3×TF32 warpgroup kernel (l->split): the points from L2 into registers, hi and lo centroid
+   * planes that three MMAs a k-step read (hi twice) in every warpgroup */
+  w.smem = l->split ? ktiles * dwork * e * bk * (3.0 * b_reads + 2.0)
+                    : ktiles * dwork * e * (bn * a_reads + bk * (b_reads + 1.0)) + points;
+  w.l2 = (l->split ? 2.0 : 1.0) * ktiles * bk * dwork * e + points;
   w.dram = bn * (fkm__padded_d(s->d) * e + 4.0);
   w.epilogue = 4.0 * bn * kpad; /* per distance: scale, add the norm, compare, select */
   w.steps = ktiles * l->d_chunks;
