@@ -50,16 +50,17 @@ __device__ __forceinline__ unsigned short *fkm_packed_counters(int k) {
   return (unsigned short *)fkm_shared_counts;
 }
 
-/* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: each warp counts its share of the
- * tile's points into the counters, one shared or global atomic add per distinct label of 32
- * points. With shared counters the whole row is written at the end, so the matrix needs no
- * clearing; without, it must be zero on entry. */
+/* Block (t, b) of a multiple of 32 threads up to FKM_THREADS: each thread counts its share of the
+ * tile's points into the counters, one shared or global atomic add a point (integer sums: the
+ * order does not matter). With shared counters the whole row is written at the end, so the matrix
+ * needs no clearing; without, it must be zero on entry. One add per distinct label of 32 points
+ * after a __match_any_sync took 76 µs at N = 8M (H200), this 16: MATCH.ANY paced it. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_tile_hist)(const int *__restrict__ labels, const float *__restrict__ w,
                              int *__restrict__ tiles, i64 n, int k, int tile, int ntiles,
                              int shared, const int *__restrict__ done) {
   if (*done) return;
-  const int b = blockIdx.y, t = blockIdx.x, lane = threadIdx.x & 31;
+  const int b = blockIdx.y, t = blockIdx.x;
   int *row = tiles + ((i64)b * ntiles + t) * k;
   const int *lb = labels + (i64)b * n;
   const float *wb = w ? w + (i64)b * n : w;
@@ -71,18 +72,16 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   }
   const i64 first = (i64)t * tile, end = first + tile;
   const int stride = blockDim.x;
-  for (i64 s = first + threadIdx.x; s - lane < end; s += FKM_LABELS_AHEAD * stride) {
+  for (i64 s = first + threadIdx.x; s - threadIdx.x < end; s += FKM_LABELS_AHEAD * stride) {
     int lab[FKM_LABELS_AHEAD];
     fkm_tile_labels(lab, lb, wb, s, stride, end, n);
 #pragma unroll
     for (int u = 0; u < FKM_LABELS_AHEAD; ++u) {
-      if (s - lane + (i64)u * stride >= end) break;
-      const u32 peers = __match_any_sync(0xffffffffu, lab[u]);
-      if (lab[u] < 0 || lane != __ffs(peers) - 1) continue;
+      if (lab[u] < 0) continue;
       if (c16) /* the label's half of its word: a tile's counts stay below 2^16, so no carry */
-        atomicAdd((u32 *)c16 + (lab[u] >> 1), (u32)__popc(peers) << (16 * (lab[u] & 1)));
+        atomicAdd((u32 *)c16 + (lab[u] >> 1), 1u << (16 * (lab[u] & 1)));
       else
-        atomicAdd(&cnt[lab[u]], __popc(peers));
+        atomicAdd(&cnt[lab[u]], 1);
     }
   }
   if (shared == FKM_COUNTERS_GLOBAL) return;
@@ -250,7 +249,10 @@ __device__ __forceinline__ void fkm_stage_tile(int *lab_s, int *base_s, const in
  * the global row; packed: zero, with the tile staged after them by fkm_stage_tile), then warp 0
  * walks the tile's points in order, 32 at a time, placing each after the earlier points of its
  * cluster. Dynamic shared memory: none (global), K ints (shared), or ⌈K / 2⌉ + 2 · tile ints
- * (packed). */
+ * (packed). Measured and dropped (H200, bench/RESULTS.md session 29): ballots in place of
+ * MATCH.ANY (N = 8M 178 → 211 µs at 109 registers), and with shared counters the tile walked in
+ * runs by up to 8 warps, each with counters of its own (N = 8M 178 → 158 µs, N = 2M fp32 52 → 63,
+ * K = 8192 in blocks of one warp +53): the walk's steps are not what paces it. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_scatter)(const int *__restrict__ labels, const float *__restrict__ w,
                            int *__restrict__ tiles, const int *__restrict__ start,
