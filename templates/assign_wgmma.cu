@@ -15,9 +15,11 @@
  * MMAs before folding tile s (the registers allow it for 128-point warpgroups only: 9–12 %
  * slower than 256×64 with one warpgroup and no overlap; bench/RESULTS.md, 2026-12-04); for TF32,
  * the points' A fragments in registers once a block (wgmma from registers, 232 registers at
- * 256×64 with two warpgroups): N = 2M, K = 1024 2.39 → 2.41 ms; two accumulator sets there
- * (2.39 → 2.51 ms), and mbarriers per stage slot instead of the block barrier, so that the
- * warpgroups may drift apart (TF32 −0.4 %, 16-bit shapes up to 3.5 % slower; RESULTS, session
+ * 256×64 with two warpgroups): N = 2M, K = 1024 2.39 → 2.41 ms, and with one m64 tile a warpgroup
+ * and no point tile in shared memory (64-point blocks then fit two or three to an SM) 2.30 → 2.38
+ * ms at 128×128, 2.46–3.24 at 128×64, 64×64 and 64×32 (RESULTS, session 29); two accumulator
+ * sets there (2.39 → 2.51 ms), and mbarriers per stage slot instead of the block barrier, so that
+ * the warpgroups may drift apart (TF32 −0.4 %, 16-bit shapes up to 3.5 % slower; RESULTS, session
  * 25); two warpgroups in turn, the second half a step behind the first so that one's fold
  * overlaps the other's MMAs (TF32 assign 1.88 → 1.87–1.88 ms; with neither the point tile from
  * DRAM nor any centroid copy it takes 1.82: RESULTS, session 26). */
