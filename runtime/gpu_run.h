@@ -81,7 +81,8 @@ typedef struct fkm__gpu_run {
    * and bf16 rows: the tensor-core screen's), pp_near [B][N] f64, pp_near_t [B][N] u8 (labels
    * hold the seeding's nearest centres); restarts (n_init > 1): the best so far in best_c32
    * [B][K][D] f32, best_labels [B][N] i32, best_inertia [B] f64; the update by partial sums
-   * (out-of-core or multi-GPU: fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw [B][K][G + 1] f64, seen [B][K] i64. */
+   * (out-of-core or multi-GPU: fkm__run_accumulate) acc [B][K][G + 1][DP] f64, accw
+   * [B][K][G + 1] f64, seen [B][K] i64. */
   CUdeviceptr x, raw, c32, ch, cnorm, labels, sorted, tiles, counts, start, seg_first, seg_arrived,
       seg_sum, seg_w, seg_cluster, seg_small, idx, partial, inertia,
       far, prev, stats, state, w, d2, picked, pp_chunk, pp, closer, cand, pot, pp_gap, pp_side,

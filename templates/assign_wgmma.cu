@@ -48,7 +48,8 @@
  * lo fragments in registers (fkm_xfrag), the centroids arrive as hi and lo planes (norms.cu) and
  * each k-step sums lo·hi, hi·lo and hi·hi, as assign_mma.cu does; WG_M is 1 (spec.c). With one D
  * chunk the fragments load once a block; with several (of 32 or 64 columns: spec.c's register
- * estimate) each step's are read from global memory (L2) a step ahead and split as the step starts. */
+ * estimate) each step's are read from global memory (L2) a step ahead and split as the step
+ * starts. */
 #define SPLIT (FKM_DTYPE == 3 && FKM_PRECISION == 0)
 #define CPLANES (SPLIT ? 2 : 1) /* centroid tiles a stage slot holds */
 #define XSTREAM (SPLIT && NCH > 1) /* the point fragments loaded again each step, one chunk's */

@@ -438,8 +438,8 @@ START_TEST(spec8_shapes_on_h100) {
 END_TEST
 
 /* fp32 at default precision beyond D = 128 (H200, 2026-12-04: 1.75–2.0 × faster per iteration
- * than mma.sync's 256×128 pick at D = 192–1024): the wgmma kernel in 32-column chunks with 128×256 tiles, 3 stages, which the
- * default takes over the table's mma.sync entries. */
+ * than mma.sync's 256×128 pick at D = 192–1024): the wgmma kernel in 32-column chunks with
+ * 128×256 tiles, 3 stages, which the default takes over the table's mma.sync entries. */
 START_TEST(wide_fp32_takes_three_tf32_in_chunks) {
   static const target_case shapes[] = {
       {h100, 90, 132, 232448, FKM_DTYPE_FP32, FKM_PRECISION_DEFAULT, 1, 1 << 20, 1024, 1024},
