@@ -42,9 +42,11 @@ static int write_prelude(char *out, size_t len, const fkm__kernel_spec *s,
   int n = snprintf(out, len,
                    "/* fkm generated kernel: %s */\n#define FKM_SPEC_ID %s\n#define FKM_METRIC %d\n"
                    "#define FKM_DTYPE %d\n#define FKM_PRECISION %d\n#define FKM_D %d\n"
-                   "#define FKM_DP %d\n#define FKM_THREADS %d\n#define FKM_KPAD_ROWS %d\n",
+                   "#define FKM_DP %d\n#define FKM_THREADS %d\n#define FKM_KPAD_ROWS %d\n"
+                   "#define FKM_SEGMENT %d\n",
                    desc, id, (int)s->metric, dtype_code(s->dtype), (int)s->precision, s->d,
-                   fkm__padded_d(s->d), l->threads, FKM__KPAD_ROWS);
+                   fkm__padded_d(s->d), l->threads, FKM__KPAD_ROWS,
+                   fkm__segment_rows(s->dtype, s->d));
   if (s->kind == FKM_KIND_ASSIGN)
     n += snprintf(out + n, len - (size_t)n,
                   "#define FKM_BLOCK_N %d\n#define FKM_BLOCK_K %d\n#define FKM_CHUNK %d\n"

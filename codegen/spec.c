@@ -22,6 +22,12 @@ int fkm__spec_split_tf32(const fkm__kernel_spec *s) {
   return s->dtype == FKM_DTYPE_FP32 && s->precision == FKM_PRECISION_DEFAULT;
 }
 
+int fkm__segment_rows(fkm_dtype dtype, int d) {
+  int row = fkm__padded_d(d) * (dtype == FKM_DTYPE_FP32 ? 4 : 2), rows = 2048;
+  while (rows > 512 && (size_t)rows * (size_t)row > 512 * 1024) rows /= 2;
+  return rows;
+}
+
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s) { return s->sm == 90 && s->arch_specific; }
 
 size_t fkm__sm_shared_limit(int sm) {

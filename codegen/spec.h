@@ -43,6 +43,12 @@ fkm__kernel_spec fkm__spec_make(fkm__kernel_kind kind, fkm_metric metric, fkm_dt
  * products summed) rather than TF32. */
 int fkm__spec_split_tf32(const fkm__kernel_spec *s);
 
+/* Members of a cluster's sorted run that one block of the update's reduce sums (FKM_SEGMENT of
+ * the update and finalize kernels, and the runtime's bound on their segments): about 512 KiB of
+ * rows, 512 to 2048 members. H200 (bench/RESULTS.md, session 29): 2048 members made N = 8M,
+ * D = 128 fp16's update 6 % faster than 512; at D = 1024, 512 are 17 % faster than 2048. */
+int fkm__segment_rows(fkm_dtype dtype, int d);
+
 /* Whether the assign kernel for this spec uses Hopper warpgroup MMAs (sm_90a: fp16/bf16, TF32 and
  * 3×TF32) rather than mma.sync (every other case). */
 int fkm__spec_uses_wgmma(const fkm__kernel_spec *s);

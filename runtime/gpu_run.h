@@ -14,7 +14,6 @@
 #define FKM__PP_POTENTIAL_BLOCKS 4
 #define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
 #define FKM__SCAN_PASS 4096 /* clusters of a fkm_k_scan block: FKM_SCAN_PASS of update.cu */
-#define FKM__SEGMENT 512   /* members of an update segment: FKM_SEGMENT of 00_common.cu */
 #define FKM__SMALL_RUN 128  /* most members of a cluster summed in one warp: FKM_SMALL_RUN */
 #define FKM__SMALL_MAX_D 256 /* widest rows summed so (a warp walks a row's spans one by one) */
 #define FKM__REDUCE_WARPS 8   /* warps of a reduce block: FKM_GROUPS of finalize.cu */

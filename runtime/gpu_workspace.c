@@ -33,11 +33,13 @@ static void plan_tiles(fkm__gpu_run *run) {
   /* Warps for the clusters of at most FKM__SMALL_RUN members when clusters average under 32 (many
    * small clusters, each too short for a block), rows up to FKM__SMALL_MAX_D wide. */
   run->small_max = small_runs_on && run->d <= FKM__SMALL_MAX_D && n < 32 * k ? FKM__SMALL_RUN : 0;
-  /* A cluster of c members takes ⌈c / FKM__SEGMENT⌉ < c / FKM__SEGMENT + 1 segment blocks, so a
-   * batch takes at most ⌈N / FKM__SEGMENT⌉ + (clusters with blocks): K, or with small_max at most
-   * N / (small_max + 1) of them. The reduce's grid is this bound, its spare blocks return at once. */
+  /* A cluster of c members takes ⌈c / S⌉ < c / S + 1 segment blocks of S = fkm__segment_rows
+   * members, so a batch takes at most ⌈N / S⌉ + (clusters with blocks): K, or with small_max at
+   * most N / (small_max + 1) of them. The reduce's grid is this bound, its spare blocks return at
+   * once. */
   int64_t big = run->small_max && n / (run->small_max + 1) < k ? n / (run->small_max + 1) : k;
-  run->segs = (int)((n + FKM__SEGMENT - 1) / FKM__SEGMENT + big);
+  int64_t segment = fkm__segment_rows(run->dtype, (int)run->d);
+  run->segs = (int)((n + segment - 1) / segment + big);
   run->trials = fkm__kmeanspp_trials(run->k);
   run->pp_chunks = (run->n + FKM__PP_CHUNK - 1) / FKM__PP_CHUNK;
 }

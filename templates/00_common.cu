@@ -1,6 +1,8 @@
 /* Common definitions of every generated kernel. The generator prepends #defines for the spec:
  * FKM_SPEC_ID, FKM_METRIC (0 l2, 1 cosine, 2 dot), FKM_DTYPE (1 fp16, 2 bf16, 3 fp32), FKM_D,
- * FKM_DP (D padded to 16), FKM_THREADS, FKM_KPAD_ROWS and the assign tile constants.
+ * FKM_DP (D padded to 16), FKM_THREADS, FKM_KPAD_ROWS, FKM_SEGMENT (members of a cluster's
+ * sorted run that one reduce block sums, a multiple of its 8 warps: fkm__segment_rows) and the
+ * assign tile constants.
  * Self-contained: no headers; conversions and tensor-core instructions come from inline PTX, no
  * header is included. */
 typedef unsigned short u16;
@@ -13,9 +15,6 @@ typedef long long i64;
 #define FKM_INF __int_as_float(0x7f800000)
 #define FKM_NORMALISED_POINTS (FKM_METRIC == 1)
 #define FKM_UNIT_CENTROIDS (FKM_METRIC != 0)
-/* Members of a cluster's sorted run summed as one unit by the update (a multiple of the reduce's
- * 8 warps): FKM__SEGMENT of runtime/gpu_run.h. */
-#define FKM_SEGMENT 512
 /* Most members of a cluster that the reduce sums in one warp (fkm_reduce_small_runs; the host
  * picks the bound, up to this): FKM__SMALL_RUN of runtime/gpu_run.h. */
 #define FKM_SMALL_RUN 128

@@ -98,6 +98,32 @@ START_TEST(source_is_deterministic_and_self_contained) {
 END_TEST
 
 /* The spec id is pinned: kernels named by it must not change silently. */
+/* The update's segment: about 512 KiB of rows, 512 to 2048 members, and the update and finalize
+ * kernels are generated with the host's value (the runtime sizes the reduce's grid with it). */
+START_TEST(segments_follow_the_row_bytes) {
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_FP16, 128), 2048);
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_BF16, 8), 2048);
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_FP32, 128), 1024);
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_FP16, 200), 1024);
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_FP16, 1024), 512);
+  ck_assert_int_eq(fkm__segment_rows(FKM_DTYPE_FP32, 12288), 512);
+  fkm_ctx *ctx;
+  fkm_ctx_create(&ctx);
+  const fkm__kernel_kind kinds[] = {FKM_KIND_UPDATE, FKM_KIND_FINALIZE};
+  const fkm_dtype types[] = {FKM_DTYPE_FP16, FKM_DTYPE_FP32};
+  for (int k = 0; k < 2; k++)
+    for (int t = 0; t < 2; t++) {
+      fkm__kernel_spec s = fkm__spec_make(kinds[k], FKM_METRIC_L2, types[t], 0, 200, 90);
+      char *src, want[48];
+      ck_assert_int_eq(fkm__generate(ctx, &s, &src), FKM_OK);
+      snprintf(want, sizeof want, "#define FKM_SEGMENT %d\n", fkm__segment_rows(types[t], 200));
+      ck_assert_ptr_nonnull(strstr(src, want));
+      free(src);
+    }
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(spec_id_is_pinned) {
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
   s.block_n = 128, s.block_k = 128, s.block_d = 128, s.num_warps = 8, s.num_stages = 3;
@@ -310,6 +336,7 @@ int main(void) {
   tcase_add_test(t, space_validates_or_gives_reasons);
   tcase_add_test(t, rejections_name_the_reason);
   tcase_add_test(t, source_is_deterministic_and_self_contained);
+  tcase_add_test(t, segments_follow_the_row_bytes);
   tcase_add_test(t, spec_id_is_pinned);
   tcase_add_test(t, alone_on_a_multiprocessor_past_half_its_shared_memory);
   tcase_add_test(t, three_tf32_runs_on_warpgroup_mmas);
