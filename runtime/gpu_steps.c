@@ -223,6 +223,14 @@ static int sort_counters(const fkm__gpu_run *run, size_t *hist_bytes, size_t *sc
   return FKM__COUNTERS_GLOBAL;
 }
 
+/* Lanes a cluster of fkm_col_scan (its `spread`): the fewest, up to 4, whose blocks (32 / spread
+ * clusters each) number at least the multiprocessors, as whole 128-byte rows read best. */
+static int scan_spread(const fkm__gpu_run *run) {
+  int spread = 1, sms = run->g->multiprocessors;
+  while (spread < 4 && run->b * ((run->k * spread + 31) / 32) < sms) spread *= 2;
+  return spread;
+}
+
 fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
   size_t hist_bytes, scatter_bytes;
   int k = (int)run->k, shared = sort_counters(run, &hist_bytes, &scatter_bytes);
@@ -232,8 +240,9 @@ fkm_status fkm__run_sort(fkm__gpu_run *run, CUdeviceptr done) {
                cuMemsetD32Async(run->tiles, 0, (size_t)(run->b * run->ntiles * run->k), run->stream));
   FKM__LAUNCH(run, run->kern.tile_hist, (unsigned)run->ntiles, (unsigned)run->b, threads, hist_bytes,
          &run->labels, &run->w, &run->tiles, &run->n, &k, &run->tile, &run->ntiles, &shared, &done);
-  FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((run->k + 31) / 32), (unsigned)run->b,
-              32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &done);
+  int spread = scan_spread(run);
+  FKM__LAUNCH(run, run->kern.col_scan, (unsigned)((k * spread + 31) / 32), (unsigned)run->b,
+              32 * FKM__SCAN_WARPS, 0, &run->tiles, &run->counts, &k, &run->ntiles, &spread, &done);
   FKM__LAUNCH(run, run->kern.k_scan, (unsigned)((run->k + FKM__SCAN_PASS - 1) / FKM__SCAN_PASS),
               (unsigned)run->b, 256, 0, &run->counts, &run->start,
               &run->seg_first, &run->seg_cluster, &run->seg_small, &run->small_max, &run->segs, &k,

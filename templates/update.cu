@@ -2,8 +2,8 @@
  * of TILE points (a multiple of 32) per batch:
  *   tile_hist:  tiles [B][T][K] = points of cluster k in tile t (one block per tile);
  *               points of zero weight (w [B][N], NULL: none) are left out of every pass;
- *   col_scan:   tiles → exclusive prefix over t per k (a warp per segment of tiles, a lane per
- *               cluster), counts [B][K] = totals;
+ *   col_scan:   tiles → exclusive prefix over t per k (a warp per segment of tiles, one to four
+ *               lanes a cluster), counts [B][K] = totals;
  *   k_scan:     start [B][K] = exclusive prefix of counts over k (and the update's segments);
  *   scatter:    sorted [B][N] = point indices grouped by cluster, ascending within a cluster.
  * A tile's row of K counts is contiguous, so the block reads and writes it whole. Counts are
@@ -90,42 +90,55 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
 }
 
 #define FKM_SCAN_WARPS 32 /* warps of a fkm_col_scan block: segments of the tiles */
-constexpr int fkm_scan_unroll = 8; /* tiles a lane loads before it writes their prefixes */
+constexpr int fkm_scan_unroll = 4; /* steps a lane loads before it writes their prefixes */
 
-/* Block (c0 / 32, b) of 32 warps: lane l owns cluster c = c0 + l, warp g a contiguous segment of
- * the tiles; the column of c becomes its exclusive prefix over t in place (tiles [B][T][K]), and
- * counts[b][c] its total. */
+/* Block (c0 / (32 / spread), b) of 32 warps: warp g owns a contiguous segment of the tiles, lane l
+ * cluster c = c0 + l % (32 / spread), of whose tiles it takes tile t0 + l / (32 / spread) of each
+ * step of `spread` (1, 2 or 4); the column of c becomes its exclusive prefix over t in place
+ * (tiles [B][T][K]), and counts[b][c] its total. A spread of 4 gives K = 1024 128 blocks instead
+ * of 32 (N = 8M and 2M: 26 → 10 µs, H200), but reads 32-byte pieces of rows: where 32 clusters a
+ * block already fill the card it costs more (B = 32, K = 1000 +40 µs, K = 65,536 +95; the host's
+ * scan_spread picks). */
 extern "C" __global__ void __launch_bounds__(32 * FKM_SCAN_WARPS)
     FKM_ENTRY(fkm_col_scan)(int *__restrict__ tiles, int *__restrict__ counts, int k, int ntiles,
-                            const int *__restrict__ done) {
+                            int spread, const int *__restrict__ done) {
   if (*done) return;
-  __shared__ int seg_total[FKM_SCAN_WARPS][33];
-  const int b = blockIdx.y, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
-  const int c = blockIdx.x * 32 + lane, seg = (ntiles + FKM_SCAN_WARPS - 1) / FKM_SCAN_WARPS;
-  const int t0 = g * seg, t1 = min(ntiles, t0 + seg);
+  __shared__ int seg_total[FKM_SCAN_WARPS][32];
+  const int nc = 32 / spread, b = blockIdx.y, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  const int q = lane / nc, c = blockIdx.x * nc + lane % nc;
+  const int seg = (ntiles + FKM_SCAN_WARPS - 1) / FKM_SCAN_WARPS, t0 = g * seg;
+  const int t1 = min(ntiles, t0 + seg);
   int *col = tiles + (i64)b * ntiles * k + c;
   int sum = 0;
   if (c < k) {
-#pragma unroll fkm_scan_unroll
-    for (int t = t0; t < t1; ++t) sum += col[(i64)t * k];
+#pragma unroll 8
+    for (int t = t0 + q; t < t1; t += spread) sum += col[(i64)t * k];
   }
-  seg_total[g][lane] = sum;
+  for (int off = nc; off < 32; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (q == 0) seg_total[g][lane] = sum;
   __syncthreads();
   int before = 0, total = 0;
   for (int gg = 0; gg < FKM_SCAN_WARPS; ++gg) {
-    before += gg < g ? seg_total[gg][lane] : 0;
-    total += seg_total[gg][lane];
+    before += gg < g ? seg_total[gg][lane % nc] : 0;
+    total += seg_total[gg][lane % nc];
   }
-  if (c >= k) return;
-  for (int t = t0; t < t1; t += fkm_scan_unroll) {
+  for (int t = t0 + q; t - q < t1; t += spread * fkm_scan_unroll) { /* uniform over the warp */
     int v[fkm_scan_unroll];
 #pragma unroll
-    for (int u = 0; u < fkm_scan_unroll; ++u) v[u] = t + u < t1 ? col[(i64)(t + u) * k] : 0;
-#pragma unroll
     for (int u = 0; u < fkm_scan_unroll; ++u)
-      if (t + u < t1) col[(i64)(t + u) * k] = before, before += v[u];
+      v[u] = c < k && t + u * spread < t1 ? col[(i64)(t + u * spread) * k] : 0;
+#pragma unroll
+    for (int u = 0; u < fkm_scan_unroll; ++u) {
+      int in = v[u]; /* inclusive prefix of the step's tiles over lanes q' ≤ q */
+      for (int off = nc; off < 32; off <<= 1) {
+        const int y = __shfl_up_sync(0xffffffffu, in, off);
+        if (lane >= off) in += y;
+      }
+      if (c < k && t + u * spread < t1) col[(i64)(t + u * spread) * k] = before + in - v[u];
+      before += __shfl_sync(0xffffffffu, in, 32 - nc + lane % nc);
+    }
   }
-  if (g == 0) counts[(i64)b * k + c] = total;
+  if (c < k && g == 0 && q == 0) counts[(i64)b * k + c] = total;
 }
 
 #define FKM_SCAN_PER 16 /* consecutive clusters a fkm_k_scan thread owns in each pass */
