@@ -132,10 +132,11 @@ fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__ker
   return st == FKM_OK ? fkm__allow_shared(ctx, g, *out, layout->shared) : st;
 }
 
-/* Lets the counting sort's tile_hist and scatter (where loaded) take dynamic shared memory up to
- * the opt-in limit: sort_counters (gpu_steps.c) sizes them per run, up to that limit. */
-static fkm_status allow_sort_shared(fkm__gpu_run *run) {
-  CUfunction f[] = {run->kern.tile_hist, run->kern.scatter};
+/* Lets the counting sort's tile_hist and scatter and the reduces that stage rows (where loaded)
+ * take dynamic shared memory up to the opt-in limit: sort_counters and stage_bytes
+ * (gpu_steps.c) size them per run, up to that limit. */
+static fkm_status allow_wide_shared(fkm__gpu_run *run) {
+  CUfunction f[] = {run->kern.tile_hist, run->kern.scatter, run->kern.reduce, run->kern.reduce_chunk};
   fkm_status st = FKM_OK;
   for (size_t i = 0; st == FKM_OK && i < sizeof f / sizeof f[0]; i++)
     if (f[i]) st = fkm__allow_shared(run->ctx, run->g, f[i], run->g->shared_optin);
@@ -150,5 +151,5 @@ fkm_status fkm__run_kernels(fkm__gpu_run *run) {
   fkm_status st = plan(run, m, &count);
   if (st == FKM_OK) st = build_missing(run, m, count);
   for (size_t i = 0; st == FKM_OK && i < count; i++) st = resolve(run, &m[i]);
-  return st == FKM_OK ? allow_sort_shared(run) : st;
+  return st == FKM_OK ? allow_wide_shared(run) : st;
 }

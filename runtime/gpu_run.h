@@ -14,6 +14,9 @@
 #define FKM__PP_POTENTIAL_BLOCKS 4
 #define FKM__SCAN_WARPS 32 /* warps of a fkm_col_scan block: FKM_SCAN_WARPS of update.cu */
 #define FKM__SCAN_PASS 4096 /* clusters of a fkm_k_scan block: FKM_SCAN_PASS of update.cu */
+/* Shared bytes of a reduce warp's staging ring of element size es: fkm_stage of finalize.cu, 24
+ * rows of 128 elements and 24 weights. */
+#define FKM__STAGE_BYTES(es) (24 * (128 * (size_t)(es) + 4))
 #define FKM__SMALL_RUN 128  /* most members of a cluster summed in one warp: FKM_SMALL_RUN */
 #define FKM__SMALL_MAX_D 256 /* widest rows summed so (a warp walks a row's spans one by one) */
 #define FKM__REDUCE_WARPS 8   /* warps of a reduce block: FKM_GROUPS of finalize.cu */

@@ -1,5 +1,6 @@
-/* Asynchronous global → shared copies (cp.async, sm_80+) used by the assign kernels' pipelines:
- * 16-byte copies that zero-fill when bytes is 0, committed in groups and waited for by count. */
+/* Asynchronous global → shared copies (cp.async, sm_80+) used by the assign kernels' pipelines
+ * and the update's row staging: 16-byte copies that zero-fill when bytes is 0, committed in groups
+ * and waited for by count. */
 __device__ __forceinline__ u32 fkm_smem(const void *p) {
   u32 r;
   asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));

@@ -39,22 +39,56 @@ __device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
 }
 
 #define FKM_ROWS_IN_FLIGHT 8 /* rows a lane loads before it adds them */
-#define FKM_SPAN_LINES (FKM_SPAN * (int)sizeof(elem_t) / 128) /* 128-byte lines of a row's span */
+#define FKM_STAGES 3 /* batches of FKM_ROWS_IN_FLIGHT rows in a warp's staging ring */
+#define FKM_STAGE_ROWS (FKM_STAGES * FKM_ROWS_IN_FLIGHT)
+#define FKM_GROUP_BATCHES (32 / FKM_ROWS_IN_FLIGHT) /* batches of the 32 members a lane's index holds */
 
-/* Lane l asks L2 for line l % FKM_SPAN_LINES of the span at column d0 of the row of member
- * q0 + l / FKM_SPAN_LINES (members' rows: lane q holds member q's in `mine`), for the next
- * FKM_ROWS_IN_FLIGHT members from q0 below `members`: they are then on their way from DRAM while
- * this batch of rows is added, without registers to hold them (the reduce is bound by the latency
- * of its row loads). */
-__device__ __forceinline__ void fkm_prefetch_rows(const elem_t *x, int mine, int q0, int members,
-                                                  int d0) {
-  const int lane = threadIdx.x & 31, q = q0 + lane / FKM_SPAN_LINES;
-  const int col = d0 + (lane % FKM_SPAN_LINES) * (128 / (int)sizeof(elem_t));
-  const i64 r = __shfl_sync(0xffffffffu, mine, q & 31);
-  if (lane < FKM_ROWS_IN_FLIGHT * FKM_SPAN_LINES && q < members && col < FKM_DP)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(x + r * FKM_DP + col));
+/* A warp's staging ring in shared memory (fkm_add_members): each batch's row spans and weights
+ * land there by cp.async, so that two batches are on their way while one is added and no register
+ * holds a row in flight. 12 KiB a warp for fp32, 6 for 16-bit types (FKM_STAGE_BYTES_PER_WARP of
+ * runtime/gpu_run.h). */
+struct fkm_stage {
+  elem_t row[FKM_STAGE_ROWS][FKM_SPAN];
+  float w[FKM_STAGE_ROWS];
+};
+
+/* This thread's FKM_VEC elements at src to shared address dst, asynchronously. */
+__device__ __forceinline__ void fkm_cp_span(u32 dst, const elem_t *src) {
+#if FKM_DTYPE == 3
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src));
+#else
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(dst), "l"(src));
+#endif
 }
-#define FKM_ROWS_AHEAD 8  /* segment rows the closing block loads before it adds them */
+__device__ __forceinline__ void fkm_cp_word(u32 dst, const float *src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src));
+}
+
+/* Row index of member j0 + (32·group + lane)·FKM_GROUPS of a run of cnt (0 past it): lane l of a
+ * group's register holds its member l. */
+__device__ __forceinline__ int fkm_member_row(const int *__restrict__ run, int j0, int cnt,
+                                              int group, int lane) {
+  const int at = j0 + (group * 32 + lane) * FKM_GROUPS;
+  return at < cnt ? run[at] : 0;
+}
+
+/* Copies batch bt of a warp's `members` (member i's row in lane i % 32 of rows, the register of
+ * its group) into ring slot bt % FKM_STAGES: the span at column d of each row (live lanes) and,
+ * weights given, each member's weight; one commit group, empty past the last batch. */
+__device__ __forceinline__ void fkm_stage_batch(fkm_stage *st, const elem_t *__restrict__ x,
+                                                const float *__restrict__ w, int rows, int bt,
+                                                int members, int d, bool live) {
+  const int lane = threadIdx.x & 31, slot0 = bt % FKM_STAGES * FKM_ROWS_IN_FLIGHT;
+#pragma unroll
+  for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+    const int i = bt * FKM_ROWS_IN_FLIGHT + u;
+    const i64 r = __shfl_sync(0xffffffffu, rows, i & 31);
+    if (live && i < members)
+      fkm_cp_span(fkm_smem(&st->row[slot0 + u][lane * FKM_VEC]), x + r * FKM_DP + d);
+    if (w && lane == u && i < members) fkm_cp_word(fkm_smem(&st->w[slot0 + u]), w + r);
+  }
+  fkm_commit();
+}
 
 /* s[0..FKM_VEC) += w·(the row's FKM_VEC elements in raw, widened): the one fp64 accumulation of
  * a member's columns in every reduce, so that their sums agree bit for bit. */
@@ -68,34 +102,40 @@ __device__ __forceinline__ void fkm_add_row(double *s, double w, fkm_raw4 raw) {
 /* s[0..FKM_VEC) += w·x[run[j]][d .. d + FKM_VEC) over the run's members j = j0, j0 + FKM_GROUPS, ...
  * below cnt, in order (x [N][DP], w [N] or NULL: 1), and ws += w over the same members when
  * add_w is set. The one accumulation of the in-memory and the streamed reduce, so their sums agree
- * bit for bit. Called by the whole warp (live: whether this lane's columns exist): the lanes load
- * 32 members' indices and weights at once and pass them round, and FKM_ROWS_IN_FLIGHT rows are
- * loaded before any is added. */
+ * bit for bit. Called by the whole warp (live: whether this lane's columns exist) with its staging
+ * ring st: the lanes hold 32 members' row indices a register (this group's and the next), and the
+ * batches of FKM_ROWS_IN_FLIGHT rows stream through the ring two ahead of the one being added.
+ * Against rows loaded into registers eight at a time with the next eight prefetched to L2 (L2 then
+ * 89–93 % busy), H200: N = 2M fp32 … (RESULTS, session 30). */
 __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
                                                 const float *__restrict__ w,
                                                 const int *__restrict__ run, int j0, int cnt, int d,
-                                                bool live, double *s, bool add_w, double &ws) {
+                                                bool live, double *s, bool add_w, double &ws,
+                                                fkm_stage *st) {
   const int lane = threadIdx.x & 31;
-  for (int j = j0; j < cnt; j += 32 * FKM_GROUPS) {
-    const int at = j + lane * FKM_GROUPS, mine = at < cnt ? run[at] : 0;
-    const float w_mine = w && at < cnt ? w[mine] : 1.0f;
-    const int members = min(32, (cnt - j + FKM_GROUPS - 1) / FKM_GROUPS);
-    for (int q0 = 0; q0 < members; q0 += FKM_ROWS_IN_FLIGHT) {
-      fkm_prefetch_rows(x, mine, q0 + FKM_ROWS_IN_FLIGHT, members, d - lane * FKM_VEC);
-      fkm_raw4 raw[FKM_ROWS_IN_FLIGHT];
+  const int members = j0 < cnt ? (cnt - j0 + FKM_GROUPS - 1) / FKM_GROUPS : 0;
+  const int batches = (members + FKM_ROWS_IN_FLIGHT - 1) / FKM_ROWS_IN_FLIGHT;
+  int rows = fkm_member_row(run, j0, cnt, 0, lane), next = fkm_member_row(run, j0, cnt, 1, lane);
 #pragma unroll
-      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
-        const i64 r = __shfl_sync(0xffffffffu, mine, q0 + u);
-        if (live && q0 + u < members) raw[u] = fkm_load_raw4(x + r * FKM_DP + d);
-      }
+  for (int bt = 0; bt < FKM_STAGES - 1; ++bt) /* the first batches lie in group 0 */
+    fkm_stage_batch(st, x, w, rows, bt, members, d, live);
+  for (int bt = 0; bt < batches; ++bt) {
+    const int ahead = bt + FKM_STAGES - 1;
+    fkm_stage_batch(st, x, w, ahead / FKM_GROUP_BATCHES == bt / FKM_GROUP_BATCHES ? rows : next,
+                    ahead, members, d, live);
+    fkm_wait<FKM_STAGES - 1>();
+    __syncwarp(); /* the weights other lanes copied are in */
+    const int slot0 = bt % FKM_STAGES * FKM_ROWS_IN_FLIGHT;
 #pragma unroll
-      for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
-        const double wj = __shfl_sync(0xffffffffu, w_mine, q0 + u);
-        if (q0 + u >= members) break;
-        if (add_w) ws += wj;
-        if (live) fkm_add_row(s, wj, raw[u]);
-      }
+    for (int u = 0; u < FKM_ROWS_IN_FLIGHT; ++u) {
+      if (bt * FKM_ROWS_IN_FLIGHT + u >= members) break;
+      const double wj = w ? st->w[slot0 + u] : 1.0;
+      if (add_w) ws += wj;
+      if (live) fkm_add_row(s, wj, *(const fkm_raw4 *)&st->row[slot0 + u][lane * FKM_VEC]);
     }
+    __syncwarp(); /* the slot is free for the batch FKM_STAGES on */
+    if (bt % FKM_GROUP_BATCHES == FKM_GROUP_BATCHES - 1)
+      rows = next, next = fkm_member_row(run, j0, cnt, bt / FKM_GROUP_BATCHES + 2, lane);
   }
 }
 
@@ -158,11 +198,19 @@ __device__ __forceinline__ double fkm_slots_sum(const double *slot, int stride) 
   return t;
 }
 
+#define FKM_PART_STRIDE ((int)(sizeof(fkm_stage) / sizeof(double))) /* a warp's ring, in doubles */
+
+/* The block's FKM_GROUPS staging rings in dynamic shared memory, after its first `floats` floats. */
+__device__ __forceinline__ fkm_stage *fkm_stages(int floats) {
+  extern __shared__ __align__(16) float fkm_dynamic[];
+  return (fkm_stage *)(fkm_dynamic + ((floats + 3) & ~3));
+}
+
 /* Warp g adds the members j0, j0 + FKM_GROUPS, ... below end of run to its slot ac [DP] and, lane 0,
- * their weights to *aw (the weights' count without weights). */
+ * their weights to *aw (the weights' count without weights); st: the warp's staging ring. */
 __device__ __forceinline__ void fkm_add_piece(const elem_t *__restrict__ x, const float *__restrict__ w,
                                               const int *__restrict__ run, int j0, int end,
-                                              double *ac, double *aw) {
+                                              double *ac, double *aw, fkm_stage *st) {
   const int lane = threadIdx.x & 31;
   double ws = *aw;
   for (int d0 = 0; d0 < FKM_DP; d0 += FKM_SPAN) {
@@ -173,7 +221,7 @@ __device__ __forceinline__ void fkm_add_piece(const elem_t *__restrict__ x, cons
 #pragma unroll
       for (int e = 0; e < FKM_VEC; ++e) s[e] = ac[d + e];
     }
-    fkm_add_members(x, w, run, j0, end, d, live, s, w && d0 == 0, ws);
+    fkm_add_members(x, w, run, j0, end, d, live, s, w && d0 == 0, ws, st);
     if (live) {
 #pragma unroll
       for (int e = 0; e < FKM_VEC; ++e) ac[d + e] = s[e];
@@ -198,16 +246,18 @@ __device__ __forceinline__ void fkm_close_segment(double *ac, double *aw) {
   __syncthreads();
 }
 
-/* The block's segment sums part [FKM_GROUPS][FKM_SPAN] (columns d0 ..) met in order: the
+/* The block's segment sums part [FKM_GROUPS][FKM_PART_STRIDE] (columns d0 ..) met in order: the
  * cluster's mean when it has this one segment (mean [D], shared), else row of seg_sum [.][D]. */
-__device__ __forceinline__ void fkm_segment_span(const double (*part)[FKM_SPAN], double tw, int d0,
+__device__ __forceinline__ void fkm_segment_span(const double *part, double tw, int d0,
                                                  bool alone, float *mean, double *row) {
   for (int e = threadIdx.x; e < FKM_SPAN && d0 + e < FKM_D; e += FKM_THREADS) {
-    const double t = fkm_slots_sum(&part[0][e], FKM_SPAN);
+    const double t = fkm_slots_sum(part + e, FKM_PART_STRIDE);
     if (alone) mean[d0 + e] = (float)(t / tw);
     else row[d0 + e] = t;
   }
 }
+
+#define FKM_ROWS_AHEAD 8 /* segment rows the closing block loads before it adds them */
 
 /* t + rows[0] + rows[stride] + ... + rows[(n − 1)·stride], added in that order (fkm_finalize_acc's
  * order over closed segments); FKM_ROWS_AHEAD loads in flight, the rows read past L1. */
@@ -328,7 +378,8 @@ __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
  * cluster keeps its centroid. Grid (S, B), S at least the segments of any batch; seg_cluster
  * [B][S] (fkm_k_scan) names segment s's cluster, −1 past a batch's segments, whose blocks return
  * (small clusters have none: fkm_reduce_small_runs sums them). arrived [B][K]: zero on entry, left
- * zero. Dynamic shared memory: D floats. */
+ * zero. Dynamic shared memory: D floats (padded to 16 bytes), then FKM_GROUPS staging rings; each
+ * warp's ring also holds its row of the span's sums once its members are added. */
 extern "C" __global__ void FKM_SEGMENT_BOUNDS
     FKM_ENTRY(fkm_reduce_segments)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                    const int *__restrict__ sorted, const int *__restrict__ start,
@@ -338,10 +389,12 @@ extern "C" __global__ void FKM_SEGMENT_BOUNDS
                                    float *__restrict__ c32, struct fkm_state *state, i64 n, int k) {
   if (state->done) return;
   extern __shared__ float fkm_mean[];
-  __shared__ double part[FKM_GROUPS][FKM_SPAN], part_w[FKM_GROUPS];
+  __shared__ double part_w[FKM_GROUPS];
   __shared__ float scratch[FKM_GROUPS];
   __shared__ int last;
   const int b = blockIdx.y, s = blockIdx.x, lane = threadIdx.x & 31, g = threadIdx.x >> 5;
+  fkm_stage *stage = fkm_stages(FKM_D);
+  double *part = (double *)stage; /* warp g's sums of a span: row g, FKM_PART_STRIDE apart */
   const int *cb = counts + (i64)b * k, *fb = seg_first + (i64)b * k;
   const int c = seg_cluster[(i64)b * gridDim.x + s];
   if (c < 0) return;
@@ -355,10 +408,10 @@ extern "C" __global__ void FKM_SEGMENT_BOUNDS
   for (int d0 = 0; d0 < FKM_D; d0 += FKM_SPAN) {
     const int d = d0 + lane * FKM_VEC;
     double sum[FKM_VEC] = {0.0, 0.0, 0.0, 0.0};
-    fkm_add_members(xb, wb, run, g, len, d, d < FKM_DP, sum, wb && d0 == 0, ws);
+    fkm_add_members(xb, wb, run, g, len, d, d < FKM_DP, sum, wb && d0 == 0, ws, &stage[g]);
     if (lane == 0 && d0 == 0) part_w[g] = wb ? ws : fkm_member_count(g, len);
 #pragma unroll
-    for (int e = 0; e < FKM_VEC; ++e) part[g][lane * FKM_VEC + e] = sum[e];
+    for (int e = 0; e < FKM_VEC; ++e) part[g * FKM_PART_STRIDE + lane * FKM_VEC + e] = sum[e];
     __syncthreads();
     const double tw = fkm_slots_sum(part_w, 1);
     fkm_segment_span(part, tw, d0, nseg == 1, fkm_mean, seg_sum + row * FKM_D);
@@ -409,7 +462,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS, FKM_SMALL_BLOCKS)
  * segment closes its slots meet in order and are added to slot FKM_GROUPS, the closed segments'
  * total, and cleared. Once every chunk is in, fkm_finalize_acc forms bit for bit the sums of
  * fkm_reduce_segments, whatever the chunking. x [n][DP], w [n] (NULL: weights 1) are the chunk's;
- * the rest the batch's. Grid K. */
+ * the rest the batch's. Grid K; dynamic shared memory: FKM_GROUPS staging rings. */
 extern "C" __global__ void __launch_bounds__(FKM_THREADS)
     FKM_ENTRY(fkm_reduce_chunk)(const elem_t *__restrict__ x, const float *__restrict__ w,
                                 const int *__restrict__ sorted, const int *__restrict__ start,
@@ -421,11 +474,12 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   const int *run = sorted + start[c];
   const i64 before = seen[c];
   double *ac = acc + (i64)c * (FKM_GROUPS + 1) * FKM_DP, *aw = accw + (i64)c * (FKM_GROUPS + 1);
+  fkm_stage *stage = fkm_stages(0);
   for (int a = 0; a < cnt;) {
     const i64 r = before + a;
     const int e = (int)min((i64)cnt, a + FKM_SEGMENT - r % FKM_SEGMENT);
     const int j0 = a + (int)((g - r % FKM_GROUPS + FKM_GROUPS) % FKM_GROUPS);
-    fkm_add_piece(x, w, run, j0, e, ac + g * FKM_DP, aw + g);
+    fkm_add_piece(x, w, run, j0, e, ac + g * FKM_DP, aw + g, &stage[g]);
     if ((before + e) % FKM_SEGMENT == 0) fkm_close_segment(ac, aw);
     a = e;
   }
