@@ -132,14 +132,16 @@ fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__ker
   return st == FKM_OK ? fkm__allow_shared(ctx, g, *out, layout->shared) : st;
 }
 
-/* Lets the counting sort's tile_hist and scatter and the reduces that stage rows (where loaded)
- * take dynamic shared memory up to the opt-in limit: sort_counters and stage_bytes
- * (gpu_steps.c) size them per run, up to that limit. */
+/* Lets the counting sort's tile_hist and scatter (where loaded) take dynamic shared memory up to
+ * the opt-in limit (sort_counters of gpu_steps.c sizes them per run, up to that limit), and the
+ * reduces that stage rows what fkm__reduce_shared gives them. */
 static fkm_status allow_wide_shared(fkm__gpu_run *run) {
   CUfunction f[] = {run->kern.tile_hist, run->kern.scatter, run->kern.reduce, run->kern.reduce_chunk};
+  size_t bytes[] = {run->g->shared_optin, run->g->shared_optin, fkm__reduce_shared(run, 1),
+                    fkm__reduce_shared(run, 0)};
   fkm_status st = FKM_OK;
   for (size_t i = 0; st == FKM_OK && i < sizeof f / sizeof f[0]; i++)
-    if (f[i]) st = fkm__allow_shared(run->ctx, run->g, f[i], run->g->shared_optin);
+    if (f[i]) st = fkm__allow_shared(run->ctx, run->g, f[i], bytes[i]);
   return st;
 }
 

@@ -274,18 +274,17 @@ fkm_status fkm__run_iteration_stats(fkm__gpu_run *run) {
   return FKM_OK;
 }
 
-/* Dynamic shared bytes of the staging rings of a reduce block (fkm_reduce_segments,
- * fkm_reduce_chunk): one a warp. */
-static size_t stage_bytes(const fkm__gpu_run *run) {
-  return FKM__REDUCE_WARPS * FKM__STAGE_BYTES(run->esize);
+size_t fkm__reduce_shared(const fkm__gpu_run *run, int with_mean) {
+  size_t mean = with_mean ? ((size_t)run->d + 3) / 4 * 16 : 0;
+  return mean + FKM__REDUCE_WARPS * FKM__STAGE_BYTES(run->esize);
 }
 
 fkm_status fkm__run_accumulate(fkm__gpu_run *v, int64_t b) {
   size_t K = (size_t)v->k, G = FKM__ACC_SLOTS;
   CUdeviceptr acc = v->acc + (size_t)b * K * G * (size_t)v->dp * 8;
   CUdeviceptr accw = v->accw + (size_t)b * K * G * 8, seen = v->seen + (size_t)b * K * 8;
-  FKM__LAUNCH(v, v->kern.reduce_chunk, (unsigned)v->k, 1, 256, stage_bytes(v), &v->x, &v->w,
-              &v->sorted, &v->start, &v->counts, &acc, &accw, &seen);
+  FKM__LAUNCH(v, v->kern.reduce_chunk, (unsigned)v->k, 1, 256, fkm__reduce_shared(v, 0), &v->x,
+              &v->w, &v->sorted, &v->start, &v->counts, &acc, &accw, &seen);
   return FKM_OK;
 }
 
@@ -310,11 +309,10 @@ fkm_status fkm__run_iteration(fkm__gpu_run *run, int with_report, float tol, CUe
   if (st == FKM_OK && with_report) st = fkm__run_iteration_stats(run);
   if (st == FKM_OK && run->o->empty == FKM_EMPTY_FARTHEST) st = relocate_empty(run, done);
   if (st != FKM_OK) return st;
-  size_t mean = ((size_t)run->d + 3) / 4 * 16; /* the block's mean, then the warps' rings */
   FKM__LAUNCH(run, run->kern.reduce, (unsigned)run->segs, (unsigned)run->b, 256,
-              mean + stage_bytes(run), &run->x, &run->w, &run->sorted, &run->start, &run->counts, &run->seg_first,
-              &run->seg_cluster, &run->seg_sum, &run->seg_w, &run->seg_arrived, &run->c32,
-              &run->state, &run->n, &k);
+              fkm__reduce_shared(run, 1), &run->x, &run->w, &run->sorted, &run->start,
+              &run->counts, &run->seg_first, &run->seg_cluster, &run->seg_sum, &run->seg_w,
+              &run->seg_arrived, &run->c32, &run->state, &run->n, &k);
   if (run->small_max)
     FKM__LAUNCH(run, run->kern.reduce_small, (unsigned)((run->k + FKM__REDUCE_WARPS - 1) / FKM__REDUCE_WARPS),
                 (unsigned)run->b, 32 * FKM__REDUCE_WARPS, FKM__REDUCE_WARPS * (size_t)run->d * 4, &run->x,

@@ -106,7 +106,10 @@ __device__ __forceinline__ void fkm_add_row(double *s, double w, fkm_raw4 raw) {
  * ring st: the lanes hold 32 members' row indices a register (this group's and the next), and the
  * batches of FKM_ROWS_IN_FLIGHT rows stream through the ring two ahead of the one being added.
  * Against rows loaded into registers eight at a time with the next eight prefetched to L2 (L2 then
- * 89–93 % busy), H200: N = 2M fp32 … (RESULTS, session 30). */
+ * 89–93 % busy), H200 (bench/RESULTS.md, session 30): update N = 2M fp32 0.402 → 0.380 ms (the
+ * reduce 326 → 310 µs, L2 57 % busy), N = 8M 0.844 → 0.827; but B = 32, N = 74,256 (runs of ~74
+ * members: two batches a warp) 0.476 → 0.542 and D = 1024 0.738 → 0.905, where a choice of path
+ * by run length and width would keep the registers. */
 __device__ __forceinline__ void fkm_add_members(const elem_t *__restrict__ x,
                                                 const float *__restrict__ w,
                                                 const int *__restrict__ run, int j0, int cnt, int d,
