@@ -38,7 +38,7 @@ __device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
   return j0 < cnt ? (double)((cnt - j0 + FKM_GROUPS - 1) / FKM_GROUPS) : 0.0;
 }
 
-#define FKM_ROWS_IN_FLIGHT 8 /* rows a lane loads before it adds them */
+#define FKM_ROWS_IN_FLIGHT 8 /* rows a warp loads (or stages) before it adds them */
 #define FKM_STAGES 3 /* batches of FKM_ROWS_IN_FLIGHT rows in a warp's staging ring */
 #define FKM_STAGE_ROWS (FKM_STAGES * FKM_ROWS_IN_FLIGHT)
 #define FKM_GROUP_BATCHES (32 / FKM_ROWS_IN_FLIGHT) /* batches of the 32 members a lane's index holds */
@@ -362,9 +362,9 @@ __device__ __forceinline__ void fkm_reduce_small(const elem_t *__restrict__ x,
 }
 
 /* fkm_reduce_segments waits on row loads, so it wants warps. With 16-bit rows wider than 128
- * columns the compiler took 79 registers (3 blocks an SM); bounded to 4 blocks, 64 hold them without
- * spills. Elsewhere its own choice is spill-free at 4 (16-bit) or 3 (fp32) blocks, and any bound,
- * even of one block, changes it. */
+ * columns the compiler took 79 registers (3 blocks an SM); bounded to 4 blocks it holds 64, with
+ * 24 bytes of stack since rows are staged (session 30; a suspect in D = 1024's slower update). At
+ * D ≤ 128 it takes 47–48 and the staging rings set the blocks: 4 for 16-bit rows, 2 for fp32. */
 #if FKM_DTYPE != 3 && FKM_D > 128
 #define FKM_SEGMENT_BOUNDS __launch_bounds__(FKM_THREADS, 4)
 #else
