@@ -136,7 +136,8 @@ fkm_status fkm__assign_function(fkm_ctx *ctx, struct fkm__gpu *g, const fkm__ker
  * the opt-in limit (sort_counters of gpu_steps.c sizes them per run, up to that limit), and the
  * reduces that stage rows what fkm__reduce_shared gives them. */
 static fkm_status allow_wide_shared(fkm__gpu_run *run) {
-  CUfunction f[] = {run->kern.tile_hist, run->kern.scatter, run->kern.reduce, run->kern.reduce_chunk};
+  CUfunction f[] = {run->kern.tile_hist, run->kern.scatter, run->kern.reduce,
+                    run->kern.reduce_chunk};
   size_t bytes[] = {run->g->shared_optin, run->g->shared_optin, fkm__reduce_shared(run, 1),
                     fkm__reduce_shared(run, 0)};
   fkm_status st = FKM_OK;

@@ -41,11 +41,11 @@ __device__ __forceinline__ double fkm_member_count(int j0, int cnt) {
 #define FKM_ROWS_IN_FLIGHT 8 /* rows a warp loads (or stages) before it adds them */
 #define FKM_STAGES 3 /* batches of FKM_ROWS_IN_FLIGHT rows in a warp's staging ring */
 #define FKM_STAGE_ROWS (FKM_STAGES * FKM_ROWS_IN_FLIGHT)
-#define FKM_GROUP_BATCHES (32 / FKM_ROWS_IN_FLIGHT) /* batches of the 32 members a lane's index holds */
+#define FKM_GROUP_BATCHES (32 / FKM_ROWS_IN_FLIGHT) /* batches of 32 members (an index register) */
 
 /* A warp's staging ring in shared memory (fkm_add_members): each batch's row spans and weights
  * land there by cp.async, so that two batches are on their way while one is added and no register
- * holds a row in flight. 12 KiB a warp for fp32, 6 for 16-bit types (FKM_STAGE_BYTES_PER_WARP of
+ * holds a row in flight. 12 KiB a warp for fp32, 6 for 16-bit types (FKM__STAGE_BYTES of
  * runtime/gpu_run.h). */
 struct fkm_stage {
   elem_t row[FKM_STAGE_ROWS][FKM_SPAN];
@@ -60,6 +60,7 @@ __device__ __forceinline__ void fkm_cp_span(u32 dst, const elem_t *src) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(dst), "l"(src));
 #endif
 }
+/* The 4-byte word at src to shared address dst, asynchronously. */
 __device__ __forceinline__ void fkm_cp_word(u32 dst, const float *src) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src));
 }
@@ -203,7 +204,8 @@ __device__ __forceinline__ double fkm_slots_sum(const double *slot, int stride) 
 
 #define FKM_PART_STRIDE ((int)(sizeof(fkm_stage) / sizeof(double))) /* a warp's ring, in doubles */
 
-/* The block's FKM_GROUPS staging rings in dynamic shared memory, after its first `floats` floats. */
+/* The block's FKM_GROUPS staging rings in dynamic shared memory, after its first `floats`
+ * floats. */
 __device__ __forceinline__ fkm_stage *fkm_stages(int floats) {
   extern __shared__ __align__(16) float fkm_dynamic[];
   return (fkm_stage *)(fkm_dynamic + ((floats + 3) & ~3));
