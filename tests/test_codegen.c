@@ -97,7 +97,6 @@ START_TEST(source_is_deterministic_and_self_contained) {
 }
 END_TEST
 
-/* The spec id is pinned: kernels named by it must not change silently. */
 /* The update's segment: about 512 KiB of rows, 512 to 2048 members, and the update and finalize
  * kernels are generated with the host's value (the runtime sizes the reduce's grid with it). */
 START_TEST(segments_follow_the_row_bytes) {
@@ -124,6 +123,7 @@ START_TEST(segments_follow_the_row_bytes) {
 }
 END_TEST
 
+/* The spec id is pinned: kernels named by it must not change silently. */
 START_TEST(spec_id_is_pinned) {
   fkm__kernel_spec s = fkm__spec_make(FKM_KIND_ASSIGN, FKM_METRIC_L2, FKM_DTYPE_FP16, 0, 128, 90);
   s.block_n = 128, s.block_k = 128, s.block_d = 128, s.num_warps = 8, s.num_stages = 3;
