@@ -368,6 +368,24 @@ case_bench() {
   expect_error bench --engine cpu --shape 1,100,5,4,fp32 --json "$WORK/none/bench.jsonl"
 }
 
+# bench/ab.sh: two rounds of one variant (a folder holding fkm) on the CPU engine make a table of
+# the shape by the rounds; a variant without fkm, or a round with a wrong label, fails it.
+case_bench_ab() {
+  local ab
+  ab="$(dirname "$0")/../bench/ab.sh"
+  mkdir "$WORK/v" && ln -s "$FKM" "$WORK/v/fkm"
+  sh "$ab" -r 2 -o "$WORK/ab" "$WORK/v" -- --engine cpu --shape 1,3000,5,8,fp32 --iters 2 \
+    >"$OUT" 2>"$ERR" || fail "ab.sh exit $?"
+  grep -q '^| shape | v-r1 | v-r2 |$' "$OUT" || fail "header"
+  grep -Eq '^\| b1_n3000_k5_d8_fp32 \| [0-9.]+ \([0-9.]+\) \| [0-9.]+ \([0-9.]+\) \|$' "$OUT" ||
+    fail "row"
+  sh "$ab" -r 1 -o "$WORK/ab2" "$WORK/none" -- --engine cpu >"$OUT" 2>"$ERR" && fail "no fkm"
+  sed 's/"wrong": 0/"wrong": 2/' "$WORK/ab/v-r1.jsonl" >"$WORK/wrong.jsonl"
+  python3 "$(dirname "$0")/../bench/ab_table.py" "$WORK/wrong.jsonl" >"$OUT" 2>"$ERR" &&
+    fail "wrong label passed"
+  grep -q 'WRONG 2' "$OUT" || fail "wrong label not marked"
+}
+
 # The kernel cache: empty listings, usage errors, and where NVRTC is installed an offline prebuild
 # exported, imported into a second cache, verified without NVRTC, damaged, cleared.
 case_cache() {

@@ -11,7 +11,7 @@ endif()
 
 if(TARGET fkm_cli)
   set(FKM_CLI_CASES version help run run_given run_batched run_weighted run_n_init
-      run_tol_relative predict demo info cache bench
+      run_tol_relative predict demo info cache bench bench_ab
       triton bad_inputs bad_usage)
   foreach(case ${FKM_CLI_CASES})
     add_test(NAME cli_${case}

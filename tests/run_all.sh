@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake gcc make pkg-config \
-    libjansson-dev libxxhash-dev check libsubunit-dev >/dev/null
+    libjansson-dev libxxhash-dev check libsubunit-dev python3 >/dev/null
 fi
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
