@@ -2,7 +2,7 @@
 # A/B rounds of fkm builds on one GPU machine, in the same run (SPEC §8: only same-run numbers
 # compare):
 #   sh bench/ab.sh [-r ROUNDS] [-o DIR] VARIANT ... [-- FKM_BENCH_ARGS ...]
-# VARIANT: a folder of bench/ab_build.sh (build/ab/NAME, holding fkm and libfkm.so*) or "head"
+# VARIANT: a folder of bench/ab_build.sh (build/ab/NAME, holding fkm and libfkm.so.0) or "head"
 # for build/ of this tree. Round r runs `fkm bench --iters 10 --json DIR/NAME-rR.jsonl ARGS` for
 # every variant in turn, so drift of the card's clock falls on all alike; then bench/ab_table.py
 # writes DIR/table.md (ms/iter, update ms in brackets). DIR defaults to ${OUT:-ab-logs}/ab.

@@ -3,9 +3,9 @@
 # README's build dependencies and no GPU needed:
 #   sh bench/ab_build.sh NAME=REF ...
 # For each NAME=REF (REF: any commit, branch or tag of this repository) it builds REF in a
-# scratch worktree and copies its command and shared library into build/ab/NAME/, which travels
-# with build/ to the GPU machine. Exits non-zero, leaving no half-built variant, when a REF does
-# not build.
+# scratch worktree and copies its command and shared library into build/ab/NAME/ (plain files,
+# no links), which travels with build/ to the GPU machine. Exits non-zero at the first REF that
+# does not build, leaving no half-built variant.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: sh bench/ab_build.sh NAME=REF ..." >&2; exit 2; }
@@ -27,6 +27,6 @@ for pair in "$@"; do
   out="build/ab/$name"
   rm -rf "$out" && mkdir -p "$out"
   cp "$tree/build/cli/fkm" "$out/"
-  cp -P "$tree"/build/libfkm.so* "$out/"
+  cp -L "$tree/build/libfkm.so.0" "$out/" # the soname fkm asks for, as a plain file
   echo "$name: $(git -C "$tree" log --oneline -1)" | tee "$out/REF"
 done
