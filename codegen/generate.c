@@ -99,8 +99,8 @@ fkm_status fkm__generate(fkm_ctx *ctx, const fkm__kernel_spec *s, char **source)
     return fkm__error(ctx, FKM_ERR_REJECTED, "kernel %s rejected: %s", desc, why);
   }
   const char *common = template_text("00_common.cu"), *body = template_text(kind_template(s));
-  int staged = s->kind == FKM_KIND_ASSIGN || s->kind == FKM_KIND_FINALIZE; /* cp.async users */
-  const char *copies = staged ? template_text("01_cp_async.cu") : "";
+  int cp_async = s->kind == FKM_KIND_ASSIGN || s->kind == FKM_KIND_FINALIZE; /* its users */
+  const char *copies = cp_async ? template_text("01_cp_async.cu") : "";
   /* a clustered assign kernel: the warpgroup kernel's helpers, then its own entry */
   const char *entry = l.cluster > 1 ? template_text("assign_cluster.cu") : "";
   if (!common || !body || !copies || !entry)

@@ -167,12 +167,12 @@ fkm_status fkm__rank_indices(const float *w, int64_t n, int64_t count, int64_t *
 fkm_status fkm__run_mark(fkm__gpu_run *run, CUevent *marks, int i);
 /* Changed labels and empty clusters of this assignment into stats (before the empty policy). */
 fkm_status fkm__run_iteration_stats(fkm__gpu_run *run);
-/* Adds the sorted runs of view v (one batch: x, w, sorted, start, counts of its points, in point
- * order after the points already added) into batch b's acc, accw, seen (fkm_reduce_chunk). */
 /* Dynamic shared bytes of a reduce block: the warps' staging rings (fkm_stage of finalize.cu),
  * after the block's mean of D floats padded to 16 bytes when with_mean (fkm_reduce_segments; not
  * for fkm_reduce_chunk). */
 size_t fkm__reduce_shared(const fkm__gpu_run *run, int with_mean);
+/* Adds the sorted runs of view v (one batch: x, w, sorted, start, counts of its points, in point
+ * order after the points already added) into batch b's acc, accw, seen (fkm_reduce_chunk). */
 fkm_status fkm__run_accumulate(fkm__gpu_run *v, int64_t b);
 /* The means from acc and accw into c32 (fkm_finalize_acc; empty clusters counted into stats when
  * not 0), the convergence check against tol, and marks[2]. */
