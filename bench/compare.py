@@ -2,9 +2,24 @@
 
 Usage: python3 bench/compare.py FKM.jsonl FLASH.json OUT_PREFIX
 Writes OUT_PREFIX.md (markdown table) and OUT_PREFIX.png (bar chart, when matplotlib exists).
+Both are held against the floor fkm bench wrote per shape (its --peak-tflops and --copy-tbps,
+which tests/run_gpu.sh measures on the card in the same run with bench/card_rates.py).
 """
 import json
 import sys
+
+
+def fixed(value, places):
+    return "—" if value is None else f"{value:.{places}f}"
+
+
+def percent(row, key):
+    """row[key], a percentage, to one place; — where fkm bench did not write it or wrote 0."""
+    return fixed(row.get(key) or None, 1)
+
+
+def times(ms, floor):
+    return "—" if not floor else f"{ms / floor:.2f}"
 
 
 def main():
@@ -16,11 +31,16 @@ def main():
                 fkm[row["shape"]] = row
     with open(sys.argv[2]) as f:
         flash = json.load(f)
+    rates = next(iter(fkm.values()), {})
     lines = [
-        f"Card: {flash['device']}. ms per Lloyd iteration (fixed iterations, tol off).",
+        f"Card: {flash['device']}. ms per Lloyd iteration (fixed iterations, tol off). Floor: "
+        f"max(FLOPs / {rates.get('peak_tflops', '?')} TFLOP/s, bytes / "
+        f"{rates.get('copy_tbps', '?')} TB/s), the rates fkm bench was given.",
         "",
-        "| shape | fkm ms/iter | fkm assign | fkm update | flash-kmeans ms/iter | its assign | its update | fkm / flash-kmeans |",
-        "|---|---|---|---|---|---|---|---|",
+        "| shape | fkm ms/iter | fkm assign | fkm update | fkm % of peak (iteration / assign) "
+        "| floor ms | fkm × floor | flash-kmeans ms/iter | its assign | its update "
+        "| flash-kmeans × floor | fkm / flash-kmeans |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     names, ours, theirs = [], [], []
     for row in flash["results"]:
@@ -29,9 +49,13 @@ def main():
             continue
         f = fkm[name]
         ratio = f["ms_per_iter"] / row["ms_per_iter"]
+        floor = f.get("floor_ms")
         lines.append(
             f"| {name} | {f['ms_per_iter']:.3f} | {f['ms_assign']:.3f} | {f['ms_update']:.3f} | "
-            f"{row['ms_per_iter']:.3f} | {row['ms_assign']:.3f} | {row['ms_update']:.3f} | {ratio:.2f} |"
+            f"{percent(f, 'pct_peak')} / {percent(f, 'assign_pct_peak')} | {fixed(floor, 3)} | "
+            f"{times(f['ms_per_iter'], floor)} | {row['ms_per_iter']:.3f} | "
+            f"{row['ms_assign']:.3f} | {row['ms_update']:.3f} | {times(row['ms_per_iter'], floor)} | "
+            f"{ratio:.2f} |"
         )
         names.append(name)
         ours.append(f["ms_per_iter"])

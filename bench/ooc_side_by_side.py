@@ -18,19 +18,7 @@ import time
 
 import torch
 
-
-def fp16_matmul_tflops():
-    a = torch.randn(8192, 8192, dtype=torch.float16, device="cuda")
-    b = torch.randn(8192, 8192, dtype=torch.float16, device="cuda")
-    for _ in range(3):
-        a @ b
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(20):
-        a @ b
-    end.record()
-    torch.cuda.synchronize()
-    return 20 * 2 * 8192**3 / (start.elapsed_time(end) * 1e-3) / 1e12
+from card_rates import fp16_matmul_tflops
 
 
 def h2d_gbs():

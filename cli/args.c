@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,13 @@ const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p) {
 int cli_parse_range(const char *s, int64_t lo, int64_t hi, int64_t *v) {
   int64_t x;
   if (parse_i64(s, &x) || x < lo || x > hi) return -1;
+  *v = x;
+  return 0;
+}
+
+int cli_parse_positive(const char *s, double *v) {
+  double x;
+  if (parse_double(s, &x) || !(x > 0.0) || !isfinite(x)) return -1;
   *v = x;
   return 0;
 }

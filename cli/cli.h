@@ -70,6 +70,8 @@ const char *cli_compute_dtype_name(fkm_dtype t, fkm_precision p);
 /* A decimal integer in [lo, hi] (the whole text, no leading space) into *v; 0, or -1 (nothing
  * set). */
 int cli_parse_range(const char *s, int64_t lo, int64_t hi, int64_t *v);
+/* A finite number > 0 (the whole text) into *v; 0, or -1 (nothing set). */
+int cli_parse_positive(const char *s, double *v);
 /* Comma-separated positive integers of s into v[0..count), of which the last `optional` may be
  * absent (set to 0); 0, or -1. */
 int cli_parse_ints(const char *s, int count, int optional, int64_t *v);

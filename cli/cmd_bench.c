@@ -2,12 +2,15 @@
  * points in [-1, 1): a warm-up fit of 2 iterations (compiles), a timed fit of --iters iterations
  * with tol off (ms/iter = the iterations' device time / their count), then a fit of 3 iterations
  * with profiling for the assign/update split. The timed fit's labels are checked against an fp64
- * scan of its centroids on a sample (bench_check.c). A markdown table on stdout; with --json FILE
- * one object a shape per line. Exit 0 when every shape ran and passed its check. */
+ * scan of its centroids on a sample (bench_check.c). Each shape is held against its floor at the
+ * card's rates given by --peak-tflops and --copy-tbps (bench_floor.c; SPEC §8's H100 anchors by
+ * default). A markdown table on stdout; with --json FILE one object a shape per line. Exit 0 when
+ * every shape ran and passed its check. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_check.h"
+#include "bench_floor.h"
 #include "cli.h"
 
 #define BENCH_MAX_SHAPES 16
@@ -40,6 +43,7 @@ typedef struct bench_args {
   fkm_engine engine;
   int device;
   fkm_config config;
+  double peak_tflops, copy_tbps; /* the card's measured dense fp16 rate and copy bandwidth */
   const char *json;
 } bench_args;
 
@@ -98,6 +102,8 @@ static int apply(bench_args *a, const char *w, const char *v) {
   else if (strcmp(w, "--config") == 0) bad = set_config(&a->config, v);
   else if (strcmp(w, "--engine") == 0) bad = cli_parse_engine(v, &a->engine);
   else if (strcmp(w, "--device") == 0) bad = cli_parse_range(v, 0, 1 << 20, &x), a->device = (int)x;
+  else if (strcmp(w, "--peak-tflops") == 0) bad = cli_parse_positive(v, &a->peak_tflops);
+  else if (strcmp(w, "--copy-tbps") == 0) bad = cli_parse_positive(v, &a->copy_tbps);
   else if (strcmp(w, "--json") == 0) bad = 0, a->json = v;
   else return cli_usage_error("bench: unknown option '%s' (see 'fkm help bench')", w);
   return bad ? cli_usage_error("bench: %s: invalid value '%s' (see 'fkm help bench')", w, v) : 0;
@@ -106,6 +112,7 @@ static int apply(bench_args *a, const char *w, const char *v) {
 static int parse(int argc, char **argv, bench_args *a) {
   memset(a, 0, sizeof *a);
   a->iters = 10, a->sample = 256, a->engine = FKM_ENGINE_GPU;
+  a->peak_tflops = BENCH_H100_FP16_TFLOPS, a->copy_tbps = BENCH_H100_COPY_TBPS;
   for (int i = 0; i < argc; i += 2) {
     int rc = apply(a, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
     if (rc) return rc;
@@ -162,22 +169,42 @@ static int time_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s,
   return st == FKM_OK ? 0 : cli_fail_status(ctx, st, s->name);
 }
 
-static void print_row(const bench_shape *s, const bench_run *r, double tflops) {
-  char flash[32] = "—", speedup[32] = "—";
+/* A run's times against its shape's floor f at the card's dense fp16 rate peak_tflops. */
+typedef struct bench_rate {
+  double tflops, pct_peak; /* the whole iteration */
+  double assign_pct_peak;  /* the assign alone; 0 when it was not profiled (CPU engine) */
+  bench_floor floor;
+} bench_rate;
+
+static bench_rate rate_of(const bench_args *a, const bench_shape *s, const bench_run *r) {
+  bench_rate q;
+  bench_floor_of(s->b, s->n, s->k, s->d, s->dtype == FKM_DTYPE_FP32 ? 4 : 2, a->peak_tflops,
+                 a->copy_tbps, &q.floor);
+  q.tflops = q.floor.flops / (r->ms * 1e9);
+  q.pct_peak = 100.0 * q.tflops / a->peak_tflops;
+  q.assign_pct_peak = r->ms_assign > 0 ? 100.0 * q.floor.flops / (r->ms_assign * 1e9) /
+                                             a->peak_tflops : 0.0;
+  return q;
+}
+
+static void print_row(const bench_shape *s, const bench_run *r, const bench_rate *q) {
+  char flash[32] = "—", speedup[32] = "—", assign[32] = "—";
   if (s->flash_ms > 0)
     snprintf(flash, sizeof flash, "%.2f", s->flash_ms),
         snprintf(speedup, sizeof speedup, "%.2fx", s->flash_ms / r->ms);
-  printf("| %s | %lld | %lld | %lld | %lld | %s | %.3f | %.3f | %.3f | %.1f | %s | %s | "
-         "%lld/%lld %s |\n",
+  if (q->assign_pct_peak > 0) snprintf(assign, sizeof assign, "%.1f", q->assign_pct_peak);
+  printf("| %s | %lld | %lld | %lld | %lld | %s | %.3f | %.3f | %.3f | %.1f | %.1f / %s | %.3f | "
+         "%.2f | %s | %s | %lld/%lld %s |\n",
          s->name, (long long)s->b, (long long)s->n, (long long)s->k, (long long)s->d,
-         cli_compute_dtype_name(s->dtype, s->precision), r->ms, r->ms_assign, r->ms_update, tflops,
-         flash, speedup,
+         cli_compute_dtype_name(s->dtype, s->precision), r->ms, r->ms_assign, r->ms_update,
+         q->tflops, q->pct_peak, assign, q->floor.ms, r->ms / q->floor.ms, flash, speedup,
          (long long)(r->check.checked - r->check.wrong), (long long)r->check.checked,
          r->check.wrong ? "FAIL" : "ok");
   fflush(stdout);
 }
 
-static void write_json(FILE *f, const bench_shape *s, const bench_run *r, double tflops) {
+static void write_json(FILE *f, const bench_args *a, const bench_shape *s, const bench_run *r,
+                       const bench_rate *q) {
   cli_json j;
   cli_json_begin(&j, f);
   cli_json_string(&j, "shape", s->name);
@@ -187,7 +214,12 @@ static void write_json(FILE *f, const bench_shape *s, const bench_run *r, double
   cli_json_string(&j, "engine", cli_engine_name(r->engine));
   cli_json_number(&j, "ms_per_iter", r->ms);
   cli_json_number(&j, "ms_assign", r->ms_assign), cli_json_number(&j, "ms_update", r->ms_update);
-  cli_json_number(&j, "tflops", tflops);
+  cli_json_number(&j, "tflops", q->tflops);
+  cli_json_number(&j, "peak_tflops", a->peak_tflops);
+  cli_json_number(&j, "copy_tbps", a->copy_tbps);
+  cli_json_number(&j, "pct_peak", q->pct_peak);
+  cli_json_number(&j, "assign_pct_peak", q->assign_pct_peak);
+  cli_json_number(&j, "bytes", q->floor.bytes), cli_json_number(&j, "floor_ms", q->floor.ms);
   cli_json_number(&j, "ms_compile", r->ms_compile), cli_json_number(&j, "ms_init", r->ms_init);
   cli_json_int(&j, "checked", r->check.checked), cli_json_int(&j, "wrong", r->check.wrong);
   cli_json_number(&j, "worst", r->check.worst);
@@ -204,9 +236,9 @@ static int run_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s, FI
   int rc = time_shape(ctx, a, s, &p, &r);
   free(x);
   if (rc) return rc;
-  double tflops = 2.0 * (double)s->b * s->n * s->k * s->d / (r.ms * 1e-3) / 1e12;
-  print_row(s, &r, tflops);
-  if (json) write_json(json, s, &r, tflops);
+  bench_rate q = rate_of(a, s, &r);
+  print_row(s, &r, &q);
+  if (json) write_json(json, a, s, &r, &q);
   if (!r.check.wrong) return 0;
   cli_fail("bench: %s: %lld of %lld sampled labels are not the nearest centroid", s->name,
            (long long)r.check.wrong, (long long)r.check.checked);
@@ -223,8 +255,10 @@ int cli_cmd_bench(int argc, char **argv) {
   fkm_ctx *ctx;
   if ((rc = cli_ctx_create(&ctx, 1)) != 0) return json ? fclose(json), rc : rc;
   printf("| shape | B | N | K | D | dtype | ms/iter | assign ms | update ms | TFLOP/s | "
+         "%% of %g TFLOP/s (iteration / assign) | floor ms (%g TB/s) | × floor | "
          "flash-kmeans ms (SPEC §8, H100) | speed-up | labels checked |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         a.peak_tflops, a.copy_tbps);
   int wrong = 0; /* a fit that fails stops the run; a failed check does not */
   for (int i = 0; rc == 0 && i < a.count; i++) {
     rc = run_shape(ctx, &a, &a.shapes[i], json);

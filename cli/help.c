@@ -171,6 +171,13 @@ static const char bench_usage[] =
     "                             BLOCK_D, num_warps, num_stages, num_ctas)\n"
     "  --engine auto|gpu|cpu      (default gpu)\n"
     "  --device I                 CUDA device index (default 0)\n"
+    "  --peak-tflops T            the card's measured dense fp16 matmul rate (default 730, SPEC\n"
+    "                             §8's H100); TFLOP/s are also given as a percentage of it\n"
+    "  --copy-tbps W              the card's measured device copy bandwidth, bytes read plus\n"
+    "                             written (default 2.97, SPEC §8's H100). The floor of an\n"
+    "                             iteration is max(2·B·N·K·D / T, bytes / W), its bytes the\n"
+    "                             points read twice, the labels written and read, the\n"
+    "                             centroids read and written\n"
     "  --json FILE                also one JSON object per shape and line into FILE\n";
 
 static const struct {

@@ -343,11 +343,36 @@ case_info() {
 }
 
 # fkm bench on the CPU engine with shapes of its own: a row and a JSON line per shape with every
-# sampled label checked and passing; bad shapes, names and options are usage errors; an unwritable
-# --json is refused before any fit, with nothing written.
+# sampled label checked and passing, held against the floor at the rates given (fp32:
+# 2·2·3000·16·32 FLOPs, 2·6000·32·4 bytes of points, 8·6000 of labels, 2·2·16·32·4 of
+# centroids; bf16: 2-byte values), which bench/compare.py puts beside a flash-kmeans JSON; bad shapes, names, rates and
+# options are usage errors; an unwritable --json is refused before any fit, with nothing written.
 case_bench() {
   run_ok bench --engine cpu --shape 2,3000,16,32,fp32 --shape 1,2000,7,20,bf16 --iters 3 \
-    --sample 100 --json bench.jsonl
+    --sample 100 --json bench.jsonl --peak-tflops 0.5 --copy-tbps 0.25
+  grep -qF '| % of 0.5 TFLOP/s (iteration / assign) | floor ms (0.25 TB/s) |' "$OUT" ||
+    fail "rates in the header"
+  python3 - bench.jsonl <<'PY' || fail "floor or rates in the JSON"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+want = [(6.144e6, 2 * 6000 * 32 * 4 + 8 * 6000 + 2 * 2 * 16 * 32 * 4),
+        (2 * 2000 * 7 * 20, 2 * 2000 * 20 * 2 + 8 * 2000 + 2 * 7 * 20 * 4)]
+for row, (flops, nbytes) in zip(rows, want):
+    floor = max(flops / 0.5e9, nbytes / 0.25e9)
+    assert row["bytes"] == nbytes and abs(row["floor_ms"] / floor - 1) < 1e-12, row
+    assert abs(row["tflops"] / (flops / (row["ms_per_iter"] * 1e9)) - 1) < 1e-12, row
+    assert abs(row["pct_peak"] / (row["tflops"] / 0.5 * 100) - 1) < 1e-12, row
+    assign = row["assign_pct_peak"] * row["ms_assign"]
+    assert abs(assign / (row["pct_peak"] * row["ms_per_iter"]) - 1) < 1e-9, row
+    assert row["peak_tflops"] == 0.5 and row["copy_tbps"] == 0.25, row
+PY
+  printf '{"device": "C", "results": [{"shape": "b2_n3000_k16_d32_fp32", "ms_per_iter": 2,
+    "ms_assign": 1.5, "ms_update": 0.5}]}' >flash.json
+  python3 "$(dirname "$0")/../bench/compare.py" bench.jsonl flash.json cmp >cmp.out 2>"$ERR" ||
+    fail "compare.py exit $?"
+  grep -Eq '^\| b2_n3000_k16_d32_fp32 \|( [0-9.]+ \|){3} [0-9.]+ / [0-9.]+ \| 0\.012 \|'\
+'( [0-9.]+ \|){4} 162\.76 \| [0-9.]+ \|$' cmp.md || fail "compare.py row"
+  rm -f flash.json cmp.out cmp.md cmp.png
   grep -q '^| b2_n3000_k16_d32_fp32 | 2 | 3000 | 16 | 32 | fp32 | .* | 200/200 ok |$' "$OUT" ||
     fail "fp32 row"
   grep -q '^| b1_n2000_k7_d20_bf16 | 1 | 2000 | 7 | 20 | bf16 | .* | 100/100 ok |$' "$OUT" ||
@@ -361,7 +386,8 @@ case_bench() {
   grep -q '^usage: fkm bench' "$OUT" || fail "no usage"
   for bad in "--shape 1,2,3" "--shape 1,10,20,4,fp16" "--shape 1,100,5,4,fp8" \
              "--shape 1000000,1000000,5,4,fp16" "--only nosuch" \
-             "--iters 0" "--config 128,64" "--engine tpu" "--sample" "--frobnicate 1"; do
+             "--iters 0" "--config 128,64" "--engine tpu" "--sample" "--frobnicate 1" \
+             "--peak-tflops 0" "--peak-tflops nan" "--copy-tbps -2" "--copy-tbps 1x"; do
     expect_error bench $bad
     grep -q '^fkm: bench' "$ERR" || fail "message for: $bad"
   done

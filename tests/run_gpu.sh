@@ -27,7 +27,11 @@ build/cli/fkm info > "$out/info.log" 2>&1 && head -n 12 "$out/info.log"
 build/cli/fkm demo > "$out/demo.log" 2>&1 || status=1
 tail -n 4 "$out/demo.log"
 if [ "${FKM_BENCH:-1}" = 1 ]; then
-  build/cli/fkm bench --iters 10 --json "$out/fkm.jsonl" > "$out/bench.md" 2>&1 || status=1
+  # The card's rates measured here (SPEC §8's H100 anchors where torch is absent).
+  rates=$(python3 bench/card_rates.py "$out/rates.json" 2> "$out/rates.log") || rates=
+  echo "card rates: ${rates:-SPEC §8 H100 anchors}"
+  # shellcheck disable=SC2086 # $rates is two options and their values
+  build/cli/fkm bench --iters 10 $rates --json "$out/fkm.jsonl" > "$out/bench.md" 2>&1 || status=1
   cat "$out/bench.md"
   if python3 -c "import flash_kmeans" 2>/dev/null; then
     python3 bench/flash_kmeans_side_by_side.py "$out/flash.json" > "$out/flash.log" 2>&1 &&

@@ -1,9 +1,12 @@
 /* fkm bench's labels check (cli/bench_check.c): fresh random points and centroids; the nearest
  * labels pass, a label moved to a farther centroid or out of range fails, a tie passes, and the
- * tolerances order as the dtypes' rounding does. */
+ * tolerances order as the dtypes' rounding does. Its floor model (cli/bench_floor.c) gives SPEC
+ * §8's compute and memory floors at SPEC §8's rates. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "bench_check.h"
+#include "bench_floor.h"
 #include "support.h"
 
 enum { B = 2, N = 500, K = 40, D = 24 };
@@ -101,6 +104,32 @@ START_TEST(tolerances_follow_the_rounding) {
 }
 END_TEST
 
+/* SPEC §8's table: the compute floor of each shape at 730 TFLOP/s (ms, as printed there, to two
+ * decimals or three figures) and B = 8's memory floor, 0.09 ms at 2.97 TB/s. */
+START_TEST(floors_match_spec8) {
+  static const struct {
+    int64_t b, n, k, d;
+    int elem;
+    double ms;
+  } rows[] = {{32, 74256, 1000, 128, 2, 0.83},   {1, 8388608, 1024, 128, 2, 3.01},
+              {1, 1048576, 8192, 128, 2, 3.01},  {8, 65536, 100, 128, 2, 0.02},
+              {1, 1048576, 65536, 128, 2, 24.1}, {1, 1048576, 1024, 1024, 2, 3.01},
+              {1, 4194304, 4096, 128, 2, 6.02}, {1, 2097152, 1024, 128, 4, 0.75}};
+  bench_floor f;
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    bench_floor_of(rows[i].b, rows[i].n, rows[i].k, rows[i].d, rows[i].elem,
+                   BENCH_H100_FP16_TFLOPS, BENCH_H100_COPY_TBPS, &f);
+    double step = rows[i].ms >= 10.0 ? 0.1 : 0.01;
+    ck_assert_msg(fabs(f.ms_compute - rows[i].ms) <= step / 2, "row %zu: %g", i, f.ms_compute);
+    ck_assert(f.ms == fmax(f.ms_compute, f.ms_memory));
+  }
+  bench_floor_of(8, 65536, 100, 128, 2, BENCH_H100_FP16_TFLOPS, BENCH_H100_COPY_TBPS, &f);
+  ck_assert_msg(fabs(f.ms_memory - 0.09) <= 0.005 && f.ms == f.ms_memory, "%g", f.ms_memory);
+  bench_floor_of(1, 1, 1, 1, 4, 2.0 * BENCH_H100_FP16_TFLOPS, 2.0 * BENCH_H100_COPY_TBPS, &f);
+  ck_assert(f.flops == 2.0 && f.bytes == 2.0 * 4 + 8.0 + 2.0 * 4);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("bench_check");
   TCase *t = tcase_create("core");
@@ -108,6 +137,7 @@ int main(void) {
   tcase_add_test(t, a_farther_or_invalid_label_fails);
   tcase_add_test(t, a_tie_passes);
   tcase_add_test(t, tolerances_follow_the_rounding);
+  tcase_add_test(t, floors_match_spec8);
   suite_add_tcase(s, t);
   return fkm_test_run(s, 0);
 }
