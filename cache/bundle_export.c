@@ -1,6 +1,7 @@
 /* fkm_cache_export: the intact entries of the user cache as one bundle file, written atomically. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cache.h"
 
@@ -112,6 +113,9 @@ fkm_status fkm_cache_export(fkm_ctx *ctx, const char *bundle_path) {
   fkm__clear_error(ctx);
   if (!bundle_path || !bundle_path[0])
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "export: no bundle path");
+  struct stat dir;
+  if (stat(bundle_path, &dir) == 0 && S_ISDIR(dir.st_mode))
+    return fkm__error(ctx, FKM_ERR_INVALID_ARG, "export: %s is a directory", bundle_path);
   if (!fkm__cache_user_root(root, sizeof root))
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "export: the disk cache is disabled");
   export_job job = {ctx, root, NULL, 0, 0, 0, 0};

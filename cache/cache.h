@@ -87,8 +87,8 @@ int fkm__mkdirs(const char *dir);
 int fkm__remove_tree(const char *path);
 
 /* An atomic file write: a temp file beside `path` (mkstemp), filled with fkm__tmp_write, then
- * fkm__tmp_commit (fsync, rename over path — a directory in the way is removed first — and fsync of
- * the directory) or fkm__tmp_abort (unlinks the temp file). */
+ * fkm__tmp_commit (fsync, rename over path and fsync of the directory; a directory at path fails
+ * it with EISDIR and is left as it was) or fkm__tmp_abort (unlinks the temp file). */
 typedef struct fkm__tmp_file {
   int fd;
   char tmp[FKM__PATH_MAX], path[FKM__PATH_MAX];
@@ -99,6 +99,9 @@ int fkm__tmp_commit(fkm__tmp_file *t);
 void fkm__tmp_abort(fkm__tmp_file *t);
 /* The three steps for one buffer. 0 or an errno; nothing is left behind on failure. */
 int fkm__file_write_atomic(const char *path, const void *data, size_t size);
+/* fkm__file_write_atomic for a path inside a cache root, which fkm owns: a directory in the way
+ * (a damaged cache) is removed first, so that the entry can be rebuilt. */
+int fkm__cache_file_write(const char *path, const void *data, size_t size);
 
 /* ---- entries of one root (entry.c, scan.c) ------------------------------------------------- */
 typedef enum fkm__entry_state {

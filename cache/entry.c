@@ -79,9 +79,9 @@ int fkm__entry_write(const char *root, const char *key, const void *cubin, size_
   if (!text) return ENOMEM;
   int err = fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) ? ENAMETOOLONG : fkm__mkdirs(dir);
   if (!err) err = fkm__path(path, sizeof path, "%s/kernel.cubin", dir) ? ENAMETOOLONG : 0;
-  if (!err) err = fkm__file_write_atomic(path, cubin, size);
+  if (!err) err = fkm__cache_file_write(path, cubin, size);
   if (!err) err = fkm__path(path, sizeof path, "%s/kernel.json", dir) ? ENAMETOOLONG : 0;
-  if (!err) err = fkm__file_write_atomic(path, text, strlen(text));
+  if (!err) err = fkm__cache_file_write(path, text, strlen(text));
   free(text);
   return err;
 }

@@ -128,8 +128,6 @@ int fkm__tmp_commit(fkm__tmp_file *t) {
   int err = fsync(t->fd) != 0 ? errno : 0;
   if (close(t->fd) != 0 && !err) err = errno;
   t->fd = -1;
-  struct stat st;
-  if (!err && lstat(t->path, &st) == 0 && S_ISDIR(st.st_mode)) err = fkm__remove_tree(t->path);
   if (!err && rename(t->tmp, t->path) != 0) err = errno;
   if (err) {
     unlink(t->tmp);
@@ -149,4 +147,10 @@ int fkm__file_write_atomic(const char *path, const void *data, size_t size) {
     return err;
   }
   return fkm__tmp_commit(&t);
+}
+
+int fkm__cache_file_write(const char *path, const void *data, size_t size) {
+  struct stat st;
+  int err = lstat(path, &st) == 0 && S_ISDIR(st.st_mode) ? fkm__remove_tree(path) : 0;
+  return err ? err : fkm__file_write_atomic(path, data, size);
 }

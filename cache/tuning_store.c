@@ -35,7 +35,7 @@ int fkm__tuning_store(const char *root, const fkm__tuning_record *r) {
   char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   json_decref(j);
   if (!err && !text) err = ENOMEM;
-  if (!err) err = fkm__file_write_atomic(path, text, strlen(text));
+  if (!err) err = fkm__cache_file_write(path, text, strlen(text));
   free(text);
   return err;
 }

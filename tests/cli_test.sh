@@ -412,8 +412,9 @@ case_bench_ab() {
   grep -q 'WRONG 2' "$OUT" || fail "wrong label not marked"
 }
 
-# The kernel cache: empty listings, usage errors, and where NVRTC is installed an offline prebuild
-# exported, imported into a second cache, verified without NVRTC, damaged, cleared.
+# The kernel cache: empty listings, usage errors, an export onto a directory refused with the
+# directory left whole, and where NVRTC is installed an offline prebuild exported, imported into a
+# second cache, verified without NVRTC, damaged, cleared.
 case_cache() {
   run_ok cache list
   grep -q '^0 kernels, 0 bytes$' "$OUT" || fail "empty list"
@@ -422,6 +423,11 @@ case_cache() {
   expect_error cache
   expect_error cache frobnicate
   expect_error cache export
+  mkdir keep && echo kept >keep/file
+  expect_error cache export keep
+  grep -q 'keep is a directory' "$ERR" || fail "export into a directory: message"
+  [ "$(cat keep/file)" = kept ] || fail "export into a directory touched it"
+  rm -r keep
   expect_error cache import missing.fkmb
   expect_error cache prebuild --d 64
   expect_error cache prebuild --sm 75 --d 64

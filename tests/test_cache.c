@@ -592,6 +592,33 @@ START_TEST(export_then_import_into_a_fresh_cache) {
 }
 END_TEST
 
+/* A directory where the bundle or an atomic write should go is refused and left whole: its file
+ * stays, and no temp file is left beside it. */
+START_TEST(a_directory_in_the_way_is_left_whole) {
+  char dir[512], inner[600];
+  snprintf(dir, sizeof dir, "%s/out", test_dir);
+  snprintf(inner, sizeof inner, "%s/keep.txt", dir);
+  ck_assert_int_eq(mkdir(dir, 0755), 0);
+  write_text(inner, "keep");
+  fkm_ctx *ctx = new_ctx(NULL);
+  store_fake(ctx, 300);
+  ck_assert_int_eq(fkm_cache_export(ctx, dir), FKM_ERR_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_last_error(ctx), "is a directory"));
+  ck_assert_int_eq(fkm__file_write_atomic(dir, "x", 1), EISDIR);
+  void *data = NULL;
+  size_t size = 0;
+  ck_assert_int_eq(fkm__file_read(inner, &data, &size), 0);
+  ck_assert(size == 4 && memcmp(data, "keep", 4) == 0);
+  free(data);
+  DIR *d = opendir(test_dir);
+  ck_assert_ptr_nonnull(d);
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    ck_assert_msg(strncmp(e->d_name, ".tmp-", 5) != 0, "temp file %s left", e->d_name);
+  closedir(d);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 /* Bundles of FKM_BUNDLE_PATH are read in place, after the user cache. */
 START_TEST(bundles_are_read_in_place) {
   char bundle[512], paths[1200];
@@ -869,6 +896,7 @@ int main(void) {
   tcase_add_test(t, bundles_are_read_in_place);
   tcase_add_test(t, damaged_bundle_imports_nothing);
   tcase_add_test(t, not_a_bundle_is_refused);
+  tcase_add_test(t, a_directory_in_the_way_is_left_whole);
   tcase_add_test(t, truncated_bundle_is_refused);
   tcase_add_test(t, source_entries_have_sizes);
   tcase_add_test(t, prebuild_rejects_bad_lists);
