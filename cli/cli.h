@@ -139,8 +139,9 @@ typedef struct cli_output {
   const void *data;
 } cli_output;
 
-/* Refuses (one line, CLI_EXIT_FAIL) outputs that could not be written, before the work starts. */
-int cli_check_outputs(const char *command, const cli_output *outs, int count);
+/* Refuses, before the work starts, outputs that could not be written (one line, CLI_EXIT_FAIL)
+ * and outputs naming one file twice or naming one of a's input files (CLI_EXIT_USAGE). */
+int cli_check_outputs(const char *command, const cli_args *a, const cli_output *outs, int count);
 /* Writes all outputs or none: temp files first, then renames. */
 int cli_save_outputs(const char *command, const cli_output *outs, int count);
 

@@ -44,7 +44,7 @@ static int prepare(predict_state *p) {
                     (long long)p->in.points.n);
   p->a.opts.k = p->c.k;
   describe_output(p, &out);
-  rc = cli_check_outputs("predict", &out, 1);
+  rc = cli_check_outputs("predict", &p->a, &out, 1);
   if (rc) return rc;
   p->labels = calloc((size_t)(p->in.points.batches * p->in.points.n), sizeof(int32_t));
   p->inertia = calloc((size_t)p->in.points.batches, sizeof(double));

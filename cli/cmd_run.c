@@ -77,7 +77,7 @@ static int prepare(run_state *r) {
     return cli_fail("run: K = %lld must be in [1, N = %lld]", (long long)r->a.opts.k,
                     (long long)p->n);
   describe_outputs(r, out);
-  rc = cli_check_outputs("run", out, 2);
+  rc = cli_check_outputs("run", &r->a, out, 2);
   if (rc) return rc;
   r->centroids = calloc((size_t)(p->batches * r->a.opts.k * p->d), sizeof(float));
   r->labels = r->a.labels_out ? calloc((size_t)(p->batches * p->n), sizeof(int32_t)) : NULL;

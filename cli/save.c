@@ -1,18 +1,47 @@
 /* Output files: checked before the work, written all-or-nothing after it. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
-int cli_check_outputs(const char *command, const cli_output *outs, int count) {
+/* path as its directory's real path and its last name into out; 0, or -1 (no such directory, or
+ * too long). */
+static int canonical(const char *path, char *out, size_t len) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+  int n = snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+  if (n < 0 || (size_t)n >= sizeof dir || !realpath(dir, real)) return -1;
+  n = snprintf(out, len, "%s/%s", real, name);
+  return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Whether a and b name one file: one inode where both exist, else one directory and name. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (canonical(a, ca, sizeof ca) || canonical(b, cb, sizeof cb)) return strcmp(a, b) == 0;
+  return strcmp(ca, cb) == 0;
+}
+
+int cli_check_outputs(const char *command, const cli_args *a, const cli_output *outs, int count) {
   char err[512];
+  const char *inputs[] = {a->input, a->init_centroids, a->sample_weight};
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
     if (npy_check_writable(outs[i].path, err, sizeof err) != NPY_OK)
       return cli_fail("%s: %s: %s", command, outs[i].path, err);
     for (int j = 0; j < i; j++)
-      if (outs[j].path && strcmp(outs[i].path, outs[j].path) == 0)
+      if (outs[j].path && same_file(outs[i].path, outs[j].path))
         return cli_usage_error("%s: two outputs name the same file '%s'", command, outs[i].path);
+    for (int j = 0; j < 3; j++)
+      if (inputs[j] && same_file(outs[i].path, inputs[j]))
+        return cli_usage_error("%s: output '%s' is the input file '%s'", command, outs[i].path,
+                               inputs[j]);
   }
   return 0;
 }

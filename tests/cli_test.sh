@@ -495,7 +495,8 @@ case_bad_inputs() {
   [ "$(cat out_c.npy)" = old ] || fail "existing output changed"
 }
 
-# Command-line mistakes: one line, exit status 2, nothing written.
+# Command-line mistakes (outputs naming one file twice, or an input, among them): one line, exit
+# status 2, nothing written.
 case_bad_usage() {
   make_fixtures
   local o="--centroids out_c.npy --labels out_l.npy"
@@ -516,6 +517,15 @@ case_bad_usage() {
   expect_error run points.npy -k 3 --init given $o
   expect_error run points.npy --init random --init-centroids init.npy $o
   expect_error run points.npy -k 3 --centroids same.npy --labels same.npy
+  expect_error run points.npy -k 3 --centroids same.npy --labels "./same.npy"
+  # an output naming an input file, by its name, another spelling or a hard link, is refused
+  ln points.npy linked.npy
+  expect_error run points.npy -k 3 --centroids points.npy
+  grep -q "output 'points.npy' is the input file 'points.npy'" "$ERR" || fail "same-file message"
+  expect_error run points.npy -k 3 --labels "$PWD/linked.npy"
+  expect_error run points.npy --init-centroids init.npy --labels ./init.npy
+  expect_error predict points.npy --init-centroids init.npy --labels points.npy
+  rm linked.npy
   expect_error predict points.npy --init-centroids init.npy
   expect_error predict points.npy --labels out_l.npy
   expect_error predict points.npy --init-centroids init.npy --labels out_l.npy --iters 3
