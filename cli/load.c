@@ -1,4 +1,5 @@
 /* Inputs from .npy files: points (mapped, never copied) and centroids (fp32). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +48,23 @@ static float half_to_float(uint16_t h) {
 }
 
 /* Points *data at a's values as fp32: the mapping for '<f4', else a converted copy in *copy
- * (freed by the caller). */
-static int as_fp32(const npy_array *a, float **copy, const float **data) {
+ * (freed by the caller); a finite value past fp32's range is refused (one line printed). */
+static int as_fp32(const char *command, const char *path, const npy_array *a, float **copy,
+                   const float **data) {
   size_t count = a->data_bytes / npy_dtype_size(a->dtype);
   if (a->dtype == NPY_F4) {
     *data = a->data;
     return 0;
   }
   *copy = malloc(count * sizeof(float));
-  if (!*copy) return cli_fail("out of memory for %zu values", count);
-  for (size_t i = 0; i < count; i++)
-    (*copy)[i] = a->dtype == NPY_F8 ? (float)((const double *)a->data)[i]
-                                    : half_to_float(((const uint16_t *)a->data)[i]);
+  if (!*copy) return cli_fail("%s: %s: out of memory for %zu values", command, path, count);
+  for (size_t i = 0; i < count; i++) {
+    const double v = a->dtype == NPY_F8 ? ((const double *)a->data)[i] : 0.0;
+    if (isfinite(v) && fabs(v) > FLT_MAX)
+      return cli_fail("%s: %s: element %zu (%g) is beyond fp32's range, which fkm reads it in",
+                      command, path, i, v);
+    (*copy)[i] = a->dtype == NPY_F8 ? (float)v : half_to_float(((const uint16_t *)a->data)[i]);
+  }
   *data = *copy;
   return 0;
 }
@@ -85,7 +91,7 @@ int cli_load_centroids(const char *command, const char *path, const cli_points *
   memset(c, 0, sizeof *c);
   int rc = map_float(command, path, &c->file);
   if (!rc) rc = check_centroid_shape(command, path, &c->file, p);
-  if (!rc) rc = as_fp32(&c->file, &c->copy, &c->data);
+  if (!rc) rc = as_fp32(command, path, &c->file, &c->copy, &c->data);
   if (rc) {
     cli_free_centroids(c);
     return rc;
@@ -124,7 +130,7 @@ int cli_load_weights(const char *command, const char *path, const cli_points *p,
       NPY_OK)
     return cli_fail("%s: %s: %s", command, path, err);
   int rc = check_weight_shape(command, path, &w->file, p);
-  if (!rc) rc = as_fp32(&w->file, &w->copy, &w->data);
+  if (!rc) rc = as_fp32(command, path, &w->file, &w->copy, &w->data);
   if (rc) cli_free_weights(w);
   return rc;
 }

@@ -22,8 +22,9 @@ typedef struct finite_job {
 
 /* Absolute-value bits of a type-t element from which it is NaN or Inf, or — when the compute dtype
  * `to` holds a smaller range — from which it rounds (to nearest even) to Inf in `to`: 65520 for
- * fp16, halfway past the largest bf16 (0x7f7f8000 as fp32) for bf16, halfway past FLT_MAX for fp32.
- * AUTO: no compute dtype, NaN and Inf only. */
+ * fp16, halfway past the largest bf16 (0x7f7f8000 as fp32) for bf16, halfway past FLT_MAX for fp32
+ * and for fp64, whose master centroids are fp32 (SPEC §2). AUTO: no compute dtype (unit rows),
+ * NaN and Inf only. */
 static uint64_t limit_bits(fkm_dtype t, fkm_dtype to) {
   switch (t) {
   case FKM_DTYPE_FP16: return 0x7c00u;
@@ -31,7 +32,7 @@ static uint64_t limit_bits(fkm_dtype t, fkm_dtype to) {
   case FKM_DTYPE_FP64:
     return to == FKM_DTYPE_FP16   ? 0x40effe0000000000ull
            : to == FKM_DTYPE_BF16 ? 0x47eff00000000000ull
-           : to == FKM_DTYPE_FP32 ? 0x47effffff0000000ull
+           : to != FKM_DTYPE_AUTO ? 0x47effffff0000000ull
                                   : 0x7ff0000000000000ull;
   default:
     return to == FKM_DTYPE_FP16 ? 0x477ff000u : to == FKM_DTYPE_BF16 ? 0x7f7f8000u : 0x7f800000u;
@@ -120,10 +121,13 @@ fkm_status fkm__check_finite(fkm_ctx *ctx, const void *data, fkm_dtype t, size_t
                       "%s: element %zu (%g) is too large for the GPU's fp32 distances over D = %lld "
                       "columns (|x| must stay below %.4g); scale the data or use the CPU engine",
                       what, bad, v, (long long)square_d, cap);
+  if (compute == FKM_DTYPE_FP32 || compute == FKM_DTYPE_FP64)
+    return fkm__error(ctx, FKM_ERR_NONFINITE,
+                      "%s: element %zu (%g) is beyond fp32's range (%g), which the centroids are "
+                      "kept in; scale the data",
+                      what, bad, v, (double)FLT_MAX);
   return fkm__error(ctx, FKM_ERR_NONFINITE,
                     "%s: element %zu (%g) rounds to Inf in the %s compute dtype; compute in %s",
                     what, bad, v, fkm__dtype_name(compute),
-                    compute == FKM_DTYPE_FP16   ? "bf16 or fp32"
-                    : compute == FKM_DTYPE_BF16 ? "fp32"
-                                                : "fp64 on the CPU engine");
+                    compute == FKM_DTYPE_FP16 ? "bf16 or fp32" : "fp32");
 }

@@ -66,6 +66,10 @@ make_fixtures() {
   { npy_header '<f4' '(12, 2)'; f32 "${POINTS32[@]:0:11}" 4788b800 "${POINTS32[@]:12}"; } >big.npy
   { npy_header '<f4' '(3, 2)'; f32 $Z $Z $T 7fc00000 $W $W; } >init_nan.npy
   { npy_header '<f4' '(3, 3)'; f32 $Z $Z $Z $T $T $T $W $W $W; } >init_d3.npy
+  # float64 with 1e300 (past fp32's range) as point 2's first value / centroid 1's second
+  local z=0000000000000000 e300=7e37e43c8800759c
+  { npy_header '<f8' '(3, 2)'; f64 $z $z 3ff0000000000000 $z $e300 $z; } >big64.npy
+  { npy_header '<f8' '(3, 2)'; f64 $z $z $z $e300 4024000000000000 $z; } >init_big64.npy
   : >empty.npy
   printf 'not a numpy file at all\n' >text.npy
 }
@@ -482,6 +486,11 @@ case_bad_inputs() {
   grep -q 'element 11 (70000) rounds to Inf in the fp16 compute dtype' "$ERR" || fail "range not named"
   expect_error run points.npy --init-centroids init_nan.npy $o
   expect_error run points.npy --init-centroids init_d3.npy $o
+  expect_error run big64.npy -k 2 --engine cpu $o
+  grep -q "element 4 (1e+300) is beyond fp32's range" "$ERR" || fail "fp64 range not named"
+  expect_error run points.npy --init-centroids init_big64.npy $o
+  grep -q "init_big64.npy: element 3 (1e+300) is beyond fp32's range" "$ERR" ||
+    fail "fp64 centroid range not named"
   expect_error run points.npy -k 2 --init-centroids init.npy $o
   expect_error run points.npy -k 3 --centroids no/such/dir/c.npy --labels out_l.npy
   expect_error run points.npy -k 3 --engine gpu $o --device 99

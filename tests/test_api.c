@@ -384,6 +384,25 @@ START_TEST(values_whose_squares_overflow_the_gpu) {
 }
 END_TEST
 
+/* fp64 points on the CPU engine (computed in fp64) must fit fp32, which the centroids are kept and
+ * returned in: −1e300 is refused naming the range (it gave Inf centroids), 3e38 fits and its
+ * centroids stay finite, and cosine, whose rows are scaled first, takes −1e300. */
+START_TEST(fp64_values_past_the_fp32_range) {
+  double x64[B * N * D];
+  for (int i = 0; i < B * N * D; i++) x64[i] = fx->x[i];
+  fx->p = (fkm_points){x64, FKM_DTYPE_FP64, B, N, D};
+  x64[6] = -1e300;
+  expect_fit(FKM_ERR_NONFINITE, "points: element 6 (-1e+300) is beyond fp32's range");
+  expect_predict(FKM_ERR_NONFINITE, "points: element 6", fx->init);
+  x64[6] = 3e38;
+  ck_assert_int_eq(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r), FKM_OK);
+  for (int i = 0; i < B * K * D; i++) ck_assert_msg(isfinite(fx->c[i]), "centroid value %d", i);
+  poison(fx);
+  fx->o.metric = FKM_METRIC_COSINE, x64[6] = -1e300;
+  expect_fit_ok();
+}
+END_TEST
+
 START_TEST(nonfinite_given_centroids) {
   fx->o.init = FKM_INIT_GIVEN;
   fx->o.init_centroids = fx->init;
@@ -600,6 +619,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, given_init_without_centroids);
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
+  tcase_add_test(tc, fp64_values_past_the_fp32_range);
   tcase_add_test(tc, values_past_the_compute_range);
   tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
   tcase_add_test(tc, tune_option_values);
