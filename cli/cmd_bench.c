@@ -6,11 +6,14 @@
  * card's rates given by --peak-tflops and --copy-tbps (bench_floor.c; SPEC §8's H100 anchors by
  * default). A markdown table on stdout; with --json FILE one object a shape per line. Exit 0 when
  * every shape ran and passed its check. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_check.h"
 #include "bench_floor.h"
+#include "npy.h"
 #include "cli.h"
 
 #define BENCH_MAX_SHAPES 16
@@ -245,26 +248,56 @@ static int run_shape(fkm_ctx *ctx, const bench_args *a, const bench_shape *s, FI
   return -1;
 }
 
+/* --json's lines go to a temp file beside path (its name into tmp [tmp_len]); NULL when it cannot
+ * be made (printed). */
+static FILE *open_json(const char *path, char *tmp, size_t tmp_len) {
+  char err[512];
+  int fd = -1;
+  FILE *f = NULL;
+  if (npy_check_writable(path, err, sizeof err) == NPY_OK &&
+      npy_open_temp(path, tmp, tmp_len, &fd, err, sizeof err) == NPY_OK && !(f = fdopen(fd, "w")))
+    snprintf(err, sizeof err, "%s", strerror(errno)), close(fd), npy_discard(tmp);
+  if (!f) cli_fail("bench: %s: %s", path, err);
+  return f;
+}
+
+/* Closes the temp file and renames it onto path when it holds a row (a run that failed part way
+ * keeps the rows before), else removes it, so an existing file is never emptied by a run that
+ * measured nothing; 0 or CLI_EXIT_FAIL (printed). */
+static int close_json(FILE *f, const char *tmp, const char *path, int rows) {
+  char err[512];
+  int bad = fclose(f) != 0;
+  if (bad || rows == 0) {
+    npy_discard(tmp);
+    return bad ? cli_fail("bench: %s: cannot write: %s", path, strerror(errno)) : 0;
+  }
+  return npy_commit(tmp, path, err, sizeof err) == NPY_OK ? 0
+                                                          : cli_fail("bench: %s: %s", path, err);
+}
+
 int cli_cmd_bench(int argc, char **argv) {
   bench_args a;
+  char tmp[4096 + 32];
   if (argc == 1 && strcmp(argv[0], "--help") == 0) return cli_usage(stdout, "bench"), CLI_EXIT_OK;
   int rc = parse(argc, argv, &a);
   if (rc) return rc;
-  FILE *json = a.json ? fopen(a.json, "w") : NULL;
-  if (a.json && !json) return cli_fail("bench: cannot write '%s'", a.json);
+  if (a.json && strlen(a.json) > 4096) return cli_usage_error("bench: --json: the path is too long");
+  FILE *json = a.json ? open_json(a.json, tmp, sizeof tmp) : NULL;
+  if (a.json && !json) return CLI_EXIT_FAIL;
   fkm_ctx *ctx;
-  if ((rc = cli_ctx_create(&ctx, 1)) != 0) return json ? fclose(json), rc : rc;
+  if ((rc = cli_ctx_create(&ctx, 1)) != 0) return json ? close_json(json, tmp, a.json, 0), rc : rc;
   printf("| shape | B | N | K | D | dtype | ms/iter | assign ms | update ms | TFLOP/s | "
          "%% of %g TFLOP/s (iteration / assign) | floor ms (%g TB/s) | × floor | "
          "flash-kmeans ms (SPEC §8, H100) | speed-up | labels checked |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
          a.peak_tflops, a.copy_tbps);
-  int wrong = 0; /* a fit that fails stops the run; a failed check does not */
+  int wrong = 0, rows = 0; /* a fit that fails stops the run; a failed check does not */
   for (int i = 0; rc == 0 && i < a.count; i++) {
     rc = run_shape(ctx, &a, &a.shapes[i], json);
+    rows += rc <= 0;
     if (rc < 0) wrong = 1, rc = 0;
   }
   fkm_ctx_free(ctx);
-  if (json) fclose(json);
+  if (json && close_json(json, tmp, a.json, rows)) rc = CLI_EXIT_FAIL;
   return rc || wrong ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -284,6 +284,23 @@ static int fill_temp(int fd, const char *header, size_t header_len, const void *
   return fsync(fd);
 }
 
+npy_status npy_open_temp(const char *path, char *tmp, size_t tmp_len, int *fd, char *err,
+                         size_t err_len) {
+  const char *slash = strrchr(path, '/');
+  int dir_len = slash ? (int)(slash - path + 1) : 0;
+  tmp[0] = '\0';
+  if ((size_t)snprintf(tmp, tmp_len, "%.*s.%s.tmp.XXXXXX", dir_len, path, path + dir_len) >=
+      tmp_len) {
+    tmp[0] = '\0';
+    return fail(NPY_ERR_IO, err, err_len, "path is too long");
+  }
+  *fd = mkstemp(tmp);
+  if (*fd >= 0) return NPY_OK;
+  int e = errno;
+  tmp[0] = '\0';
+  return fail(NPY_ERR_IO, err, err_len, "cannot create a temp file: %s", strerror(e));
+}
+
 npy_status npy_write_temp(const char *path, npy_dtype dtype, int rank, const int64_t *shape,
                           const void *data, char *tmp, size_t tmp_len, char *err, size_t err_len) {
   char header[256];
@@ -292,17 +309,9 @@ npy_status npy_write_temp(const char *path, npy_dtype dtype, int rank, const int
   if (rank < 1 || rank > NPY_MAX_RANK || data_size(shape, rank, dtypes[dtype].size, &data_bytes))
     return fail(NPY_ERR_UNSUPPORTED, err, err_len, "cannot write rank %d or this shape", rank);
   size_t header_len = format_header(dtype, rank, shape, header, sizeof header);
-  const char *slash = strrchr(path, '/');
-  int dir_len = slash ? (int)(slash - path + 1) : 0;
-  if ((size_t)snprintf(tmp, tmp_len, "%.*s.%s.tmp.XXXXXX", dir_len, path, path + dir_len) >=
-      tmp_len)
-    return fail(NPY_ERR_IO, err, err_len, "path is too long");
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    tmp[0] = '\0';
-    return fail(NPY_ERR_IO, err, err_len, "cannot create a temp file: %s", strerror(e));
-  }
+  int fd;
+  npy_status st = npy_open_temp(path, tmp, tmp_len, &fd, err, err_len);
+  if (st != NPY_OK) return st;
   int rc = fill_temp(fd, header, header_len, data, data_bytes);
   int e = errno;
   if (close(fd) != 0 && rc == 0) rc = -1, e = errno;

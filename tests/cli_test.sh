@@ -350,7 +350,8 @@ case_info() {
 # sampled label checked and passing, held against the floor at the rates given (fp32:
 # 2·2·3000·16·32 FLOPs, 2·6000·32·4 bytes of points, 8·6000 of labels, 2·2·16·32·4 of
 # centroids; bf16: 2-byte values), which bench/compare.py puts beside a flash-kmeans JSON; bad shapes, names, rates and
-# options are usage errors; an unwritable --json is refused before any fit, with nothing written.
+# options are usage errors; an unwritable --json is refused before any fit, with nothing written,
+# and a run that measures nothing leaves an existing --json file as it was.
 case_bench() {
   run_ok bench --engine cpu --shape 2,3000,16,32,fp32 --shape 1,2000,7,20,bf16 --iters 3 \
     --sample 100 --json bench.jsonl --peak-tflops 0.5 --copy-tbps 0.25
@@ -396,6 +397,16 @@ PY
     grep -q '^fkm: bench' "$ERR" || fail "message for: $bad"
   done
   expect_error bench --engine cpu --shape 1,100,5,4,fp32 --json "$WORK/none/bench.jsonl"
+  grep -q "^fkm: bench: $WORK/none/bench.jsonl: directory .* does not exist" "$ERR" ||
+    fail "bench --json message"
+  # a run that measures nothing leaves an existing --json file as it was (no GPU engine here)
+  if ! "$FKM" info | grep -q '^gpu engine: usable'; then
+    echo kept >kept.jsonl
+    "$FKM" bench --shape 1,100,5,4,fp32 --json kept.jsonl >"$OUT" 2>"$ERR" && fail "bench ran"
+    [ "$(cat kept.jsonl)" = kept ] || fail "a failed bench emptied its --json file"
+    [ -z "$(ls -A | grep '\.tmp\.')" ] || fail "bench left a temp file"
+    rm kept.jsonl
+  fi
 }
 
 # bench/ab.sh: two rounds of one variant (a folder holding fkm) on the CPU engine make a table of
