@@ -126,7 +126,7 @@ fkm_status fkm__bundle_open(const char *path, fkm__bundle *b, char *why, size_t 
   memset(b, 0, sizeof *b);
   if (fkm__path(b->path, sizeof b->path, "%s", path) != 0)
     return fail(FKM_ERR_IO, why, why_len, "%s", "path too long");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) return fail(FKM_ERR_IO, why, why_len, "cannot open: %s", strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -158,7 +158,7 @@ int fkm__bundle_read(const fkm__bundle *b, const fkm__bundle_entry *e, void **cu
                      char *why, size_t why_len) {
   char hash[33];
   void *buf = malloc(e->size ? e->size : 1);
-  int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+  int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   int ok = buf && fd >= 0 && pread_all(fd, buf, e->size, b->payload_start + e->offset) == 0;
   if (fd >= 0) close(fd);
   if (ok) fkm__xxh3_hex(buf, e->size, hash);

@@ -99,9 +99,11 @@ int fkm__tmp_commit(fkm__tmp_file *t);
 void fkm__tmp_abort(fkm__tmp_file *t);
 /* The three steps for one buffer. 0 or an errno; nothing is left behind on failure. */
 int fkm__file_write_atomic(const char *path, const void *data, size_t size);
-/* fkm__file_write_atomic for a path inside a cache root, which fkm owns: a directory in the way
- * (a damaged cache) is removed first, so that the entry can be rebuilt. */
+/* fkm__file_write_atomic and fkm__mkdirs for paths inside a cache root, which fkm owns: a
+ * directory where the file goes, or a file where the directory goes (a damaged cache), is removed
+ * first, so that the entry can be rebuilt. */
 int fkm__cache_file_write(const char *path, const void *data, size_t size);
+int fkm__cache_mkdirs(const char *dir);
 
 /* ---- entries of one root (entry.c, scan.c) ------------------------------------------------- */
 typedef enum fkm__entry_state {

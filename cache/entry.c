@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cache.h"
 
@@ -19,6 +20,9 @@ static fkm__entry_state read_meta(const char *dir, const char *key, fkm__kernel_
   size_t size = 0;
   if (fkm__path(path, sizeof path, "%s/kernel.json", dir) != 0) return FKM__ENTRY_ABSENT;
   int err = fkm__file_read(path, &text, &size);
+  struct stat st;
+  if (err == ENOTDIR && stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    return damaged(why, len, "%s", "the entry is a file, not a directory");
   if (err == ENOENT || err == ENOTDIR || err == ENOMEM) return FKM__ENTRY_ABSENT;
   if (err) return damaged(why, len, "kernel.json unreadable: %s", strerror(err));
   json_error_t jerr;
@@ -77,7 +81,8 @@ int fkm__entry_write(const char *root, const char *key, const void *cubin, size_
   char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   json_decref(j);
   if (!text) return ENOMEM;
-  int err = fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) ? ENAMETOOLONG : fkm__mkdirs(dir);
+  int err = fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) ? ENAMETOOLONG
+                                                                     : fkm__cache_mkdirs(dir);
   if (!err) err = fkm__path(path, sizeof path, "%s/kernel.cubin", dir) ? ENAMETOOLONG : 0;
   if (!err) err = fkm__cache_file_write(path, cubin, size);
   if (!err) err = fkm__path(path, sizeof path, "%s/kernel.json", dir) ? ENAMETOOLONG : 0;

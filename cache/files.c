@@ -38,7 +38,7 @@ static int read_fd(int fd, size_t size, void **data) {
 }
 
 int fkm__file_read(const char *path, void **data, size_t *size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) return errno;
   struct stat st;
   int err = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
@@ -147,6 +147,12 @@ int fkm__file_write_atomic(const char *path, const void *data, size_t size) {
     return err;
   }
   return fkm__tmp_commit(&t);
+}
+
+int fkm__cache_mkdirs(const char *dir) {
+  struct stat st;
+  int err = lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) ? fkm__remove_tree(dir) : 0;
+  return err ? err : fkm__mkdirs(dir);
 }
 
 int fkm__cache_file_write(const char *path, const void *data, size_t size) {

@@ -30,7 +30,7 @@ int fkm__tuning_store(const char *root, const fkm__tuning_record *r) {
   char path[FKM__PATH_MAX], dir[FKM__PATH_MAX];
   if (fkm__tuning_path(root, r, path, sizeof path) != 0) return ENAMETOOLONG;
   fkm__path(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
-  int err = fkm__mkdirs(dir);
+  int err = fkm__cache_mkdirs(dir);
   json_t *j = err ? NULL : fkm__tuning_to_json(r);
   char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   json_decref(j);

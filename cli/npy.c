@@ -44,7 +44,7 @@ typedef struct bytes {
 } bytes;
 
 static npy_status map_file(const char *path, bytes *b, char *err, size_t err_len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) return fail(NPY_ERR_IO, err, err_len, "cannot open: %s", strerror(errno));
   struct stat st;
   npy_status s = NPY_OK;

@@ -497,6 +497,10 @@ case_bad_inputs() {
   grep -q 'element 11 (70000) rounds to Inf in the fp16 compute dtype' "$ERR" || fail "range not named"
   expect_error run points.npy --init-centroids init_nan.npy $o
   expect_error run points.npy --init-centroids init_d3.npy $o
+  mkdir pipe && mkfifo pipe/fifo.npy # refused as not a regular file, without blocking on it
+  timeout 60 "$FKM" run pipe/fifo.npy -k 3 $o >"$OUT" 2>"$ERR"
+  [ $? -eq 1 ] && grep -q 'not a regular file' "$ERR" || fail "a FIFO as input"
+  rm -r pipe
   expect_error run big64.npy -k 2 --engine cpu $o
   grep -q "element 4 (1e+300) is beyond fp32's range" "$ERR" || fail "fp64 range not named"
   expect_error run points.npy --init-centroids init_big64.npy $o

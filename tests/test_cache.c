@@ -259,7 +259,7 @@ END_TEST
 /* ---- damaged entries ------------------------------------------------------------------------ */
 
 enum { TRUNCATED_CUBIN, BAD_JSON, EMPTY_JSON, OTHER_SCHEMA, HASH_MISMATCH, MISSING_CUBIN,
-       DIR_FOR_CUBIN, DIR_FOR_JSON, FOREIGN_HASH, DAMAGE_COUNT };
+       DIR_FOR_CUBIN, DIR_FOR_JSON, FOREIGN_HASH, FIFO_FOR_JSON, FILE_FOR_ENTRY, DAMAGE_COUNT };
 
 static void damage(int how, int i) {
   char cubin[1024], meta[1024];
@@ -297,6 +297,17 @@ static void damage(int how, int i) {
     case MISSING_CUBIN:
       ck_assert_int_eq(unlink(cubin), 0);
       break;
+    case FIFO_FOR_JSON: /* must not block a reader */
+      ck_assert_int_eq(unlink(meta), 0);
+      ck_assert_int_eq(mkfifo(meta, 0644), 0);
+      break;
+    case FILE_FOR_ENTRY: {
+      char dir[1024];
+      snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(meta, '/') - meta), meta);
+      ck_assert_int_eq(fkm__remove_tree(dir), 0);
+      write_text(dir, "x");
+      break;
+    }
     case DIR_FOR_CUBIN:
     case DIR_FOR_JSON: {
       const char *p = how == DIR_FOR_CUBIN ? cubin : meta;
