@@ -7,13 +7,15 @@
 
 #include "tuning.h"
 
+/* The device name as a folder name: characters other than letters, digits, '.', '_' and '-'
+ * become '_', and so does a leading '.' (no "..", ".", or hidden folder). */
 static void device_dir(const char *name, char *out, size_t len) {
   size_t i = 0;
   for (; name[i] && i + 1 < len; i++) {
     char c = name[i];
     int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '.' || c == '_' || c == '-';
-    out[i] = keep ? c : '_';
+    out[i] = keep && !(i == 0 && c == '.') ? c : '_';
   }
   out[i] = '\0';
 }

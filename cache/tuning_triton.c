@@ -17,9 +17,10 @@ static const char *fkm_dtype_of_torch(const char *t) {
   return NULL;
 }
 
+/* The tensor dtype of fkm's compute dtype d (tf32: fp32 tensors, as flash-kmeans' fp32). */
 static const char *torch_of_fkm_dtype(const char *d) {
   if (strcmp(d, "bf16") == 0) return "torch.bfloat16";
-  if (strcmp(d, "fp32") == 0) return "torch.float32";
+  if (strcmp(d, "fp32") == 0 || strcmp(d, "tf32") == 0) return "torch.float32";
   if (strcmp(d, "fp64") == 0) return "torch.float64";
   return "torch.float16";
 }
@@ -33,10 +34,14 @@ static const char *apply_key(const json_t *key, fkm__tuning_record *r) {
   const json_t *v;
   if (!json_is_array(key)) return "\"key\" is not a list";
   json_array_foreach(key, i, v) {
+    if (json_is_number(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                              json_integer_value(v) > ((json_int_t)1 << 40)))
+      return "\"key\" holds a number that is not a positive integer up to 2^40";
     if (json_is_integer(v) && count < 3) ints[count++] = json_integer_value(v);
     if (json_is_string(v) && !dtype) dtype = fkm_dtype_of_torch(json_string_value(v));
   }
   if (count < 2) return "\"key\" lacks the N and K values";
+  if (count == 3 && ints[2] > 65536) return "\"key\"'s D is over 65536";
   if (!dtype) return "\"key\" names no floating-point tensor dtype";
   r->n_bucket = fkm__tuning_bucket(ints[0]), r->k_bucket = fkm__tuning_bucket(ints[1]);
   if (count == 3) r->d = (int)ints[2];
@@ -44,8 +49,14 @@ static const char *apply_key(const json_t *key, fkm__tuning_record *r) {
   return NULL;
 }
 
-static int kwarg(const json_t *kwargs, const char *name) {
-  return (int)json_integer_value(json_object_get(kwargs, name));
+/* obj[name] into *v: an integer in [lo, 65536] (the bounds a stored record is read back with);
+ * absent gives fallback, which lo = 1 refuses when it is 0. 0, or -1. */
+static int config_field(const json_t *obj, const char *name, int lo, int fallback, int *v) {
+  const json_t *x = json_object_get(obj, name);
+  json_int_t i = x ? json_integer_value(x) : fallback;
+  if ((x && !json_is_integer(x)) || i < lo || i > 65536) return -1;
+  *v = (int)i;
+  return 0;
 }
 
 /* The config of one configs_timings row [config, timings]; NULL or what is wrong. */
@@ -53,15 +64,17 @@ static const char *row_config(const json_t *row, fkm_config *c, double *ms) {
   const json_t *cfg = json_array_get(row, 0), *t = json_array_get(row, 1);
   const json_t *kw = json_object_get(cfg, "kwargs");
   const json_t *t0 = json_is_array(t) ? json_array_get(t, 0) : t;
-  if (!json_is_object(kw) || !json_is_number(t0)) return "a configs_timings row is malformed";
-  const json_t *ctas = json_object_get(cfg, "num_ctas");
-  *c = (fkm_config){kwarg(kw, "BLOCK_N"), kwarg(kw, "BLOCK_K"), kwarg(kw, "BLOCK_D"),
-                    (int)json_integer_value(json_object_get(cfg, "num_warps")),
-                    (int)json_integer_value(json_object_get(cfg, "num_stages")),
-                    ctas ? (int)json_integer_value(ctas) : 1};
+  if (!json_is_object(kw) || !json_is_number(t0) || !(json_number_value(t0) >= 0.0))
+    return "a configs_timings row is malformed";
+  if (config_field(kw, "BLOCK_N", 1, 0, &c->BLOCK_N) ||
+      config_field(kw, "BLOCK_K", 1, 0, &c->BLOCK_K) ||
+      config_field(kw, "BLOCK_D", 0, 0, &c->BLOCK_D) ||
+      config_field(cfg, "num_warps", 1, 0, &c->num_warps) ||
+      config_field(cfg, "num_stages", 1, 0, &c->num_stages) ||
+      config_field(cfg, "num_ctas", 1, 1, &c->num_ctas))
+    return "a config lacks BLOCK_N, BLOCK_K, num_warps or num_stages, or holds a value out of "
+           "[1, 65536] (BLOCK_D from 0)";
   *ms = json_number_value(t0);
-  if (c->BLOCK_N <= 0 || c->BLOCK_K <= 0 || c->num_warps <= 0 || c->num_stages <= 0)
-    return "a config lacks BLOCK_N, BLOCK_K, num_warps or num_stages";
   return NULL;
 }
 
@@ -82,12 +95,19 @@ static const char *fastest(const json_t *rows, fkm__tuning_record *r) {
   return NULL;
 }
 
-/* The metric named by the file's function name, or NULL. */
+/* The file's name after its last '/'. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* The metric named by the file's function name (flash-kmeans' _euclid_ and _cosine_assign_kernel,
+ * fkm_assign_kernel_<metric> of fkm__triton_autotune_export), or NULL. */
 static const char *metric_of_path(const char *path) {
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
+  const char *base = base_name(path);
   if (strstr(base, "cosine")) return "cosine";
-  if (strstr(base, "euclid")) return "l2";
+  if (strstr(base, "euclid") || strstr(base, "kernel_l2")) return "l2";
+  if (strstr(base, "kernel_dot")) return "dot";
   return NULL;
 }
 
@@ -113,6 +133,8 @@ fkm_status fkm__triton_autotune_import(const char *path, const fkm__tuning_recor
   }
   const char *metric = metric_of_path(path);
   if (metric) snprintf(out->metric, sizeof out->metric, "%s", metric);
+  if (strcmp(out->dtype, "fp32") == 0 && strstr(base_name(path), "_tf32."))
+    snprintf(out->dtype, sizeof out->dtype, "tf32");
   return FKM_OK;
 }
 
@@ -144,9 +166,10 @@ int fkm__triton_autotune_export(const fkm__tuning_record *r, const char *dir) {
                                                     : "fkm_assign_kernel";
   if (fkm__tuning_key(r, &key) != 0) return ENOMEM;
   if (fkm__path(folder, sizeof folder, "%s/%s", dir, key.hex) != 0 ||
-      fkm__path(path, sizeof path, "%s/%s%s%s.autotune.json", folder, fn,
+      fkm__path(path, sizeof path, "%s/%s%s%s%s.autotune.json", folder, fn,
                 strcmp(fn, "fkm_assign_kernel") == 0 ? "_" : "",
-                strcmp(fn, "fkm_assign_kernel") == 0 ? r->metric : "") != 0)
+                strcmp(fn, "fkm_assign_kernel") == 0 ? r->metric : "",
+                strcmp(r->dtype, "tf32") == 0 ? "_tf32" : "") != 0)
     return ENAMETOOLONG;
   int err = fkm__mkdirs(folder);
   json_t *j = err ? NULL : json_pack("{s:o, s:[o]}", "key", export_key(r), "configs_timings",

@@ -85,6 +85,13 @@ START_TEST(record_round_trips_on_disk) {
   ck_assert_int_eq(fkm__tuning_lookup(test_dir, "NVIDIA H200", 90, "assign", "l2", "fp16", 128,
                                       600000, 1000, 4, &c),
                    0);
+  /* device names are folder names below tuning/, never a way out of it */
+  snprintf(r.device, sizeof r.device, "..");
+  ck_assert_int_eq(fkm__tuning_path(test_dir, &r, path, sizeof path), 0);
+  ck_assert_ptr_nonnull(strstr(path, "/tuning/_./"));
+  snprintf(r.device, sizeof r.device, "../x/.h");
+  ck_assert_int_eq(fkm__tuning_path(test_dir, &r, path, sizeof path), 0);
+  ck_assert_ptr_nonnull(strstr(path, "/tuning/_._x_.h/"));
 }
 END_TEST
 
@@ -179,7 +186,9 @@ START_TEST(import_reads_split_d_keys) {
 }
 END_TEST
 
-static const char *const bad_autotune[] = {"empty", "nokey", "int8", "noblockk", "truncated"};
+static const char *const bad_autotune[] = {"empty",     "nokey",     "int8",    "noblockk",
+                                           "truncated", "bigblock",  "wrapblock", "realkey",
+                                           "negtime"};
 
 START_TEST(malformed_autotune_records_are_refused) {
   fkm__tuning_record base = base_record(), r;
@@ -202,16 +211,21 @@ static void exported_path(const fkm__tuning_record *r, const char *fn, char *out
   snprintf(out, len, "%s/export/%s/%s.autotune.json", test_dir, key.hex, fn);
 }
 
+/* The file name carries the metric and TF32 (the key's tensor dtype is fp32's). */
 static const struct {
-  const char *metric, *fn;
+  const char *metric, *dtype, *fn;
   int d, block_d;
-} exports[] = {{"l2", "_euclid_assign_kernel", 128, 0},
-               {"cosine", "_cosine_assign_kernel", 2048, 64},
-               {"dot", "fkm_assign_kernel_dot", 256, 0}};
+} exports[] = {{"l2", "fp16", "_euclid_assign_kernel", 128, 0},
+               {"cosine", "fp16", "_cosine_assign_kernel", 2048, 64},
+               {"dot", "fp16", "fkm_assign_kernel_dot", 256, 0},
+               {"l2", "tf32", "_euclid_assign_kernel_tf32", 128, 0},
+               {"dot", "tf32", "fkm_assign_kernel_dot_tf32", 256, 0}};
 
 START_TEST(export_then_import_round_trips) {
   fkm__tuning_record r = sample_record(exports[_i].metric, exports[_i].d, exports[_i].block_d);
+  snprintf(r.dtype, sizeof r.dtype, "%s", exports[_i].dtype);
   fkm__tuning_record base = r, back;
+  snprintf(base.metric, sizeof base.metric, "%s", strcmp(r.metric, "l2") ? "l2" : "cosine");
   char dir[512], path[FKM__PATH_MAX], why[256];
   snprintf(dir, sizeof dir, "%s/export", test_dir);
   ck_assert_int_eq(fkm__triton_autotune_export(&r, dir), 0);
