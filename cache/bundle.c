@@ -119,6 +119,10 @@ static fkm_status check_manifest(fkm__bundle *b, const json_t *m, char *why, siz
     return fail(FKM_ERR_FORMAT, why, len, "%s", "the manifest has another schema_version");
   if (!json_is_array(json_object_get(m, "kernels")))
     return fail(FKM_ERR_FORMAT, why, len, "%s", "the manifest has no kernels array");
+  const json_t *tuning = json_object_get(m, "tuning");
+  if (tuning && !json_is_array(tuning))
+    return fail(FKM_ERR_FORMAT, why, len, "%s", "the manifest's tuning is not an array");
+  if (tuning) b->tuning = json_incref((json_t *)tuning);
   return take_entries(b, m, why, len);
 }
 
@@ -143,6 +147,8 @@ fkm_status fkm__bundle_open(const char *path, fkm__bundle *b, char *why, size_t 
 }
 
 void fkm__bundle_close(fkm__bundle *b) {
+  json_decref(b->tuning);
+  b->tuning = NULL;
   free(b->entries);
   b->entries = NULL;
   b->count = 0;

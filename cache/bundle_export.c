@@ -1,9 +1,10 @@
-/* fkm_cache_export: the intact entries of the user cache as one bundle file, written atomically. */
+/* fkm_cache_export: the intact entries and tuning records of the user cache as one bundle file,
+ * written atomically. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cache.h"
+#include "tuning.h"
 
 typedef struct export_job {
   fkm_ctx *ctx;
@@ -11,8 +12,16 @@ typedef struct export_job {
   fkm__bundle_entry *entries; /* meta and size of each intact entry; offset assigned in order */
   size_t count, cap;
   uint64_t total;
+  json_t *tuning; /* owned: the intact tuning records, as JSON */
   int nomem;
 } export_job;
+
+/* Appends one intact tuning record of the user cache. */
+static int collect_tuning(const fkm__tuning_record *r, void *user) {
+  export_job *job = user;
+  if (json_array_append_new(job->tuning, fkm__tuning_to_json(r)) != 0) job->nomem = 1;
+  return job->nomem;
+}
 
 /* Collects one entry (damaged ones are logged and left out). */
 static int collect(const char *key, void *user) {
@@ -50,8 +59,9 @@ static json_t *manifest_json(const export_job *job) {
       return NULL;
     }
   }
-  return json_pack("{s:s, s:i, s:s, s:o}", "format", "fkm-bundle", "schema_version",
-                   FKM__CACHE_SCHEMA, "fkm_version", fkm_version_string(), "kernels", kernels);
+  return json_pack("{s:s, s:i, s:s, s:o, s:O}", "format", "fkm-bundle", "schema_version",
+                   FKM__CACHE_SCHEMA, "fkm_version", fkm_version_string(), "kernels", kernels,
+                   "tuning", job->tuning);
 }
 
 static int write_header(fkm__tmp_file *t, const char *manifest) {
@@ -118,18 +128,22 @@ fkm_status fkm_cache_export(fkm_ctx *ctx, const char *bundle_path) {
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "export: %s is a directory", bundle_path);
   if (!fkm__cache_user_root(root, sizeof root))
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "export: the disk cache is disabled");
-  export_job job = {ctx, root, NULL, 0, 0, 0, 0};
-  int err = fkm__cache_scan(root, collect, &job);
+  export_job job = {ctx, root, NULL, 0, 0, 0, json_array(), 0};
+  int err = job.tuning ? fkm__cache_scan(root, collect, &job) : 0;
+  if (!err && job.tuning) err = fkm__tuning_scan(root, collect_tuning, &job);
+  job.nomem |= !job.tuning;
   fkm_status st = FKM_OK;
   if (job.nomem)
     st = fkm__error(ctx, FKM_ERR_NOMEM, "export: out of memory");
   else if (err)
-    st = fkm__error(ctx, FKM_ERR_IO, "export: cannot read %s/kernels: %s", root, strerror(err));
+    st = fkm__error(ctx, FKM_ERR_IO, "export: cannot read the cache %s: %s", root, strerror(err));
   else
     st = write_bundle(&job, bundle_path);
   if (st == FKM_OK)
-    fkm__log(ctx, FKM_LOG_INFO, "exported %zu kernels (%llu bytes of cubins) to %s", job.count,
-             (unsigned long long)job.total, bundle_path);
+    fkm__log(ctx, FKM_LOG_INFO,
+             "exported %zu kernels (%llu bytes of cubins) and %zu tuning records to %s", job.count,
+             (unsigned long long)job.total, json_array_size(job.tuning), bundle_path);
   free(job.entries);
+  json_decref(job.tuning);
   return st;
 }

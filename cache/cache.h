@@ -130,8 +130,9 @@ int fkm__cache_scan(const char *root, int (*fn)(const char *key, void *user), vo
 /* ---- bundles (bundle.c) -------------------------------------------------------------------- */
 /* File format: magic "FKMBNDL1", manifest length (u64 little-endian), the manifest JSON
  * {format: "fkm-bundle", schema_version, fkm_version, kernels: [{key, offset, size, payload_xxh3,
- * metadata: <kernel.json>}]}, then the cubins; offsets count from the first byte after the
- * manifest. */
+ * metadata: <kernel.json>}], tuning: [<tuning record, as tuning/<device>/<key>.json holds it>]},
+ * then the cubins; offsets count from the first byte after the manifest. "tuning" may be absent
+ * (bundles written before fkm carried tuning records: none). */
 #define FKM__BUNDLE_MAGIC "FKMBNDL1"
 
 typedef struct fkm__bundle_entry {
@@ -146,6 +147,7 @@ typedef struct fkm__bundle {
   size_t count;
   size_t bad;                 /* manifest entries dropped */
   char first_bad[256];        /* why the first dropped entry was dropped */
+  json_t *tuning;             /* owned: the manifest's tuning array (unchecked), or NULL */
 } fkm__bundle;
 
 /* Opens path and checks the magic, the manifest and each entry's fields (payloads are checked when

@@ -54,6 +54,8 @@ const char *fkm__tuning_from_json(const json_t *j, fkm__tuning_record *r);
 int fkm__tuning_path(const char *root, const fkm__tuning_record *r, char *out, size_t len);
 /* Writes r's file (temp file + fsync + rename; directories created). 0 or an errno. */
 int fkm__tuning_store(const char *root, const fkm__tuning_record *r);
+/* Whether a and b name the same tuned shape (every identity field equal). */
+int fkm__tuning_same_identity(const fkm__tuning_record *a, const fkm__tuning_record *b);
 /* Reads the record whose identity is query's from root. 1 with *out filled; 0 when absent
  * or damaged (why says what for a damaged one, "" when absent). */
 int fkm__tuning_read(const char *root, const fkm__tuning_record *query, fkm__tuning_record *out,
@@ -87,6 +89,15 @@ fkm_status fkm__triton_autotune_import(const char *path, const fkm__tuning_recor
  * [N, K(, D), dtype, dtype, "torch.float32", "torch.float32", "torch.int32"]), the one config
  * with [ms] as its timings. 0 or an errno. */
 int fkm__triton_autotune_export(const fkm__tuning_record *r, const char *dir);
+
+/* ---- tuning records in layers (tuning_layers.c) -------------------------------------------- */
+/* The intact record with query's identity among bundle b's tuning records: 1 with *out, else 0. */
+int fkm__bundle_tuning_read(const fkm__bundle *b, const fkm__tuning_record *query,
+                            fkm__tuning_record *out);
+/* query's record from the first layer that holds an intact one (SPEC §4): the override dir, the
+ * user cache, then the bundles of $FKM_BUNDLE_PATH. 1 with *out, else 0; damaged records met in
+ * the directories are logged. */
+int fkm__tuning_find(fkm_ctx *ctx, const fkm__tuning_record *query, fkm__tuning_record *out);
 
 /* ---- cubin parameter records (elf_params.c) ------------------------------------------------- */
 #define FKM__MAX_KERNEL_PARAMS 256

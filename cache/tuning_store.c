@@ -59,8 +59,7 @@ static int read_file(const char *path, fkm__tuning_record *out, char *why, size_
   return bad == NULL;
 }
 
-/* The identity fields of a and b agree. */
-static int same_identity(const fkm__tuning_record *a, const fkm__tuning_record *b) {
+int fkm__tuning_same_identity(const fkm__tuning_record *a, const fkm__tuning_record *b) {
   return strcmp(a->device, b->device) == 0 && a->sm == b->sm && strcmp(a->kind, b->kind) == 0 &&
          strcmp(a->metric, b->metric) == 0 && strcmp(a->dtype, b->dtype) == 0 && a->d == b->d &&
          a->n_bucket == b->n_bucket && a->k_bucket == b->k_bucket && a->b_bucket == b->b_bucket;
@@ -72,7 +71,7 @@ int fkm__tuning_read(const char *root, const fkm__tuning_record *query, fkm__tun
   fkm__path(why, why_len, "%s", "");
   if (fkm__tuning_path(root, query, path, sizeof path) != 0) return 0;
   if (!read_file(path, out, why, why_len)) return 0;
-  if (same_identity(query, out)) return 1;
+  if (fkm__tuning_same_identity(query, out)) return 1;
   fkm__path(why, why_len, "%s: another shape's record", path);
   return 0;
 }

@@ -359,11 +359,12 @@ FKM_API fkm_status fkm_tune_detailed(fkm_ctx *ctx, const fkm_points *points,
  * $FKM_CACHE_OVERRIDE_DIR, the user cache, then the bundles of $FKM_BUNDLE_PATH (colon-separated,
  * read in place). A damaged entry is a miss (rebuilt, logged), never a failure; an unwritable cache
  * means no caching and one warning per context. Paths are borrowed for the call. */
-/* Writes the intact entries of the user cache as one bundle file (temp file + rename: all or
- * nothing). */
+/* Writes the intact entries and tuning records of the user cache as one bundle file (temp file +
+ * rename: all or nothing). A bundle's tuning records are read in place like its kernels, after
+ * the override dir's and the user cache's. */
 FKM_API fkm_status fkm_cache_export(fkm_ctx *ctx, const char *bundle_path);
-/* Checks a bundle (manifest and every payload hash), then copies its entries into the user cache.
- * A damaged bundle imports nothing (FKM_ERR_FORMAT). */
+/* Checks a bundle (manifest, every payload hash and tuning record), then copies its entries and
+ * tuning records into the user cache. A damaged bundle imports nothing (FKM_ERR_FORMAT). */
 FKM_API fkm_status fkm_cache_import(fkm_ctx *ctx, const char *bundle_path);
 /* Checks every entry of the user cache; *bad_entries (caller-owned) is the number of damaged or
  * incomplete ones, each also named through the log callback. */

@@ -1,6 +1,6 @@
 /* Tuning records as the GPU engine reads and writes them (SPEC §4): the record of a shape on a
- * device, looked up through the override dir and the user cache, and the winner of a tuning run
- * stored into the user cache. */
+ * device, looked up through the override dir, the user cache and the bundles, and the winner of a
+ * tuning run stored into the user cache. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,26 +16,12 @@ static void record_query(const struct fkm__gpu *g, const fkm_points *p, const fk
                     p->n, o->k, p->batches);
 }
 
-/* The record of q under the first layer that holds an intact one. 1 with *out, else 0; damaged
- * records on the way are logged. */
-static int read_layers(fkm_ctx *ctx, const fkm__tuning_record *q, fkm__tuning_record *out) {
-  char user[FKM__PATH_MAX], why[FKM__PATH_MAX + 128];
-  const char *roots[2] = {fkm__cache_override_root(),
-                          fkm__cache_user_root(user, sizeof user) ? user : NULL};
-  for (int i = 0; i < 2; i++) {
-    if (!roots[i]) continue;
-    if (fkm__tuning_read(roots[i], q, out, why, sizeof why)) return 1;
-    if (why[0]) fkm__log(ctx, FKM_LOG_WARN, "tuning record %s: a miss", why);
-  }
-  return 0;
-}
-
 int fkm__gpu_record_spec(fkm_ctx *ctx, const struct fkm__gpu *g, const fkm_points *p,
                          const fkm_options *o, fkm__kernel_spec *out, fkm__spec_layout *layout) {
   fkm__tuning_record q, r;
   if (!g->name[0]) return 0;
   record_query(g, p, o, &q);
-  if (!read_layers(ctx, &q, &r)) return 0;
+  if (!fkm__tuning_find(ctx, &q, &r)) return 0;
   char why[256] = "";
   fkm__kernel_spec base = fkm__gpu_assign_base(g, p, o);
   fkm_status st = fkm__config_spec(&base, &r.config, out, layout, why, sizeof why);

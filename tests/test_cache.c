@@ -16,6 +16,7 @@
 #include "kernel_cache.h"
 #include "nvrtc_api.h"
 #include "support.h"
+#include "tuning.h"
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
 
@@ -630,6 +631,59 @@ START_TEST(a_directory_in_the_way_is_left_whole) {
 }
 END_TEST
 
+/* A tuning record of the user cache. */
+static fkm__tuning_record tuned(int d) {
+  fkm__tuning_record r;
+  fkm__tuning_query(&r, "NVIDIA H100 80GB HBM3", 90, "assign", "l2", "fp16", d, 1 << 20, 1024, 1);
+  r.config = (fkm_config){128, 64, 0, 8, 3, 1};
+  r.ms = 0.5 + d;
+  return r;
+}
+
+/* A bundle carries the user cache's tuning records: read in place through FKM_BUNDLE_PATH (after
+ * the user cache), imported into a fresh cache; one damaged record makes the import refuse the
+ * bundle whole. */
+START_TEST(bundles_carry_tuning_records) {
+  char bundle[512], root[512], why[256], *text = NULL;
+  bundle_path(bundle, sizeof bundle);
+  fkm_ctx *ctx = new_ctx(NULL);
+  fkm__tuning_record a = tuned(64), b = tuned(128), got;
+  ck_assert_int_eq(fkm__tuning_store(user_root(), &a), 0);
+  ck_assert_int_eq(fkm__tuning_store(user_root(), &b), 0);
+  store_fake(ctx, 400);
+  ck_assert_int_eq(fkm_cache_export(ctx, bundle), FKM_OK);
+  use_fresh_root("in-place");
+  ck_assert(!fkm__tuning_find(ctx, &b, &got));
+  setenv("FKM_BUNDLE_PATH", bundle, 1);
+  ck_assert(fkm__tuning_find(ctx, &b, &got));
+  ck_assert_mem_eq(&got.config, &b.config, sizeof got.config);
+  ck_assert_double_eq(got.ms, b.ms);
+  unsetenv("FKM_BUNDLE_PATH");
+  use_fresh_root("imported");
+  ck_assert_int_eq(fkm_cache_import(ctx, bundle), FKM_OK);
+  snprintf(root, sizeof root, "%s", user_root());
+  ck_assert_int_eq(fkm__tuning_read(root, &a, &got, why, sizeof why), 1);
+  ck_assert_int_eq(got.config.num_stages, 3);
+  void *data;
+  size_t size;
+  ck_assert_int_eq(fkm__file_read(bundle, &data, &size), 0);
+  text = data;
+  char *tuning = strstr(text + 16, "\"tuning\":["); /* past the magic and the length */
+  char *stages = tuning ? strstr(tuning, "\"num_stages\":3") : NULL;
+  ck_assert_ptr_nonnull(stages);
+  stages[13] = '4'; /* the config no longer matches the record's payload_xxh3 */
+  write_bytes(bundle, text, size);
+  free(data);
+  use_fresh_root("refused");
+  ck_assert_int_eq(fkm_cache_import(ctx, bundle), FKM_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(fkm_ctx_last_error(ctx), "tuning record"));
+  ck_assert_uint_eq(list_count(ctx), 0);
+  snprintf(root, sizeof root, "%s", user_root());
+  ck_assert_int_eq(fkm__tuning_read(root, &b, &got, why, sizeof why), 0);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
 /* Bundles of FKM_BUNDLE_PATH are read in place, after the user cache. */
 START_TEST(bundles_are_read_in_place) {
   char bundle[512], paths[1200];
@@ -908,6 +962,7 @@ int main(void) {
   tcase_add_test(t, damaged_bundle_imports_nothing);
   tcase_add_test(t, not_a_bundle_is_refused);
   tcase_add_test(t, a_directory_in_the_way_is_left_whole);
+  tcase_add_test(t, bundles_carry_tuning_records);
   tcase_add_test(t, truncated_bundle_is_refused);
   tcase_add_test(t, source_entries_have_sizes);
   tcase_add_test(t, prebuild_rejects_bad_lists);
