@@ -181,11 +181,15 @@ typedef struct fkm__cache_stats {
   size_t compiles; /* NVRTC compiles run for this context (counted by the runtime) */
 } fkm__cache_stats;
 
+#define FKM__REPORTED 16 /* damaged entries a context remembers having logged */
+
 /* Per-context cache state, created on first use (NULL when out of memory) and released by
  * fkm_ctx_free through fkm__cache_state_free (internal.h). */
 struct fkm__cache_state {
   int stores_off;          /* a write failed: no more stores for this context (warned once) */
   fkm__cache_stats stats;
+  char reported[FKM__REPORTED][34]; /* layer letter + key of the last damaged entries logged */
+  unsigned reported_next;  /* the slot the next one takes */
   char *bundle_path;       /* the FKM_BUNDLE_PATH value the bundles below were opened from */
   fkm__bundle *bundles;    /* owned */
   size_t bundle_count;

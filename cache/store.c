@@ -1,18 +1,31 @@
 /* The layered cubin store: lookups across override dir, user cache and bundles; user-cache writes. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cache.h"
+
+/* Counts a damaged entry of layer (its name's first letter) and key met by a lookup; 1 when it is
+ * the first time this context meets it, which is then remembered (the last FKM__REPORTED), so that
+ * entries a lookup cannot repair (read-only layers) are logged once, not at every lookup. */
+static int first_damage(fkm_ctx *ctx, const char *layer, const char *key) {
+  struct fkm__cache_state *s = fkm__cache_state_of(ctx);
+  char id[34];
+  snprintf(id, sizeof id, "%c%s", layer[0], key);
+  s->stats.damaged++;
+  for (int i = 0; i < FKM__REPORTED; i++)
+    if (strcmp(s->reported[i], id) == 0) return 0;
+  memcpy(s->reported[s->reported_next++ % FKM__REPORTED], id, sizeof id);
+  return 1;
+}
 
 static int lookup_root(fkm_ctx *ctx, const char *root, const char *layer, const char *key,
                        void **cubin, size_t *size) {
   char why[512];
   fkm__entry_state st = fkm__entry_read(root, key, cubin, size, NULL, why, sizeof why);
-  if (st == FKM__ENTRY_DAMAGED) {
-    fkm__cache_state_of(ctx)->stats.damaged++;
+  if (st == FKM__ENTRY_DAMAGED && first_damage(ctx, layer, key))
     fkm__log(ctx, FKM_LOG_WARN, "kernel cache: %s entry %s/kernels/%s is damaged (%s): a miss",
              layer, root, key, why);
-  }
   return st == FKM__ENTRY_OK;
 }
 
@@ -24,9 +37,9 @@ static int lookup_bundles(fkm_ctx *ctx, const char *key, void **cubin, size_t *s
     const fkm__bundle_entry *e = fkm__bundle_find(&b[i], key);
     if (!e) continue;
     if (fkm__bundle_read(&b[i], e, cubin, size, why, sizeof why) == 0) return 1;
-    fkm__cache_state_of(ctx)->stats.damaged++;
-    fkm__log(ctx, FKM_LOG_WARN, "kernel bundle %s: entry %s is damaged (%s): a miss", b[i].path,
-             key, why);
+    if (first_damage(ctx, "bundle", key))
+      fkm__log(ctx, FKM_LOG_WARN, "kernel bundle %s: entry %s is damaged (%s): a miss", b[i].path,
+               key, why);
   }
   return 0;
 }

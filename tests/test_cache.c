@@ -332,6 +332,8 @@ START_TEST(damaged_entry_is_a_logged_miss_then_repaired) {
   ck_assert(!finds(ctx, 10 + how, FKM__LAYERS_ALL));
   ck_assert_int_eq(c.warnings, 1);
   ck_assert_msg(strstr(c.last, key_of(10 + how).hex) != NULL, "the warning names the entry");
+  ck_assert(!finds(ctx, 10 + how, FKM__LAYERS_ALL)); /* met again: not logged again */
+  ck_assert_int_eq(c.warnings, 1);
   size_t bad = 0;
   ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
   ck_assert_uint_eq(bad, 1);
