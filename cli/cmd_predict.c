@@ -39,9 +39,6 @@ static int prepare(predict_state *p) {
   if ((p->a.given & OPT_K) && p->a.opts.k != p->c.k)
     return cli_fail("predict: -k %lld but %s holds %lld centroids", (long long)p->a.opts.k,
                     p->a.init_centroids, (long long)p->c.k);
-  if (p->c.k > p->in.points.n)
-    return cli_fail("predict: K = %lld must be in [1, N = %lld]", (long long)p->c.k,
-                    (long long)p->in.points.n);
   p->a.opts.k = p->c.k;
   describe_output(p, &out);
   rc = cli_check_outputs("predict", &p->a, &out, 1);

@@ -277,7 +277,8 @@ FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_opt
                            fkm_result *result);
 
 /* Labels (and inertia per batch if non-NULL) of host points against host centroids [B][K][D] fp32,
- * with opts' metric, dtype and engine (opts->k = K). */
+ * with opts' metric, dtype and engine (opts->k = K, which may exceed N: a few points can be
+ * labelled against a large model). */
 FKM_API fkm_status fkm_predict(fkm_ctx *ctx, const fkm_points *points, const float *centroids,
                                const fkm_options *opts, int32_t *labels, double *inertia);
 

@@ -35,9 +35,12 @@ static fkm_status check_points(fkm_ctx *ctx, const fkm_points *p) {
   return FKM_OK;
 }
 
-static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
+/* o against p. any_k: K may exceed N (predict, which labels points against any centroids; a
+ * rank's shard of a distributed fit, whose K is checked against all ranks' points). */
+static fkm_status check_options(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
+                                int any_k) {
   if (!o) return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: NULL");
-  if (o->k < 1 || (o->k > p->n && !o->comm)) /* a rank's shard: K is checked against all */
+  if (o->k < 1 || (o->k > p->n && !any_k))
     return fkm__error(ctx, FKM_ERR_INVALID_ARG, "options: k = %lld must be in [1, N = %lld]",
                       (long long)o->k, (long long)p->n);
   if ((unsigned)o->metric > FKM_METRIC_DOT)
@@ -174,7 +177,7 @@ static fkm_status check_centroid_values(fkm_ctx *ctx, const fkm_points *p, const
 
 fkm_status fkm__check_shapes(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o) {
   fkm_status s = check_points(ctx, p);
-  return s == FKM_OK ? check_options(ctx, p, o) : s;
+  return s == FKM_OK ? check_options(ctx, p, o, o && o->comm) : s;
 }
 
 fkm_status fkm__check_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
@@ -209,7 +212,8 @@ fkm_status fkm__check_tune(fkm_ctx *ctx, const fkm_points *p, const fkm_options 
 
 fkm_status fkm__check_predict(fkm_ctx *ctx, const fkm_points *p, const float *centroids,
                               const fkm_options *o, const int32_t *labels, int host) {
-  fkm_status s = fkm__check_shapes(ctx, p, o);
+  fkm_status s = check_points(ctx, p);
+  if (s == FKM_OK) s = check_options(ctx, p, o, 1);
   if (s == FKM_OK && (!centroids || !labels))
     s = fkm__error(ctx, FKM_ERR_INVALID_ARG, "predict: centroids and labels must not be NULL");
   if (s == FKM_OK && host) s = check_point_values(ctx, p, o);

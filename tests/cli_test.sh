@@ -310,6 +310,10 @@ case_predict() {
   run_ok predict points16.npy --init-centroids init.npy --labels l16.npy --engine cpu -k 3
   cmp l16.npy want_l.npy || fail "labels differ (fp16 input)"
   grep -q 'fp16' "$OUT" || fail "fp16 not reported"
+  # two points against three centroids: predict takes K > N
+  { npy_header '<f4' '(2, 2)'; f32 $W $W $Z $H; } >two.npy
+  run_ok predict two.npy --init-centroids init.npy --labels l2.npy --engine cpu
+  { npy_header '<i4' '(2,)'; i32 2 0; } | cmp -s - l2.npy || fail "labels of two points"
 }
 
 case_demo() {

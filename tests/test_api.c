@@ -484,6 +484,41 @@ START_TEST(predict_ignores_fit_options) {
 }
 END_TEST
 
+/* predict takes more centroids than points (K > N is a fit's mistake only): each of 3 points of
+ * each batch gets its nearest of K = 40 random centroids (fp64 scan, lowest index on ties), with
+ * its squared distance summed into the inertia. */
+START_TEST(predict_more_centroids_than_points) {
+  enum { N3 = 3, K40 = 40 };
+  float c[B * K40 * D];
+  uint64_t state = fkm_test_seed() ^ 0x9e37ull;
+  for (int i = 0; i < B * K40 * D; i++) c[i] = (float)fkm_test_uniform(&state, -4.0, 4.0);
+  fx->p.n = N3, fx->o.k = K40;
+  ck_assert_int_eq(fkm_predict(fx->ctx, &fx->p, c, &fx->o, fx->labels, fx->inertia), FKM_OK);
+  for (int b = 0; b < B; b++) {
+    double inertia = 0.0;
+    for (int i = 0; i < N3; i++) {
+      const float *x = fx->x + ((size_t)b * N3 + i) * D;
+      int best = 0;
+      double best_d = INFINITY;
+      for (int j = 0; j < K40; j++) {
+        double dist = 0.0;
+        for (int t = 0; t < D; t++) {
+          double e = (double)x[t] - c[((size_t)b * K40 + j) * D + t];
+          dist += e * e;
+        }
+        if (dist < best_d) best_d = dist, best = j;
+      }
+      ck_assert_int_eq(fx->labels[b * N3 + i], best);
+      inertia += best_d;
+    }
+    ck_assert_double_eq_tol(fx->inertia[b], inertia, 1e-9 * inertia);
+  }
+  poison(fx);
+  fx->o.k = N3 + 1; /* fit still refuses K > N */
+  expect_fit(FKM_ERR_INVALID_ARG, "must be in [1, N = 3]");
+}
+END_TEST
+
 START_TEST(restarts_with_given_init) {
   fx->o.init = FKM_INIT_GIVEN;
   fx->o.init_centroids = fx->init;
@@ -620,6 +655,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
   tcase_add_test(tc, fp64_values_past_the_fp32_range);
+  tcase_add_test(tc, predict_more_centroids_than_points);
   tcase_add_test(tc, values_past_the_compute_range);
   tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
   tcase_add_test(tc, tune_option_values);

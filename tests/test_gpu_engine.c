@@ -192,6 +192,31 @@ START_TEST(one_iteration_matches_oracle) {
 }
 END_TEST
 
+/* predict takes more centroids than points (fit refuses K > N): 5 points of each of two batches
+ * against 300 centroids (fp16, l2), 3 points against 1031 (fp32 in 3×TF32, cosine), the centroids
+ * drawn from the points, so that most are repeats and ties go to the lowest index. */
+static const gcase few_points[] = {
+    {2, 5, 64, 300, FKM_DTYPE_FP16, FKM_METRIC_L2, 0, FKM_PRECISION_DEFAULT, {0}},
+    {1, 3, 17, 1031, FKM_DTYPE_FP32, FKM_METRIC_COSINE, 0, FKM_PRECISION_DEFAULT, {0}},
+};
+
+START_TEST(predict_more_centroids_than_points) {
+  const gcase *c = &few_points[_i];
+  float *x = case_points(c), *c0 = case_centroids(c, x);
+  fkm_points p = {x, FKM_DTYPE_FP32, c->b, c->n, c->d};
+  oracle_problem o;
+  oracle_init(&o, &p, c->k, c->metric, c->dtype, c->precision);
+  int32_t *labels = malloc((size_t)(c->b * c->n) * 4);
+  memset(labels, 0xff, (size_t)(c->b * c->n) * 4);
+  fkm_options opt = case_options(c, c0, 1);
+  ck_assert_msg(fkm_predict(ctx, &p, c0, &opt, labels, NULL) == FKM_OK, "%s",
+                fkm_ctx_last_error(ctx));
+  expect_labels(&o, c, c0, labels, "predict with K > N");
+  oracle_free(&o);
+  free(x), free(c0), free(labels);
+}
+END_TEST
+
 /* Random init, several iterations: labels are the nearest returned centroids, inertia matches,
  * and a second run is bitwise identical. */
 START_TEST(iterations_are_deterministic) {
@@ -466,6 +491,7 @@ int main(void) {
   /* small: the first three cases cover mma.sync (fp32, narrow fp16) and wgmma (fp16, D=64) */
   tcase_add_loop_test(t, one_iteration_matches_oracle, 0, small ? 3 : CASE_COUNT);
   tcase_add_loop_test(t, iterations_are_deterministic, 0, small ? 3 : CASE_COUNT - 2);
+  tcase_add_loop_test(t, predict_more_centroids_than_points, 0, 2);
   tcase_add_test(t, farthest_policy_matches_cpu_engine);
   tcase_add_test(t, reports_match_cpu_engine);
   tcase_add_loop_test(t, small_runs_equal_segment_blocks, 0, small ? 2 : 6);
