@@ -27,22 +27,27 @@ static int parse_int(const char *s, int *out) {
   return 0;
 }
 
+/* Decimal, or hexadecimal after 0x: a leading 0 is not octal (--seed 010 is ten). */
 static int parse_u64(const char *s, uint64_t *out) {
   char *end;
   if (!*s || !isdigit((unsigned char)*s)) return -1;
+  int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
+  unsigned long long v = strtoull(s + 2 * hex, &end, hex ? 16 : 10);
+  if (hex && !isxdigit((unsigned char)s[2])) return -1;
   if (errno || *end) return -1;
   *out = v;
   return 0;
 }
 
+/* A number (the whole text); one too small for a double reads as the nearest (0 or a subnormal),
+ * one too large is refused. */
 static int parse_double(const char *s, double *out) {
   char *end;
   if (!*s || isspace((unsigned char)*s)) return -1;
   errno = 0;
   double v = strtod(s, &end);
-  if (errno == ERANGE || *end) return -1;
+  if ((errno == ERANGE && fabs(v) >= 1.0) || end == s || *end) return -1;
   *out = v;
   return 0;
 }

@@ -94,10 +94,10 @@ static int set_config(fkm_config *c, const char *v) {
 }
 
 /* Applies option w with value v; 0 or CLI_EXIT_USAGE (printed). */
-static int apply(bench_args *a, const char *w, const char *v) {
+static int apply(bench_args *a, const char *w, const char *given) {
   int64_t x = 0;
   int bad = 1;
-  if (!v) return cli_usage_error("bench: option '%s' needs a value (see 'fkm help bench')", w);
+  const char *v = given ? given : ""; /* what a missing value is first parsed as, then refused */
   if (strcmp(w, "--iters") == 0) bad = cli_parse_range(v, 1, 100000, &a->iters);
   else if (strcmp(w, "--sample") == 0) bad = cli_parse_range(v, 1, INT64_MAX, &a->sample);
   else if (strcmp(w, "--only") == 0) bad = add_named(a, v);
@@ -109,15 +109,25 @@ static int apply(bench_args *a, const char *w, const char *v) {
   else if (strcmp(w, "--copy-tbps") == 0) bad = cli_parse_positive(v, &a->copy_tbps);
   else if (strcmp(w, "--json") == 0) bad = 0, a->json = v;
   else return cli_usage_error("bench: unknown option '%s' (see 'fkm help bench')", w);
+  if (!given) return cli_usage_error("bench: option '%s' needs a value (see 'fkm help bench')", w);
   return bad ? cli_usage_error("bench: %s: invalid value '%s' (see 'fkm help bench')", w, v) : 0;
 }
 
+/* Options as "--name value" or "--name=value"; 0, CLI_EXIT_USAGE (printed), or -1 for --help
+ * or -h anywhere. */
 static int parse(int argc, char **argv, bench_args *a) {
+  char name[64];
   memset(a, 0, sizeof *a);
   a->iters = 10, a->sample = 256, a->engine = FKM_ENGINE_GPU;
   a->peak_tflops = BENCH_H100_FP16_TFLOPS, a->copy_tbps = BENCH_H100_COPY_TBPS;
-  for (int i = 0; i < argc; i += 2) {
-    int rc = apply(a, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return -1;
+  for (int i = 0; i < argc; i++) {
+    const char *w = argv[i], *eq = strncmp(w, "--", 2) == 0 ? strchr(w, '=') : NULL;
+    if (eq && (size_t)(eq - w) >= sizeof name) eq = NULL; /* no such option: refused whole */
+    if (eq) snprintf(name, sizeof name, "%.*s", (int)(eq - w), w);
+    const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+    int rc = apply(a, eq ? name : w, v);
     if (rc) return rc;
   }
   if (a->count == 0) memcpy(a->shapes, spec8, sizeof spec8), a->count = SPEC8_COUNT;
@@ -278,8 +288,8 @@ static int close_json(FILE *f, const char *tmp, const char *path, int rows) {
 int cli_cmd_bench(int argc, char **argv) {
   bench_args a;
   char tmp[4096 + 32];
-  if (argc == 1 && strcmp(argv[0], "--help") == 0) return cli_usage(stdout, "bench"), CLI_EXIT_OK;
   int rc = parse(argc, argv, &a);
+  if (rc < 0) return cli_usage(stdout, "bench"), CLI_EXIT_OK;
   if (rc) return rc;
   if (a.json && strlen(a.json) > 4096) return cli_usage_error("bench: --json: the path is too long");
   FILE *json = a.json ? open_json(a.json, tmp, sizeof tmp) : NULL;

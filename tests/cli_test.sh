@@ -157,6 +157,15 @@ case_run() {
   [ "$(wc -c <c.npy)" -eq $((128 + 24)) ] || fail "c.npy size"
   [ "$(wc -c <l.npy)" -eq $((128 + 48)) ] || fail "l.npy size"
   [ -z "$(ls -A | grep tmp)" ] || fail "temp files left"
+  # seeds are decimal (a leading 0 is not octal) or hexadecimal after 0x; a tol too small for a
+  # double reads as 0 (--iters 0: the centroids are the seed's random picks)
+  local s
+  for s in 010 10 0xa 8; do
+    run_ok run points.npy -k 3 --engine cpu --iters 0 --seed $s --tol 1e-400 --centroids c$s.npy
+  done
+  cmp -s c010.npy c10.npy && cmp -s c0xa.npy c10.npy || fail "--seed 010 / 0xa is not ten"
+  cmp -s c8.npy c10.npy && fail "--seed 8 and 10 pick the same points"
+  rm c010.npy c10.npy c0xa.npy c8.npy
   # --quiet: nothing on stderr; the text summary on stdout
   run_ok run points.npy -k 3 --engine cpu --quiet
   [ ! -s "$ERR" ] || fail "--quiet printed on stderr"
@@ -393,6 +402,14 @@ PY
   rm bench.jsonl
   run_ok help bench
   grep -q '^usage: fkm bench' "$OUT" || fail "no usage"
+  for h in "-h" "--engine cpu --help"; do
+    run_ok bench $h
+    grep -q '^usage: fkm bench' "$OUT" || fail "no usage for bench $h"
+  done
+  run_ok bench --engine=cpu --shape=1,500,5,4,fp32 --iters=2 --sample=50
+  grep -q '^| b1_n500_k5_d4_fp32 | .* | 50/50 ok |$' "$OUT" || fail "--name=value options"
+  expect_error bench --quiet
+  grep -q "unknown option '--quiet'" "$ERR" || fail "an unknown flag read as wanting a value"
   for bad in "--shape 1,2,3" "--shape 1,10,20,4,fp16" "--shape 1,100,5,4,fp8" \
              "--shape 1000000,1000000,5,4,fp16" "--only nosuch" \
              "--iters 0" "--config 128,64" "--engine tpu" "--sample" "--frobnicate 1" \
@@ -536,6 +553,9 @@ case_bad_usage() {
   expect_error run points.npy -k 3 --iters 1.5 $o
   expect_error run points.npy -k 3 --tol fast $o
   expect_error run points.npy -k 3 --seed -1 $o
+  expect_error run points.npy -k 3 --seed 0x $o
+  expect_error run points.npy -k 3 --seed 0x-5 $o
+  expect_error run points.npy -k 3 --tol 1e400 $o
   expect_error run points.npy -k 3 --metric manhattan $o
   expect_error run points.npy -k 3 --dtype int8 $o
   expect_error run points.npy -k 3 --json=yes $o
