@@ -162,14 +162,21 @@ static void expect_inertia(const oracle_problem *o, const float *cen, const int3
   free(want);
 }
 
+/* c's points *x and centroids *c0 drawn (caller frees both), as *p, with their fp64 oracle *o. */
+static void case_problem(const gcase *c, float **x, float **c0, fkm_points *p, oracle_problem *o) {
+  *x = case_points(c), *c0 = case_centroids(c, *x);
+  *p = (fkm_points){*x, FKM_DTYPE_FP32, c->b, c->n, c->d};
+  oracle_init(o, p, c->k, c->metric, c->dtype, c->precision);
+}
+
 /* predict(C0) → L1 checked; fit(C0, one iteration) → C1 = means over L1, final labels checked
  * against C1, inertia recomputed. Outputs are poisoned first. */
 START_TEST(one_iteration_matches_oracle) {
   const gcase *c = &cases[_i];
-  float *x = case_points(c), *c0 = case_centroids(c, x);
-  fkm_points p = {x, FKM_DTYPE_FP32, c->b, c->n, c->d};
+  float *x, *c0;
+  fkm_points p;
   oracle_problem o;
-  oracle_init(&o, &p, c->k, c->metric, c->dtype, c->precision);
+  case_problem(c, &x, &c0, &p, &o);
   size_t nl = (size_t)(c->b * c->n), nc = (size_t)(c->b * c->k * c->d);
   int32_t *l1 = malloc(nl * 4), *fl = malloc(nl * 4);
   float *c1 = malloc(nc * 4);
@@ -202,10 +209,10 @@ static const gcase few_points[] = {
 
 START_TEST(predict_more_centroids_than_points) {
   const gcase *c = &few_points[_i];
-  float *x = case_points(c), *c0 = case_centroids(c, x);
-  fkm_points p = {x, FKM_DTYPE_FP32, c->b, c->n, c->d};
+  float *x, *c0;
+  fkm_points p;
   oracle_problem o;
-  oracle_init(&o, &p, c->k, c->metric, c->dtype, c->precision);
+  case_problem(c, &x, &c0, &p, &o);
   int32_t *labels = malloc((size_t)(c->b * c->n) * 4);
   memset(labels, 0xff, (size_t)(c->b * c->n) * 4);
   fkm_options opt = case_options(c, c0, 1);
