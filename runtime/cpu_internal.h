@@ -28,7 +28,9 @@ void fkm__cpu_points_free(fkm__cpu_points *pts);
 /* pts->w = o->sample_weight widened to fp64 (left NULL without weights); fit only. */
 fkm_status fkm__cpu_weights_load(fkm_ctx *ctx, const fkm_options *o, fkm__cpu_points *pts);
 
-/* Scales each of rows rows of v [rows][d] to unit L2 norm; zero rows stay zero. */
+/* Scales each of rows rows of v [rows][d] to unit L2 norm; zero rows stay zero. A row whose sum
+ * of squares overflows fp64 or falls below 2^-1000 is first brought to a largest |v| in [1, 2) by
+ * a power of two, so that its unit row is what the same row at a moderate scale gives. */
 void fkm__cpu_normalise(double *v, int64_t rows, int64_t d);
 /* Σ (a_j − b_j)², summed in index order. */
 double fkm__cpu_sqdist(const double *a, const double *b, int64_t d);

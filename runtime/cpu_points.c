@@ -43,10 +43,22 @@ void fkm__cpu_points_free(fkm__cpu_points *pts) {
   pts->w = NULL;
 }
 
+/* Row v [d] multiplied by the power of two that brings its largest |v| into [1, 2) (exact); its
+ * new sum of squares (0 for a zero row). */
+static double rescale_row(double *v, int64_t d) {
+  double m = 0.0, ss = 0.0;
+  for (int64_t j = 0; j < d; j++) m = fmax(m, fabs(v[j]));
+  if (m == 0.0) return 0.0;
+  const double s = ldexp(1.0, -ilogb(m));
+  for (int64_t j = 0; j < d; j++) v[j] *= s, ss += v[j] * v[j];
+  return ss;
+}
+
 void fkm__cpu_normalise(double *v, int64_t rows, int64_t d) {
   for (int64_t r = 0; r < rows; r++, v += d) {
     double ss = 0.0;
     for (int64_t j = 0; j < d; j++) ss += v[j] * v[j];
+    if (!(ss <= 0x1p1000) || ss < 0x1p-1000) ss = rescale_row(v, d); /* overflowed, or lost digits */
     if (ss == 0.0) continue;
     double norm = sqrt(ss);
     for (int64_t j = 0; j < d; j++) v[j] /= norm;

@@ -15,6 +15,24 @@ template <typename Load> __device__ __forceinline__ float fkm_row_norm2(Load loa
   return fkm_warp_sum(s);
 }
 
+/* 1 / ‖row‖ for a row of src whose fp64 sum of squares overflowed or fell below 2^-1000 (fp64
+ * input at extreme scales): the row times the power of two s that brings its largest |v| into
+ * [1, 2), then s / ‖s·row‖ (0 for a zero row). The warp's lanes together, as fkm_convert_points. */
+__device__ __noinline__ double fkm_extreme_inverse_norm(const void *src, int src_dtype, i64 base,
+                                                        int lane) {
+  double m = 0.0, n2 = 0.0;
+  for (int j = lane; j < FKM_D; j += 32) m = fmax(m, fabs(fkm_load_raw(src, src_dtype, base + j)));
+  for (int off = 16; off > 0; off >>= 1) m = fmax(m, __shfl_xor_sync(0xffffffffu, m, off));
+  if (m == 0.0) return 0.0;
+  const double s = ldexp(1.0, -ilogb(m));
+  for (int j = lane; j < FKM_D; j += 32) {
+    const double v = fkm_load_raw(src, src_dtype, base + j) * s;
+    n2 += v * v;
+  }
+  for (int off = 16; off > 0; off >>= 1) n2 += __shfl_xor_sync(0xffffffffu, n2, off);
+  return s / sqrt(n2);
+}
+
 /* dst [rows][DP] compute dtype from src [rows][D] of storage dtype src_dtype (1 fp16, 2 bf16,
  * 3 fp32, 4 fp64); cosine rows are scaled to unit length in fp64 and then rounded once (a zero row
  * stays zero); pad columns are 0. */
@@ -32,6 +50,8 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       }
       for (int off = 16; off > 0; off >>= 1) n2 += __shfl_xor_sync(0xffffffffu, n2, off);
       scale = n2 > 0.0 ? 1.0 / sqrt(n2) : 0.0;
+      if (!(n2 <= 0x1p1000) || n2 < 0x1p-1000) /* warp-uniform: n2 is the warp's sum */
+        scale = fkm_extreme_inverse_norm(src, src_dtype, base, lane);
     }
     for (int j = lane; j < FKM_DP; j += 32)
       dst[r * FKM_DP + j] = j < FKM_D ? fkm_from_f64(fkm_load_raw(src, src_dtype, base + j) * scale) : fkm_from_f32(0.0f);

@@ -739,6 +739,36 @@ START_TEST(deterministic) {
 }
 END_TEST
 
+/* Cosine is blind to scale: fp64 points times 2^700 or 2^-700 (exact; their squares overflow or
+ * fall below fp64's range) give the labels, centroids and inertia of the points themselves. */
+START_TEST(cosine_at_extreme_scales) {
+  uint64_t st = fkm_test_seed() ^ 0x57ull;
+  int64_t b = 2, n = 700, d = 9, k = 6;
+  size_t count = (size_t)(b * n * d);
+  double *v = make_values(&st, 0, b, n, d, k), *scaled = malloc(count * sizeof(double));
+  fkm_options o;
+  cpu_options(&o, k, FKM_METRIC_COSINE);
+  fkm_points p = {v, FKM_DTYPE_FP64, b, n, d};
+  fkm_test_fit base = fkm_test_run_fit(&p, &o);
+  assert_ok(&base);
+  for (int e = -700; e <= 700; e += 1400) {
+    snprintf(g_case, sizeof g_case, "cosine, points times 2^%d", e);
+    for (size_t i = 0; i < count; i++) scaled[i] = ldexp(v[i], e);
+    p.data = scaled;
+    fkm_test_fit f = fkm_test_run_fit(&p, &o);
+    assert_ok(&f);
+    ck_assert_int_eq(f.r.iterations, base.r.iterations);
+    ck_assert(memcmp(f.labels, base.labels, (size_t)(b * n) * sizeof(int32_t)) == 0);
+    ck_assert(memcmp(f.c, base.c, (size_t)(b * k * d) * sizeof(float)) == 0);
+    ck_assert(memcmp(f.inertia, base.inertia, (size_t)b * sizeof(double)) == 0);
+    fkm_test_fit_free(&f);
+  }
+  fkm_test_fit_free(&base);
+  free(scaled);
+  free(v);
+}
+END_TEST
+
 /* Labels and centroids do not depend on how many threads the engine uses. */
 START_TEST(independent_of_thread_count) {
   uint64_t st = fkm_test_seed() ^ 0x54ull;
@@ -1009,6 +1039,7 @@ static Suite *cpu_engine_suite(void) {
   tcase_add_test(prop, random_and_blob_properties);
   tcase_add_test(prop, reported_inertia_never_increases);
   tcase_add_test(prop, deterministic);
+  tcase_add_test(prop, cosine_at_extreme_scales);
   tcase_add_test(prop, independent_of_thread_count);
   tcase_add_test(prop, random_init_picks);
   tcase_add_test(prop, k_equals_n);

@@ -305,6 +305,34 @@ START_TEST(matches_cpu_engine_on_blobs) {
 }
 END_TEST
 
+/* Cosine is blind to scale on the GPU too: fp64 points times 2^700 and 2^-700 (their squares
+ * overflow or fall below fp64's range) label as the points themselves against the same centroids,
+ * but for near-ties (at most one in a thousand), with the same inertia to 1e-6. */
+START_TEST(cosine_fp64_at_extreme_scales) {
+  const int64_t n = 4000, d = 24, k = 50;
+  float *x32 = fkm_test_random(&rng, (size_t)(n * d)), *c = fkm_test_random(&rng, (size_t)(k * d));
+  double *x = malloc((size_t)(n * d) * sizeof(double));
+  int32_t *base = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
+  double inertia[2];
+  fkm_options o;
+  fkm_options_init(&o);
+  o.k = k, o.metric = FKM_METRIC_COSINE, o.engine = FKM_ENGINE_GPU, o.dtype = FKM_DTYPE_FP32;
+  fkm_points p = {x, FKM_DTYPE_FP64, 1, n, d};
+  for (int e = 0; e <= 1400; e += 700) {
+    for (int64_t i = 0; i < n * d; i++) x[i] = ldexp((double)x32[i], e == 1400 ? -700 : e);
+    ck_assert_msg(fkm_predict(ctx, &p, c, &o, e ? got : base, &inertia[e ? 1 : 0]) == FKM_OK, "%s",
+                  fkm_ctx_last_error(ctx));
+    if (!e) continue;
+    int64_t differ = 0;
+    for (int64_t i = 0; i < n; i++) differ += got[i] != base[i];
+    ck_assert_msg(differ <= n / 1000, "2^%d: %lld labels differ", e == 1400 ? -700 : e,
+                  (long long)differ);
+    ck_assert_double_eq_tol(inertia[1], inertia[0], 1e-6 * inertia[0]);
+  }
+  free(x32), free(c), free(x), free(base), free(got);
+}
+END_TEST
+
 /* Device pointers in and out, fp16 storage used in place: bitwise equal to the host entry point. */
 START_TEST(device_entry_points_match_host) {
   fkm_status s;
@@ -499,6 +527,7 @@ int main(void) {
   tcase_add_loop_test(t, one_iteration_matches_oracle, 0, small ? 3 : CASE_COUNT);
   tcase_add_loop_test(t, iterations_are_deterministic, 0, small ? 3 : CASE_COUNT - 2);
   tcase_add_loop_test(t, predict_more_centroids_than_points, 0, 2);
+  tcase_add_test(t, cosine_fp64_at_extreme_scales);
   tcase_add_test(t, farthest_policy_matches_cpu_engine);
   tcase_add_test(t, reports_match_cpu_engine);
   tcase_add_loop_test(t, small_runs_equal_segment_blocks, 0, small ? 2 : 6);
