@@ -191,7 +191,8 @@ typedef struct fkm_options {
   uint64_t seed;                /* default 0 */
   int max_iter;                 /* default 300, ≥ 0 (0: only the final assignment) */
   double tol;                   /* default 1e-4; stop when shift < tol; ≤ 0 never stops early */
-  int tol_relative;             /* 1: tol × mean per-feature variance (scikit-learn); default 0 */
+  int tol_relative;             /* 1: tol × mean per-feature variance (scikit-learn; of the unit
+                                   rows for cosine and dot, whose shifts are unit-scale); default 0 */
   fkm_empty_policy empty;       /* default KEEP */
   fkm_engine engine;            /* default AUTO */
   int device;                   /* CUDA device index, default 0 */

@@ -1,7 +1,9 @@
 /* Option defaults and argument checks shared by every entry point. */
+#include "cpu_internal.h"
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void fkm_options_init(fkm_options *o) {
@@ -240,6 +242,35 @@ static double mean_feature_variance(const fkm_points *p) {
   return total / (double)(p->batches * p->d);
 }
 
+/* The same of the points' unit rows (zero rows stay zero), whose spread the unit centroids of
+ * cosine and dot move in: per batch (mean ‖u‖² − ‖mean u‖²) / D. row and mu hold D values. */
+static double unit_row_variance(const fkm_points *p, double *row, double *mu) {
+  double total = 0.0;
+  for (int64_t b = 0; b < p->batches; b++) {
+    double sq = 0.0, mu2 = 0.0;
+    memset(mu, 0, (size_t)p->d * sizeof(double));
+    for (int64_t i = 0; i < p->n; i++) {
+      for (int64_t j = 0; j < p->d; j++)
+        row[j] = fkm__load_element(p->data, p->dtype, (size_t)((b * p->n + i) * p->d + j));
+      fkm__cpu_normalise(row, 1, p->d);
+      for (int64_t j = 0; j < p->d; j++) mu[j] += row[j], sq += row[j] * row[j];
+    }
+    for (int64_t j = 0; j < p->d; j++) mu2 += (mu[j] / (double)p->n) * (mu[j] / (double)p->n);
+    total += fmax(sq / (double)p->n - mu2, 0.0) / (double)p->d;
+  }
+  return total / (double)p->batches;
+}
+
+/* The variance tol_relative scales tol by: the raw points' for l2, their unit rows' for cosine
+ * and dot (so that it does not change with the data's scale, as their shifts do not). The unit
+ * rows' needs 2·D doubles; without them (out of memory) the raw points' is taken. */
+static double tol_variance(const fkm_points *p, const fkm_options *o) {
+  double *buf = o->metric == FKM_METRIC_L2 ? NULL : malloc(2 * (size_t)p->d * sizeof(double));
+  double v = buf ? unit_row_variance(p, buf, buf + p->d) : mean_feature_variance(p);
+  free(buf);
+  return v;
+}
+
 double fkm__absolute_tol(const fkm_points *p, const fkm_options *o) {
-  return o->tol_relative && o->tol > 0 ? o->tol * mean_feature_variance(p) : o->tol;
+  return o->tol_relative && o->tol > 0 ? o->tol * tol_variance(p, o) : o->tol;
 }

@@ -917,6 +917,37 @@ START_TEST(tolerance_stops) {
 }
 END_TEST
 
+/* A relative tol under cosine and dot does not depend on the data's scale: points times 1024
+ * (exact) stop after as many iterations, with the same labels and centroids (it used the raw
+ * points' variance, so the scaled fit stopped after one). */
+START_TEST(relative_tol_is_scale_free_for_unit_metrics) {
+  uint64_t st = fkm_test_seed() ^ 0x59ull;
+  int64_t n = 2000, d = 6, k = 7;
+  double *v = make_values(&st, 0, 1, n, d, k), *scaled = malloc((size_t)(n * d) * sizeof(double));
+  for (int64_t i = 0; i < n * d; i++) scaled[i] = v[i] * 1024.0;
+  for (int m = FKM_METRIC_COSINE; m <= FKM_METRIC_DOT; m++) {
+    snprintf(g_case, sizeof g_case, "relative tol, %s", fkm__metric_name((fkm_metric)m));
+    fkm_options o;
+    cpu_options(&o, k, (fkm_metric)m);
+    o.tol = 1e-3, o.tol_relative = 1, o.max_iter = 300;
+    fkm_points p = {v, FKM_DTYPE_FP64, 1, n, d};
+    fkm_test_fit a = fkm_test_run_fit(&p, &o);
+    p.data = scaled;
+    fkm_test_fit b = fkm_test_run_fit(&p, &o);
+    assert_ok(&a);
+    assert_ok(&b);
+    ck_assert_int_gt(a.r.iterations, 1);
+    ck_assert_int_eq(b.r.iterations, a.r.iterations);
+    ck_assert(memcmp(a.labels, b.labels, (size_t)n * sizeof(int32_t)) == 0);
+    ck_assert(memcmp(a.c, b.c, (size_t)(k * d) * sizeof(float)) == 0);
+    fkm_test_fit_free(&a);
+    fkm_test_fit_free(&b);
+  }
+  free(scaled);
+  free(v);
+}
+END_TEST
+
 /* max_iter = 0: the init centroids come back (normalised for cosine and dot) with final labels. */
 START_TEST(max_iter_zero) {
   uint64_t st = fkm_test_seed() ^ 0x58ull;
@@ -1044,6 +1075,7 @@ static Suite *cpu_engine_suite(void) {
   tcase_add_test(prop, random_init_picks);
   tcase_add_test(prop, k_equals_n);
   tcase_add_test(prop, tolerance_stops);
+  tcase_add_test(prop, relative_tol_is_scale_free_for_unit_metrics);
   tcase_add_test(prop, max_iter_zero);
   tcase_add_test(prop, callback_cancels);
   tcase_add_test(prop, predict_matches_fit);
