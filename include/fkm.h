@@ -273,7 +273,8 @@ typedef struct fkm_result {
  * are used), each fitted on its device by a thread of this call as one rank of an NCCL
  * communicator (opts->comm semantics below); labels land in place, the centroids and inertia are
  * the one-GPU fit's bit for bit. on_iter hears rank 0 (global reports); the log callback may be
- * called from the ranks' threads. */
+ * called from the ranks' threads. A listed GPU that cannot run is reported (FKM_ERR_NO_DRIVER,
+ * ...) before any NCCL use; with engine AUTO the CPU engine runs the fit instead (one log line). */
 FKM_API fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                            fkm_result *result);
 

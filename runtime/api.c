@@ -43,15 +43,32 @@ static fkm_status fit_rank(fkm_ctx *ctx, const fkm_points *points, const fkm_opt
   return fkm__gpu_fit(ctx, points, opts, result, !host, stream);
 }
 
+/* A fit split over opts->devices. Each GPU is checked first, so that a missing driver or device
+ * is said as such (FKM_ERR_NO_DRIVER, ...) rather than as an NCCL failure; with AUTO the CPU
+ * engine then runs the whole fit, after one log line. The devices' ranks check their shards'
+ * values; the CPU engine checks all of them. */
+static fkm_status fit_devices(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
+                              fkm_result *result) {
+  fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
+  if (s != FKM_OK) return s;
+  for (int i = 0; s == FKM_OK && i < opts->num_devices; i++)
+    s = fkm__gpu_available(ctx, opts->devices[i]);
+  if (s == FKM_OK) return fkm__multi_fit(ctx, points, opts, result);
+  if (opts->engine != FKM_ENGINE_AUTO) return s;
+  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
+  fkm__clear_error(ctx);
+  fkm_options o = *opts;
+  o.devices = NULL, o.num_devices = 0;
+  s = fkm__check_fit(ctx, points, &o, result, 1);
+  return s == FKM_OK ? fkm__cpu_fit(ctx, points, &o, result) : s;
+}
+
 fkm_status fkm_fit(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
                    fkm_result *result) {
   if (!ctx) return FKM_ERR_INVALID_ARG;
   fkm__clear_error(ctx);
   if (opts && opts->comm) return fit_rank(ctx, points, opts, result, 1, NULL);
-  if (opts && opts->num_devices > 1) { /* each device's rank checks its shard's values */
-    fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
-    return s == FKM_OK ? fkm__multi_fit(ctx, points, opts, result) : s;
-  }
+  if (opts && opts->num_devices > 1) return fit_devices(ctx, points, opts, result);
   fkm_status s = fkm__check_fit(ctx, points, opts, result, 1);
   fkm_engine engine = FKM_ENGINE_CPU;
   if (s == FKM_OK) s = pick_engine(ctx, points, opts, &engine);

@@ -214,6 +214,24 @@ START_TEST(bad_device_lists) {
 }
 END_TEST
 
+/* Several devices of which one is missing (999, on any machine; here perhaps all): the GPU engine
+ * says which, before any NCCL use (it reported an NCCL failure), writing nothing; AUTO runs the
+ * whole fit on the CPU engine. */
+START_TEST(missing_devices_are_named_or_left_to_the_cpu) {
+  static const int devices[2] = {0, 999};
+  fx->p.batches = 1, fx->o.devices = devices, fx->o.num_devices = 2;
+  fx->o.engine = FKM_ENGINE_GPU;
+  fkm_status s = fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r);
+  ck_assert_msg(s != FKM_OK && s != FKM_ERR_COMM, "%s: %s", fkm_status_name(s),
+                fkm_ctx_last_error(fx->ctx));
+  assert_untouched(fx);
+  fx->o.engine = FKM_ENGINE_AUTO;
+  ck_assert_msg(fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r) == FKM_OK, "%s",
+                fkm_ctx_last_error(fx->ctx));
+  ck_assert_int_eq(fx->r.engine, FKM_ENGINE_CPU);
+}
+END_TEST
+
 START_TEST(unknown_enums) {
   fx->o.metric = (fkm_metric)3;
   expect_fit(FKM_ERR_INVALID_ARG, "metric");
@@ -655,6 +673,7 @@ static Suite *api_suite(void) {
   tcase_add_test(tc, nonfinite_points);
   tcase_add_test(tc, nonfinite_given_centroids);
   tcase_add_test(tc, fp64_values_past_the_fp32_range);
+  tcase_add_test(tc, missing_devices_are_named_or_left_to_the_cpu);
   tcase_add_test(tc, predict_more_centroids_than_points);
   tcase_add_test(tc, values_past_the_compute_range);
   tcase_add_loop_test(tc, nonfinite_found_in_large_arrays, 0, 4);
