@@ -150,8 +150,8 @@ int fkm__file_write_atomic(const char *path, const void *data, size_t size) {
 }
 
 int fkm__cache_mkdirs(const char *dir) {
-  struct stat st;
-  int err = lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) ? fkm__remove_tree(dir) : 0;
+  struct stat st; /* stat: a link to a directory is a directory */
+  int err = stat(dir, &st) == 0 && !S_ISDIR(st.st_mode) ? fkm__remove_tree(dir) : 0;
   return err ? err : fkm__mkdirs(dir);
 }
 

@@ -7,7 +7,8 @@
 
 /* Counts a damaged entry of layer (its name's first letter) and key met by a lookup; 1 when it is
  * the first time this context meets it, which is then remembered (the last FKM__REPORTED), so that
- * entries a lookup cannot repair (read-only layers) are logged once, not at every lookup. */
+ * entries a lookup cannot repair (read-only layers) are logged once, not at every lookup; a store
+ * into the user cache forgets its key again. */
 static int first_damage(fkm_ctx *ctx, const char *layer, const char *key) {
   struct fkm__cache_state *s = fkm__cache_state_of(ctx);
   char id[34];
@@ -83,5 +84,8 @@ fkm_status fkm__cache_store(fkm_ctx *ctx, const fkm__cache_key *key, const void 
              strerror(err));
     return FKM_ERR_IO;
   }
+  for (int i = 0; i < FKM__REPORTED; i++) /* repaired: its next damage is news again */
+    if (s->reported[i][0] == 'u' && strcmp(s->reported[i] + 1, key->hex) == 0)
+      s->reported[i][0] = '\0';
   return FKM_OK;
 }

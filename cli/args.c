@@ -32,9 +32,11 @@ static int parse_u64(const char *s, uint64_t *out) {
   char *end;
   if (!*s || !isdigit((unsigned char)*s)) return -1;
   int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  if (hex && !s[2]) return -1;
+  for (const char *c = s + 2 * hex; *c; c++) /* digits only: no sign, no second 0x */
+    if (!(hex ? isxdigit((unsigned char)*c) : isdigit((unsigned char)*c))) return -1;
   errno = 0;
   unsigned long long v = strtoull(s + 2 * hex, &end, hex ? 16 : 10);
-  if (hex && !isxdigit((unsigned char)s[2])) return -1;
   if (errno || *end) return -1;
   *out = v;
   return 0;

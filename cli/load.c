@@ -1,5 +1,4 @@
 /* Inputs from .npy files: points (mapped, never copied) and centroids (fp32). */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +59,7 @@ static int as_fp32(const char *command, const char *path, const npy_array *a, fl
   if (!*copy) return cli_fail("%s: %s: out of memory for %zu values", command, path, count);
   for (size_t i = 0; i < count; i++) {
     const double v = a->dtype == NPY_F8 ? ((const double *)a->data)[i] : 0.0;
-    if (isfinite(v) && fabs(v) > FLT_MAX)
+    if (isfinite(v) && isinf((float)v)) /* the library's bound: rounds to Inf in fp32 */
       return cli_fail("%s: %s: element %zu (%g) is beyond fp32's range, which fkm reads it in",
                       command, path, i, v);
     (*copy)[i] = a->dtype == NPY_F8 ? (float)v : half_to_float(((const uint16_t *)a->data)[i]);

@@ -279,7 +279,6 @@ static mode_t default_mode(void) {
 /* Fills the open temp file; errno is set on failure. */
 static int fill_temp(int fd, const char *header, size_t header_len, const void *data,
                      size_t data_bytes) {
-  if (fchmod(fd, default_mode()) != 0) return -1;
   if (write_all(fd, header, header_len) != 0 || write_all(fd, data, data_bytes) != 0) return -1;
   return fsync(fd);
 }
@@ -295,7 +294,8 @@ npy_status npy_open_temp(const char *path, char *tmp, size_t tmp_len, int *fd, c
     return fail(NPY_ERR_IO, err, err_len, "path is too long");
   }
   *fd = mkstemp(tmp);
-  if (*fd >= 0) return NPY_OK;
+  if (*fd >= 0 && fchmod(*fd, default_mode()) == 0) return NPY_OK;
+  if (*fd >= 0) close(*fd), unlink(tmp);
   int e = errno;
   tmp[0] = '\0';
   return fail(NPY_ERR_IO, err, err_len, "cannot create a temp file: %s", strerror(e));

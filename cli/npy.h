@@ -64,8 +64,9 @@ npy_status npy_write_temp(const char *path, npy_dtype dtype, int rank, const int
 npy_status npy_commit(const char *tmp, const char *path, char *err, size_t err_len);
 void npy_discard(const char *tmp);
 
-/* A new empty temp file next to path (any content; npy_write_temp's first step): its name goes to
- * tmp (tmp_len ≥ strlen(path) + 32), its descriptor to *fd, for npy_commit or npy_discard. */
+/* A new empty temp file next to path (any content; npy_write_temp's first step), with the mode a
+ * plain creation would give: its name goes to tmp (tmp_len ≥ strlen(path) + 32), its descriptor
+ * to *fd, for npy_commit or npy_discard. */
 npy_status npy_open_temp(const char *path, char *tmp, size_t tmp_len, int *fd, char *err,
                          size_t err_len);
 

@@ -49,8 +49,8 @@ static double rescale_row(double *v, int64_t d) {
   double m = 0.0, ss = 0.0;
   for (int64_t j = 0; j < d; j++) m = fmax(m, fabs(v[j]));
   if (m == 0.0) return 0.0;
-  const double s = ldexp(1.0, -ilogb(m));
-  for (int64_t j = 0; j < d; j++) v[j] *= s, ss += v[j] * v[j];
+  const int e = -ilogb(m); /* 2^e itself overflows for subnormal m: each value is shifted */
+  for (int64_t j = 0; j < d; j++) v[j] = ldexp(v[j], e), ss += v[j] * v[j];
   return ss;
 }
 

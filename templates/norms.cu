@@ -15,22 +15,23 @@ template <typename Load> __device__ __forceinline__ float fkm_row_norm2(Load loa
   return fkm_warp_sum(s);
 }
 
-/* 1 / ‖row‖ for a row of src whose fp64 sum of squares overflowed or fell below 2^-1000 (fp64
- * input at extreme scales): the row times the power of two s that brings its largest |v| into
- * [1, 2), then s / ‖s·row‖ (0 for a zero row). The warp's lanes together, as fkm_convert_points. */
+/* For a row of src whose fp64 sum of squares overflowed or fell below 2^-1000 (fp64 input at
+ * extreme scales): *shift = the power of two that brings its largest |v| into [1, 2), and the
+ * return value 1 / ‖row · 2^shift‖ (0 for a zero row), so that the unit row is
+ * ldexp(v, *shift) · that (2^shift itself overflows for subnormal rows). The warp's lanes
+ * together, as fkm_convert_points. */
 __device__ __noinline__ double fkm_extreme_inverse_norm(const void *src, int src_dtype, i64 base,
-                                                        int lane) {
+                                                        int lane, int *shift) {
   double m = 0.0, n2 = 0.0;
   for (int j = lane; j < FKM_D; j += 32) m = fmax(m, fabs(fkm_load_raw(src, src_dtype, base + j)));
   for (int off = 16; off > 0; off >>= 1) m = fmax(m, __shfl_xor_sync(0xffffffffu, m, off));
-  if (m == 0.0) return 0.0;
-  const double s = ldexp(1.0, -ilogb(m));
+  *shift = m > 0.0 ? -ilogb(m) : 0;
   for (int j = lane; j < FKM_D; j += 32) {
-    const double v = fkm_load_raw(src, src_dtype, base + j) * s;
+    const double v = ldexp(fkm_load_raw(src, src_dtype, base + j), *shift);
     n2 += v * v;
   }
   for (int off = 16; off > 0; off >>= 1) n2 += __shfl_xor_sync(0xffffffffu, n2, off);
-  return s / sqrt(n2);
+  return n2 > 0.0 ? 1.0 / sqrt(n2) : 0.0;
 }
 
 /* dst [rows][DP] compute dtype from src [rows][D] of storage dtype src_dtype (1 fp16, 2 bf16,
@@ -42,6 +43,7 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
   for (i64 r = fkm_first_row(); r < rows; r += fkm_row_stride()) {
     const i64 base = r * FKM_D;
     double scale = 1.0;
+    int shift = 0; /* extreme rows only */
     if (FKM_NORMALISED_POINTS) {
       double n2 = 0.0;
       for (int j = lane; j < FKM_D; j += 32) {
@@ -51,10 +53,13 @@ extern "C" __global__ void __launch_bounds__(FKM_THREADS)
       for (int off = 16; off > 0; off >>= 1) n2 += __shfl_xor_sync(0xffffffffu, n2, off);
       scale = n2 > 0.0 ? 1.0 / sqrt(n2) : 0.0;
       if (!(n2 <= 0x1p1000) || n2 < 0x1p-1000) /* warp-uniform: n2 is the warp's sum */
-        scale = fkm_extreme_inverse_norm(src, src_dtype, base, lane);
+        scale = fkm_extreme_inverse_norm(src, src_dtype, base, lane, &shift);
     }
-    for (int j = lane; j < FKM_DP; j += 32)
-      dst[r * FKM_DP + j] = j < FKM_D ? fkm_from_f64(fkm_load_raw(src, src_dtype, base + j) * scale) : fkm_from_f32(0.0f);
+    for (int j = lane; j < FKM_DP; j += 32) {
+      const double v = j < FKM_D ? fkm_load_raw(src, src_dtype, base + j) : 0.0;
+      dst[r * FKM_DP + j] = j < FKM_D ? fkm_from_f64((shift ? ldexp(v, shift) : v) * scale)
+                                      : fkm_from_f32(0.0f);
+    }
   }
 }
 

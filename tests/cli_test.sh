@@ -396,6 +396,7 @@ PY
   grep -q '^| b1_n2000_k7_d20_bf16 | 1 | 2000 | 7 | 20 | bf16 | .* | 100/100 ok |$' "$OUT" ||
     fail "bf16 row"
   [ "$(wc -l <bench.jsonl)" -eq 2 ] || fail "not two JSON lines"
+  [ "$(stat -c %a bench.jsonl)" = "$(printf %o $((0666 & ~0$(umask))))" ] || fail "--json mode"
   for field in '"engine": "cpu"' '"checked": 200' '"wrong": 0' '"ms_per_iter": ' '"ms_assign": '; do
     head -n 1 bench.jsonl | grep -qF "$field" || fail "JSON lacks $field"
   done
@@ -555,6 +556,7 @@ case_bad_usage() {
   expect_error run points.npy -k 3 --seed -1 $o
   expect_error run points.npy -k 3 --seed 0x $o
   expect_error run points.npy -k 3 --seed 0x-5 $o
+  expect_error run points.npy -k 3 --seed 0x0x10 $o
   expect_error run points.npy -k 3 --tol 1e400 $o
   expect_error run points.npy -k 3 --metric manhattan $o
   expect_error run points.npy -k 3 --dtype int8 $o

@@ -342,6 +342,10 @@ START_TEST(damaged_entry_is_a_logged_miss_then_repaired) {
   ck_assert(finds(ctx, 10 + how, FKM__LAYERS_ALL));
   ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
   ck_assert_uint_eq(bad, 0);
+  int before = c.warnings;
+  damage(how, 10 + how); /* damaged again after the repair: logged again */
+  ck_assert(!finds(ctx, 10 + how, FKM__LAYERS_ALL));
+  ck_assert_int_eq(c.warnings, before + 1);
   fkm_ctx_free(ctx);
 }
 END_TEST

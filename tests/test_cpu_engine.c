@@ -740,7 +740,8 @@ START_TEST(deterministic) {
 END_TEST
 
 /* Cosine is blind to scale: fp64 points times 2^700 or 2^-700 (exact; their squares overflow or
- * fall below fp64's range) give the labels, centroids and inertia of the points themselves. */
+ * fall below fp64's range) give the labels, centroids and inertia of the points themselves; times
+ * 2^-1060 (subnormal, fewer digits) unit centroids still. */
 START_TEST(cosine_at_extreme_scales) {
   uint64_t st = fkm_test_seed() ^ 0x57ull;
   int64_t b = 2, n = 700, d = 9, k = 6;
@@ -763,6 +764,16 @@ START_TEST(cosine_at_extreme_scales) {
     ck_assert(memcmp(f.inertia, base.inertia, (size_t)b * sizeof(double)) == 0);
     fkm_test_fit_free(&f);
   }
+  snprintf(g_case, sizeof g_case, "cosine, points times 2^-1060 (subnormal)");
+  for (size_t i = 0; i < count; i++) scaled[i] = ldexp(v[i], -1060);
+  fkm_test_fit f = fkm_test_run_fit(&p, &o);
+  assert_ok(&f);
+  for (int64_t r = 0; r < b * k; r++) { /* unit centroids, not NaN (2^1060 overflows) */
+    double s = 0.0;
+    for (int64_t j = 0; j < d; j++) s += (double)f.c[r * d + j] * f.c[r * d + j];
+    ck_assert_msg(fabs(s - 1.0) < 1e-5, "centroid %lld: squared norm %g", (long long)r, s);
+  }
+  fkm_test_fit_free(&f);
   fkm_test_fit_free(&base);
   free(scaled);
   free(v);

@@ -307,7 +307,8 @@ END_TEST
 
 /* Cosine is blind to scale on the GPU too: fp64 points times 2^700 and 2^-700 (their squares
  * overflow or fall below fp64's range) label as the points themselves against the same centroids,
- * but for near-ties (at most one in a thousand), with the same inertia to 1e-6. */
+ * but for near-ties (at most one in a thousand), with the same inertia to 1e-6; subnormal ones
+ * (times 2^-1060) still get labels and a finite inertia. */
 START_TEST(cosine_fp64_at_extreme_scales) {
   const int64_t n = 4000, d = 24, k = 50;
   float *x32 = fkm_test_random(&rng, (size_t)(n * d)), *c = fkm_test_random(&rng, (size_t)(k * d));
@@ -329,6 +330,11 @@ START_TEST(cosine_fp64_at_extreme_scales) {
                   (long long)differ);
     ck_assert_double_eq_tol(inertia[1], inertia[0], 1e-6 * inertia[0]);
   }
+  for (int64_t i = 0; i < n * d; i++) x[i] = ldexp((double)x32[i], -1060); /* subnormal */
+  ck_assert_msg(fkm_predict(ctx, &p, c, &o, got, &inertia[1]) == FKM_OK, "%s",
+                fkm_ctx_last_error(ctx));
+  ck_assert_msg(isfinite(inertia[1]) && inertia[1] > 0.0, "inertia %g", inertia[1]);
+  for (int64_t i = 0; i < n; i++) ck_assert(got[i] >= 0 && got[i] < k);
   free(x32), free(c), free(x), free(base), free(got);
 }
 END_TEST
