@@ -43,7 +43,7 @@ static fkm_status fit_rank(fkm_ctx *ctx, const fkm_points *points, const fkm_opt
   return fkm__gpu_fit(ctx, points, opts, result, !host, stream);
 }
 
-/* A fit split over opts->devices. Each GPU is checked first, so that a missing driver or device
+/* A fit split over opts->devices. Each GPU it uses is checked first, so that a missing driver or device
  * is said as such (FKM_ERR_NO_DRIVER, ...) rather than as an NCCL failure; with AUTO the CPU
  * engine then runs the whole fit, after one log line. The devices' ranks check their shards'
  * values; the CPU engine checks all of them. */
@@ -51,7 +51,7 @@ static fkm_status fit_devices(fkm_ctx *ctx, const fkm_points *points, const fkm_
                               fkm_result *result) {
   fkm_status s = fkm__check_fit(ctx, points, opts, result, 0);
   if (s != FKM_OK) return s;
-  for (int i = 0; s == FKM_OK && i < opts->num_devices; i++)
+  for (int i = 0; s == FKM_OK && i < fkm__multi_devices_used(points, opts); i++)
     s = fkm__gpu_available(ctx, opts->devices[i]);
   if (s == FKM_OK) return fkm__multi_fit(ctx, points, opts, result);
   if (opts->engine != FKM_ENGINE_AUTO) return s;

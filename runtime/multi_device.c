@@ -131,9 +131,13 @@ static fkm_status collect(fkm_ctx *ctx, rank_job *jobs, int g, fkm_result *r) {
   return FKM_OK;
 }
 
-fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r) {
+int fkm__multi_devices_used(const fkm_points *p, const fkm_options *o) {
   int64_t spans = (p->n + 511) / 512;
-  int g = o->num_devices < spans ? o->num_devices : (int)spans, made = 0;
+  return o->num_devices < spans ? o->num_devices : (int)spans;
+}
+
+fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r) {
+  int g = fkm__multi_devices_used(p, o), made = 0;
   if (g > FKM__PARALLEL_MAX)
     return fkm__error(ctx, FKM_ERR_UNSUPPORTED, "%d devices in one call (at most %d)", g,
                       FKM__PARALLEL_MAX);

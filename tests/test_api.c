@@ -214,11 +214,11 @@ START_TEST(bad_device_lists) {
 }
 END_TEST
 
-/* Several devices of which one is missing (999, on any machine; here perhaps all): the GPU engine
- * says which, before any NCCL use (it reported an NCCL failure), writing nothing; AUTO runs the
- * whole fit on the CPU engine. */
+/* Several devices of which the first, the one a fit of so few points uses, is missing (999, on any
+ * machine): the GPU engine says so before any NCCL use (it reported an NCCL failure), writing
+ * nothing; AUTO runs the whole fit on the CPU engine. */
 START_TEST(missing_devices_are_named_or_left_to_the_cpu) {
-  static const int devices[2] = {0, 999};
+  static const int devices[2] = {999, 0};
   fx->p.batches = 1, fx->o.devices = devices, fx->o.num_devices = 2;
   fx->o.engine = FKM_ENGINE_GPU;
   fkm_status s = fkm_fit(fx->ctx, &fx->p, &fx->o, &fx->r);
