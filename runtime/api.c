@@ -1,6 +1,13 @@
 /* Public entry points: check arguments, pick the engine, dispatch. */
 #include "internal.h"
 
+/* AUTO goes to the CPU engine: one log line with the reason the GPU could not run, then the
+ * error text cleared. */
+static void cpu_instead(fkm_ctx *ctx) {
+  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
+  fkm__clear_error(ctx);
+}
+
 /* Resolves AUTO: the GPU when a driver and device exist and the options suit it, else the CPU with
  * one log line. An explicit GPU request that cannot run is an error. */
 static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o,
@@ -18,8 +25,7 @@ static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_optio
     return FKM_OK;
   }
   if (o->engine == FKM_ENGINE_GPU) return s;
-  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
-  fkm__clear_error(ctx);
+  cpu_instead(ctx);
   *out = FKM_ENGINE_CPU;
   return FKM_OK;
 }
@@ -28,8 +34,7 @@ static fkm_status pick_engine(fkm_ctx *ctx, const fkm_points *p, const fkm_optio
  * with one log line saying why (the GPU call wrote nothing). */
 static int fall_back_to_cpu(fkm_ctx *ctx, const fkm_options *o, fkm_status s) {
   if (o->engine != FKM_ENGINE_AUTO || s != FKM_ERR_NO_NVRTC) return 0;
-  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
-  fkm__clear_error(ctx);
+  cpu_instead(ctx);
   return 1;
 }
 
@@ -43,8 +48,8 @@ static fkm_status fit_rank(fkm_ctx *ctx, const fkm_points *points, const fkm_opt
   return fkm__gpu_fit(ctx, points, opts, result, !host, stream);
 }
 
-/* A fit split over opts->devices. Each GPU it uses is checked first, so that a missing driver or device
- * is said as such (FKM_ERR_NO_DRIVER, ...) rather than as an NCCL failure; with AUTO the CPU
+/* A fit split over opts->devices. Each GPU it uses is checked first, so that a missing driver or
+ * device is said as such (FKM_ERR_NO_DRIVER, ...) rather than as an NCCL failure; with AUTO the CPU
  * engine then runs the whole fit, after one log line. The devices' ranks check their shards'
  * values; the CPU engine checks all of them. */
 static fkm_status fit_devices(fkm_ctx *ctx, const fkm_points *points, const fkm_options *opts,
@@ -55,8 +60,7 @@ static fkm_status fit_devices(fkm_ctx *ctx, const fkm_points *points, const fkm_
     s = fkm__gpu_available(ctx, opts->devices[i]);
   if (s == FKM_OK) return fkm__multi_fit(ctx, points, opts, result);
   if (opts->engine != FKM_ENGINE_AUTO) return s;
-  fkm__log(ctx, FKM_LOG_INFO, "using the CPU engine: %s", ctx->err);
-  fkm__clear_error(ctx);
+  cpu_instead(ctx);
   fkm_options o = *opts;
   o.devices = NULL, o.num_devices = 0;
   s = fkm__check_fit(ctx, points, &o, result, 1);
