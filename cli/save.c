@@ -1,9 +1,11 @@
 /* Output files: checked before the work, written all-or-nothing after it. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -46,55 +48,85 @@ int cli_check_outputs(const char *command, const cli_args *a, const cli_output *
   return 0;
 }
 
-/* Removes the temp files of outs[0..count) and the committed files of outs[0..committed). */
-static void undo(const cli_output *outs, char **tmp, int count, int committed) {
+/* A hard link to the file now at path, at a fresh name beside it, into old (old[0] = 0 when path
+ * holds no file, or the file system links none: that output is then not restored). */
+static void keep_old(const char *path, char *old, size_t len) {
+  struct stat st;
+  old[0] = '\0';
+  if (lstat(path, &st) != 0) return;
+  for (int i = 0; i < 100; i++) {
+    int n = snprintf(old, len, "%s.old-%ld-%d", path, (long)getpid(), i);
+    if (n > 0 && (size_t)n < len && link(path, old) == 0) return;
+    if (n < 0 || (size_t)n >= len || errno != EEXIST) break;
+  }
+  old[0] = '\0';
+}
+
+/* Puts back what outs[0..committed) replaced (its kept file, or no file) and removes the temp
+ * files of outs[committed..count). A kept file that cannot go back stays at its name in old. */
+static void undo(const cli_output *outs, char **tmp, char **old, int count, int committed) {
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
-    if (i < committed)
-      remove(outs[i].path);
-    else
+    if (i >= committed)
       npy_discard(tmp[i]);
+    else if (!old[i][0])
+      remove(outs[i].path);
+    else if (rename(old[i], outs[i].path) == 0)
+      old[i][0] = '\0';
   }
 }
 
 /* Writes every output to its temp file; on failure removes those already written. */
-static int write_temps(const char *command, const cli_output *outs, char **tmp, int count) {
+static int write_temps(const char *command, const cli_output *outs, char **tmp, char **old,
+                       int count) {
   char err[512];
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
     if (npy_write_temp(outs[i].path, outs[i].dtype, outs[i].rank, outs[i].shape, outs[i].data,
                        tmp[i], strlen(outs[i].path) + 32, err, sizeof err) != NPY_OK) {
-      undo(outs, tmp, i, 0);
+      undo(outs, tmp, old, i, 0);
       return cli_fail("%s: %s: %s", command, outs[i].path, err);
     }
   }
   return 0;
 }
 
-/* Renames the temp files into place; on failure removes every file this call created. */
-static int commit_all(const char *command, const cli_output *outs, char **tmp, int count) {
+/* Renames the temp files into place, keeping a link to each file they replace; on failure puts
+ * every replaced file back and removes the files this call created. */
+static int commit_all(const char *command, const cli_output *outs, char **tmp, char **old,
+                      int count) {
   char err[512];
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
+    keep_old(outs[i].path, old[i], strlen(outs[i].path) + 32);
     if (npy_commit(tmp[i], outs[i].path, err, sizeof err) != NPY_OK) {
       tmp[i][0] = '\0'; /* npy_commit removed it */
-      undo(outs, tmp, count, i);
+      if (old[i][0]) unlink(old[i]);
+      old[i][0] = '\0';
+      undo(outs, tmp, old, count, i);
       return cli_fail("%s: %s: %s", command, outs[i].path, err);
     }
   }
+  for (int i = 0; i < count; i++)
+    if (outs[i].path && old[i][0]) unlink(old[i]);
   return 0;
 }
 
 int cli_save_outputs(const char *command, const cli_output *outs, int count) {
-  char **tmp = calloc((size_t)count, sizeof *tmp);
-  int rc = tmp ? 0 : cli_fail("%s: out of memory", command);
+  char **tmp = calloc((size_t)count, sizeof *tmp), **old = calloc((size_t)count, sizeof *old);
+  int rc = tmp && old ? 0 : cli_fail("%s: out of memory", command);
   for (int i = 0; i < count && !rc; i++) {
     tmp[i] = outs[i].path ? calloc(strlen(outs[i].path) + 32, 1) : NULL;
-    if (outs[i].path && !tmp[i]) rc = cli_fail("%s: out of memory", command);
+    old[i] = outs[i].path ? calloc(strlen(outs[i].path) + 32, 1) : NULL;
+    if (outs[i].path && (!tmp[i] || !old[i])) rc = cli_fail("%s: out of memory", command);
   }
-  if (!rc) rc = write_temps(command, outs, tmp, count);
-  if (!rc) rc = commit_all(command, outs, tmp, count);
-  for (int i = 0; tmp && i < count; i++) free(tmp[i]);
+  if (!rc) rc = write_temps(command, outs, tmp, old, count);
+  if (!rc) rc = commit_all(command, outs, tmp, old, count);
+  for (int i = 0; i < count; i++) {
+    if (tmp) free(tmp[i]);
+    if (old) free(old[i]);
+  }
   free(tmp);
+  free(old);
   return rc;
 }

@@ -539,6 +539,15 @@ case_bad_inputs() {
   printf 'old' >out_c.npy
   expect_error run nan.npy -k 3 $o
   [ "$(cat out_c.npy)" = old ] || fail "existing output changed"
+  # ... and a run whose second output cannot be renamed into place, after the first was: the first
+  # goes back to what it held (the ASan build's runtime is not first when a shim is preloaded)
+  printf 'old labels' >out_l.npy
+  LD_PRELOAD=$FKM_TEST_FAIL_RENAME FKM_TEST_FAIL_RENAME_TO=out_l.npy \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    expect_error run points.npy -k 3 --engine cpu --quiet $o
+  grep -q 'out_l.npy: cannot rename into place' "$ERR" || fail "the failed rename not named"
+  [ "$(cat out_c.npy)" = old ] && [ "$(cat out_l.npy)" = 'old labels' ] ||
+    fail "outputs replaced before the failed rename were not put back"
 }
 
 # Command-line mistakes (outputs naming one file twice, or an input, among them): one line, exit
