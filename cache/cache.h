@@ -118,8 +118,10 @@ typedef enum fkm__entry_state {
  * of memory reads as ABSENT. */
 fkm__entry_state fkm__entry_read(const char *root, const char *key, void **cubin, size_t *size,
                                  fkm__kernel_meta *meta, char *why, size_t why_len);
-/* Writes <root>/kernels/<key>/ (cubin first, kernel.json last) with meta's hash, payload_xxh3
- * filled in from key and cubin. 0 or an errno. */
+/* Writes <root>/kernels/<key>/ with meta's hash, payload_xxh3 filled in from key and cubin: staged
+ * whole in a temp directory of kernels/, then renamed into place, so that concurrent writers of a
+ * key leave one writer's entry, never a mix. An intact entry already there is kept (a key names
+ * its bytes); a damaged one, or a file in its place, is replaced. 0 or an errno. */
 int fkm__entry_write(const char *root, const char *key, const void *cubin, size_t size,
                      const fkm__kernel_meta *meta);
 /* Calls fn for each directory of <root>/kernels named like a key, in key order, until fn returns

@@ -1,4 +1,4 @@
-/* One cache entry, <root>/kernels/<key>/{kernel.cubin, kernel.json}: checked read, ordered write. */
+/* One cache entry, <root>/kernels/<key>/{kernel.cubin, kernel.json}: checked read, atomic write. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,9 +71,50 @@ fkm__entry_state fkm__entry_read(const char *root, const char *key, void **cubin
   return FKM__ENTRY_OK;
 }
 
+/* kernel.cubin, then kernel.json (text), into the directory dir. 0 or an errno. */
+static int write_files(const char *dir, const void *cubin, size_t size, const char *text) {
+  char path[FKM__PATH_MAX];
+  int err = fkm__path(path, sizeof path, "%s/kernel.cubin", dir) ? ENAMETOOLONG : 0;
+  if (!err) err = fkm__file_write_atomic(path, cubin, size);
+  if (!err) err = fkm__path(path, sizeof path, "%s/kernel.json", dir) ? ENAMETOOLONG : 0;
+  if (!err) err = fkm__file_write_atomic(path, text, strlen(text));
+  return err;
+}
+
+/* Moves what stands at dir (a damaged entry, or a file) out of the way and removes it: renamed
+ * into a fresh temp directory of kernels first, so that a reader sees it whole or not at all. */
+static int set_aside(const char *kernels, const char *dir) {
+  char trash[FKM__PATH_MAX], inside[FKM__PATH_MAX];
+  if (fkm__path(trash, sizeof trash, "%s/.tmp-old.XXXXXX", kernels) ||
+      fkm__path(inside, sizeof inside, "%s/entry", trash))
+    return ENAMETOOLONG;
+  if (!mkdtemp(trash)) return errno;
+  memcpy(inside, trash, strlen(trash)); /* the same length: the X's filled in */
+  int err = rename(dir, inside) != 0 && errno != ENOENT ? errno : 0; /* ENOENT: another did it */
+  int gone = fkm__remove_tree(trash);
+  return err ? err : gone;
+}
+
+/* Renames the complete entry staged in tmp to dir. An intact entry already there (another writer
+ * of this key) is kept and tmp dropped; anything else there is set aside first. 0 or an errno. */
+static int put_in_place(const char *root, const char *key, const char *kernels, const char *tmp,
+                        const char *dir) {
+  char why[256];
+  for (int tries = 0; tries < 8; tries++) {
+    if (rename(tmp, dir) == 0) return 0;
+    int err = errno;
+    if (err != ENOTEMPTY && err != EEXIST && err != ENOTDIR && err != EISDIR) return err;
+    if (fkm__entry_read(root, key, NULL, NULL, NULL, why, sizeof why) == FKM__ENTRY_OK)
+      return fkm__remove_tree(tmp);
+    err = set_aside(kernels, dir);
+    if (err) return err;
+  }
+  return EBUSY; /* other writers kept replacing it: theirs stands */
+}
+
 int fkm__entry_write(const char *root, const char *key, const void *cubin, size_t size,
                      const fkm__kernel_meta *meta) {
-  char dir[FKM__PATH_MAX], path[FKM__PATH_MAX];
+  char kernels[FKM__PATH_MAX], tmp[FKM__PATH_MAX], dir[FKM__PATH_MAX];
   fkm__kernel_meta m = *meta;
   snprintf(m.hash, sizeof m.hash, "%s", key);
   fkm__xxh3_hex(cubin, size, m.payload_xxh3);
@@ -81,12 +122,18 @@ int fkm__entry_write(const char *root, const char *key, const void *cubin, size_
   char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   json_decref(j);
   if (!text) return ENOMEM;
-  int err = fkm__path(dir, sizeof dir, "%s/kernels/%s", root, key) ? ENAMETOOLONG
-                                                                     : fkm__cache_mkdirs(dir);
-  if (!err) err = fkm__path(path, sizeof path, "%s/kernel.cubin", dir) ? ENAMETOOLONG : 0;
-  if (!err) err = fkm__cache_file_write(path, cubin, size);
-  if (!err) err = fkm__path(path, sizeof path, "%s/kernel.json", dir) ? ENAMETOOLONG : 0;
-  if (!err) err = fkm__cache_file_write(path, text, strlen(text));
+  int err = fkm__path(kernels, sizeof kernels, "%s/kernels", root) ||
+                    fkm__path(tmp, sizeof tmp, "%s/.tmp-%s.XXXXXX", kernels, key) ||
+                    fkm__path(dir, sizeof dir, "%s/%s", kernels, key)
+                ? ENAMETOOLONG
+                : fkm__cache_mkdirs(kernels);
+  if (!err && !mkdtemp(tmp)) err = errno;
+  if (!err) {
+    chmod(tmp, 0755);
+    err = write_files(tmp, cubin, size, text);
+    if (!err) err = put_in_place(root, key, kernels, tmp, dir);
+    if (err) fkm__remove_tree(tmp);
+  }
   free(text);
   return err;
 }

@@ -398,15 +398,31 @@ static int writer(int w) {
   return bad;
 }
 
+/* Names starting ".tmp" in the directory path (writers' leftovers). */
+static int temps_in(const char *path) {
+  int n = 0;
+  DIR *d = opendir(path);
+  ck_assert_ptr_nonnull(d);
+  for (struct dirent *f; (f = readdir(d)) != NULL;) n += strncmp(f->d_name, ".tmp", 4) == 0;
+  closedir(d);
+  return n;
+}
+
 /* Counts leftover temp files in each listed entry's directory. */
 static int count_temps(const fkm_cache_entry *e, void *user) {
   char path[1024];
   snprintf(path, sizeof path, "%s/kernels/%s", user_root(), e->key);
-  DIR *d = opendir(path);
-  ck_assert_ptr_nonnull(d);
-  for (struct dirent *f; (f = readdir(d)) != NULL;) *(int *)user += strncmp(f->d_name, ".tmp", 4) == 0;
-  closedir(d);
+  *(int *)user += temps_in(path);
   return 0;
+}
+
+/* Waits for the n processes of pids; each must exit 0. */
+static void wait_all(const pid_t *pids, int n) {
+  for (int w = 0; w < n; w++) {
+    int status = 0;
+    ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed", w);
+  }
 }
 
 START_TEST(eight_processes_fill_one_cache) {
@@ -416,11 +432,7 @@ START_TEST(eight_processes_fill_one_cache) {
     ck_assert_int_ge(pids[w], 0);
     if (pids[w] == 0) _exit(writer(w));
   }
-  for (int w = 0; w < WRITERS; w++) {
-    int status = 0;
-    ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
-  }
+  wait_all(pids, WRITERS);
   fkm_test_log_capture c;
   fkm_ctx *ctx = new_ctx(&c);
   size_t bad = 1;
@@ -434,6 +446,73 @@ START_TEST(eight_processes_fill_one_cache) {
   int temps = 0;
   ck_assert_int_eq(fkm_cache_list(ctx, count_temps, &temps), FKM_OK);
   ck_assert_int_eq(temps, 0);
+  ck_assert_int_eq(c.warnings, 0);
+  fkm_ctx_free(ctx);
+}
+END_TEST
+
+enum { RIVAL_KEYS = 4, RIVAL_ROUNDS = 40 };
+
+/* The payload writer w stores under rival key i: the same key, other bytes in every writer. */
+static int rival_payload_id(int i, int w) { return 3000 + i + 100 * w; }
+
+/* Whether the hit (cubin, size) of rival key i is one writer's payload, whole. */
+static int is_a_rival_payload(int i, const void *cubin, size_t size) {
+  int whole = 0;
+  for (int v = 0; v < WRITERS && !whole; v++) {
+    int id = rival_payload_id(i, v);
+    unsigned char *want = payload_of(id, payload_len(id));
+    whole = size == payload_len(id) && memcmp(cubin, want, size) == 0;
+    free(want);
+  }
+  return whole;
+}
+
+/* One rival process: stores its own bytes under the rival keys, round after round (as a writer
+ * that found the entry damaged would), and looks each key up after. 0 when every lookup hit one
+ * writer's whole payload and none met a damaged entry. */
+static int rival(int w) {
+  fkm_ctx *ctx;
+  if (fkm_ctx_create(&ctx) != FKM_OK) return 1;
+  int bad = 0;
+  for (int r = 0; r < RIVAL_ROUNDS; r++)
+    for (int i = 0; i < RIVAL_KEYS; i++) {
+      int id = rival_payload_id(i, w);
+      fkm__cache_key k = key_of(3000 + i);
+      fkm__kernel_meta m = fake_meta(3000 + i);
+      unsigned char *p = payload_of(id, payload_len(id));
+      bad |= fkm__cache_store(ctx, &k, p, payload_len(id), &m) != FKM_OK;
+      free(p);
+      void *cubin = NULL;
+      size_t size = 0;
+      bad |= !fkm__cache_lookup(ctx, &k, FKM__LAYER_USER, &cubin, &size, NULL) ||
+             !is_a_rival_payload(i, cubin, size);
+      free(cubin);
+    }
+  bad |= ctx->cache->stats.damaged != 0;
+  fkm_ctx_free(ctx);
+  return bad;
+}
+
+/* Writers of one key with different bytes (two NVRTC builds, say) leave one writer's entry whole:
+ * never one's kernel.json beside another's cubin. */
+START_TEST(rival_writers_leave_one_whole_entry) {
+  pid_t pids[WRITERS];
+  for (int w = 0; w < WRITERS; w++) {
+    pids[w] = fork();
+    ck_assert_int_ge(pids[w], 0);
+    if (pids[w] == 0) _exit(rival(w));
+  }
+  wait_all(pids, WRITERS);
+  fkm_test_log_capture c;
+  fkm_ctx *ctx = new_ctx(&c);
+  size_t bad = 1;
+  ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
+  ck_assert_uint_eq(bad, 0);
+  ck_assert_uint_eq(list_count(ctx), RIVAL_KEYS);
+  char kernels[1024];
+  snprintf(kernels, sizeof kernels, "%s/kernels", user_root());
+  ck_assert_int_eq(temps_in(kernels), 0);
   ck_assert_int_eq(c.warnings, 0);
   fkm_ctx_free(ctx);
 }
@@ -959,6 +1038,7 @@ int main(void) {
   tcase_add_loop_test(t, damaged_entry_is_a_logged_miss_then_repaired, 0, DAMAGE_COUNT);
   tcase_add_test(t, uncommitted_entry_is_a_silent_miss);
   tcase_add_test(t, eight_processes_fill_one_cache);
+  tcase_add_test(t, rival_writers_leave_one_whole_entry);
   tcase_add_loop_test(t, unwritable_root_warns_once_and_goes_on, 0, 2);
   tcase_add_test(t, empty_cache_dir_disables_the_cache);
   tcase_add_test(t, root_follows_the_environment);
