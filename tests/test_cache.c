@@ -416,29 +416,31 @@ static int count_temps(const fkm_cache_entry *e, void *user) {
   return 0;
 }
 
-/* Waits for the n processes of pids; each must exit 0. */
-static void wait_all(const pid_t *pids, int n) {
-  for (int w = 0; w < n; w++) {
-    int status = 0;
-    ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed", w);
-  }
-}
-
-START_TEST(eight_processes_fill_one_cache) {
+/* Runs fn(w) in WRITERS processes at once, w = 0..WRITERS-1; each must return 0. Then a fresh
+ * context, in *c's capture, finds the cache intact with `entries` entries. */
+static fkm_ctx *run_writers(int (*fn)(int w), size_t entries, fkm_test_log_capture *c) {
   pid_t pids[WRITERS];
   for (int w = 0; w < WRITERS; w++) {
     pids[w] = fork();
     ck_assert_int_ge(pids[w], 0);
-    if (pids[w] == 0) _exit(writer(w));
+    if (pids[w] == 0) _exit(fn(w));
   }
-  wait_all(pids, WRITERS);
-  fkm_test_log_capture c;
-  fkm_ctx *ctx = new_ctx(&c);
+  for (int w = 0; w < WRITERS; w++) {
+    int status = 0;
+    ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed", w);
+  }
+  fkm_ctx *ctx = new_ctx(c);
   size_t bad = 1;
   ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
   ck_assert_uint_eq(bad, 0);
-  ck_assert_uint_eq(list_count(ctx), SHARED_KEYS + WRITERS * OWN_KEYS);
+  ck_assert_uint_eq(list_count(ctx), entries);
+  return ctx;
+}
+
+START_TEST(eight_processes_fill_one_cache) {
+  fkm_test_log_capture c;
+  fkm_ctx *ctx = run_writers(writer, SHARED_KEYS + WRITERS * OWN_KEYS, &c);
   for (int i = 0; i < SHARED_KEYS; i++) ck_assert(finds(ctx, 1000 + i, FKM__LAYER_USER));
   for (int w = 0; w < WRITERS; w++)
     for (int i = SHARED_KEYS; i < SHARED_KEYS + OWN_KEYS; i++)
@@ -497,19 +499,8 @@ static int rival(int w) {
 /* Writers of one key with different bytes (two NVRTC builds, say) leave one writer's entry whole:
  * never one's kernel.json beside another's cubin. */
 START_TEST(rival_writers_leave_one_whole_entry) {
-  pid_t pids[WRITERS];
-  for (int w = 0; w < WRITERS; w++) {
-    pids[w] = fork();
-    ck_assert_int_ge(pids[w], 0);
-    if (pids[w] == 0) _exit(rival(w));
-  }
-  wait_all(pids, WRITERS);
   fkm_test_log_capture c;
-  fkm_ctx *ctx = new_ctx(&c);
-  size_t bad = 1;
-  ck_assert_int_eq(fkm_cache_verify(ctx, &bad), FKM_OK);
-  ck_assert_uint_eq(bad, 0);
-  ck_assert_uint_eq(list_count(ctx), RIVAL_KEYS);
+  fkm_ctx *ctx = run_writers(rival, RIVAL_KEYS, &c);
   char kernels[1024];
   snprintf(kernels, sizeof kernels, "%s/kernels", user_root());
   ck_assert_int_eq(temps_in(kernels), 0);
