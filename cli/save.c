@@ -63,7 +63,8 @@ static void keep_old(const char *path, char *old, size_t len) {
 }
 
 /* Puts back what outs[0..committed) replaced (its kept file, or no file) and removes the temp
- * files of outs[committed..count). A kept file that cannot go back stays at its name in old. */
+ * files of outs[committed..count). A kept file that cannot go back stays at its name in old (read
+ * only below committed: NULL when that is 0). */
 static void undo(const cli_output *outs, char **tmp, char **old, int count, int committed) {
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
@@ -77,14 +78,13 @@ static void undo(const cli_output *outs, char **tmp, char **old, int count, int 
 }
 
 /* Writes every output to its temp file; on failure removes those already written. */
-static int write_temps(const char *command, const cli_output *outs, char **tmp, char **old,
-                       int count) {
+static int write_temps(const char *command, const cli_output *outs, char **tmp, int count) {
   char err[512];
   for (int i = 0; i < count; i++) {
     if (!outs[i].path) continue;
     if (npy_write_temp(outs[i].path, outs[i].dtype, outs[i].rank, outs[i].shape, outs[i].data,
                        tmp[i], strlen(outs[i].path) + 32, err, sizeof err) != NPY_OK) {
-      undo(outs, tmp, old, i, 0);
+      undo(outs, tmp, NULL, i, 0);
       return cli_fail("%s: %s: %s", command, outs[i].path, err);
     }
   }
@@ -120,7 +120,7 @@ int cli_save_outputs(const char *command, const cli_output *outs, int count) {
     old[i] = outs[i].path ? calloc(strlen(outs[i].path) + 32, 1) : NULL;
     if (outs[i].path && (!tmp[i] || !old[i])) rc = cli_fail("%s: out of memory", command);
   }
-  if (!rc) rc = write_temps(command, outs, tmp, old, count);
+  if (!rc) rc = write_temps(command, outs, tmp, count);
   if (!rc) rc = commit_all(command, outs, tmp, old, count);
   for (int i = 0; i < count; i++) {
     if (tmp) free(tmp[i]);

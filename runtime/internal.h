@@ -119,9 +119,9 @@ fkm_status fkm__comm_agree(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine);
 /* The same, and when all are FKM_OK, *any = whether some rank's flag is non-zero. */
 fkm_status fkm__comm_agree_any(fkm_ctx *ctx, fkm_comm *comm, fkm_status mine, int flag, int *any);
 /* fkm_fit over opts->devices (num_devices > 1, B = 1, host points; multi_device.c). */
+fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r);
 /* How many of o->devices a fit of p over them uses: one per 512-point span at most. */
 int fkm__multi_devices_used(const fkm_points *p, const fkm_options *o);
-fkm_status fkm__multi_fit(fkm_ctx *ctx, const fkm_points *p, const fkm_options *o, fkm_result *r);
 
 /* GPU engine (runtime/gpu_*.c): arguments already checked. device = 1: buffers are device memory. */
 fkm_status fkm__gpu_available(fkm_ctx *ctx, int device);
